@@ -1,0 +1,83 @@
+// Command kvbench benchmarks key-value stores and checks them for consistency
+// bugs. See README.md and `kvbench --help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set with -ldflags "-X main.version=..." by the Makefile.
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		fmt.Fprintln(os.Stderr, "kvbench:", err)
+		os.Exit(1)
+	}
+}
+
+// exitError carries an exit code for outcomes that are not failures of
+// kvbench itself (a check that found a violation exits 1, an unknown verdict
+// 2); the command has already printed what it needs to.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// run builds the command tree and executes it with args.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return root.ExecuteContext(ctx)
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kvbench",
+		Short: "Benchmark key-value stores and check them for consistency bugs",
+		Long: `kvbench bundles five course key-value stores, generates YCSB and course
+workloads, drives bundled stores, real memcached or your own client with honest
+HdrHistogram latency measurement, injects crashes and pauses, checks histories for
+linearizability with Porcupine, and renders markdown reports.`,
+		Example: `  kvbench run --impl memkv --workload a -n 8 --ops 100000
+  kvbench fuzz --impl memkv --clients 5 --conflict --crash
+  kvbench report`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.AddCommand(
+		newServeCmd(stdout, stderr),
+		newVersionCmd(stdout),
+	)
+	return root
+}
+
+func newVersionCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print kvbench's version",
+		Example: "  kvbench version",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintf(stdout, "kvbench %s\n", version)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,81 @@
+package impls
+
+import (
+	"context"
+	"io"
+
+	"github.com/kvbench/kvbench/impls/proc"
+)
+
+// Impl describes one bundled store: what it supports, what it promises, how to
+// run its server in the foreground (`kvbench serve NAME`) and how to start it
+// as a cluster of child processes for a benchmark or a fuzz run.
+type Impl struct {
+	Name    string
+	Summary string
+	// Kinds lists the operation kinds the store's protocol has.
+	Kinds []Kind
+	// MaxWindow is the largest number of requests one client may keep in
+	// flight (-w); 1 means the protocol cannot pipeline.
+	MaxWindow int
+	// Claims says what the store promises under the given server flags and
+	// faults; the checker uses it to tell an expected violation from a bug.
+	Claims func(flags []string, faults Faults) Claim
+	// Serve runs the server in the foreground with the system's own command
+	// line until ctx is cancelled.
+	Serve func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	// Start starts the store's server processes and returns once they are ready.
+	Start func(ctx context.Context, env StartEnv) (Cluster, error)
+}
+
+// Supports reports whether the store's protocol has kind k.
+func (im *Impl) Supports(k Kind) bool {
+	for _, x := range im.Kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Faults names the faults a run injects.
+type Faults struct {
+	Crash bool
+	Pause bool
+}
+
+// Claim is what a store promises for one configuration.
+type Claim struct {
+	// Linearizable: every history must be linearizable; a violation is a bug.
+	Linearizable bool
+	// Why explains the claim in one line, e.g. "--fsync never may lose
+	// acknowledged writes on a crash".
+	Why string
+}
+
+// StartEnv is what Impl.Start needs to start a cluster.
+type StartEnv struct {
+	// Exe is the kvbench binary to re-execute as `Exe serve NAME ...`.
+	Exe string
+	// Dir is a private directory for data files, sockets and shared memory;
+	// the caller removes it.
+	Dir string
+	// Clients and Window are the -n and -w the run will use (shm sizes its
+	// status board from them).
+	Clients, Window int
+	// Flags are extra server flags from --impl-flags, in the system's own syntax.
+	Flags []string
+	// Log receives the servers' stdout and stderr.
+	Log io.Writer
+}
+
+// Cluster is a running store: its processes and a way to open clients.
+type Cluster interface {
+	// NewClient opens client number id (0-based, id < StartEnv.Clients).
+	NewClient(ctx context.Context, id int) (Client, error)
+	// Processes lists the server processes the nemesis may crash or pause;
+	// empty for a target kvbench does not manage.
+	Processes() []*proc.Process
+	// Close stops every process and releases resources.
+	Close() error
+}

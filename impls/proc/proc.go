@@ -1,0 +1,258 @@
+package proc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Spec describes how to start one process.
+type Spec struct {
+	// Name identifies the process in logs and fault timelines, e.g. "memkv-0".
+	Name string
+	Path string
+	Args []string
+	Dir  string
+	Env  []string
+	// Log receives the process's stdout and stderr; nil discards them.
+	Log io.Writer
+	// Ready is polled until it returns nil (the port accepts, the file is
+	// mapped, ...). Nil means ready as soon as the process started.
+	Ready func(ctx context.Context) error
+	// ReadyTimeout bounds the wait for Ready; 0 means 10 s.
+	ReadyTimeout time.Duration
+}
+
+// ErrExited is returned when a process exits before it became ready.
+var ErrExited = errors.New("process exited before it was ready")
+
+// Process is a started server process. Its methods may be called from several
+// goroutines; they serialize on an internal lock.
+type Process struct {
+	spec Spec
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when cmd has been waited for
+	paused bool
+}
+
+// Start starts the process described by spec and waits until it is ready.
+func Start(ctx context.Context, spec Spec) (*Process, error) {
+	p := &Process{spec: spec}
+	if err := p.start(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Name returns the spec's name.
+func (p *Process) Name() string { return p.spec.Name }
+
+// Pid returns the pid of the current incarnation, or 0 when it is not running.
+func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+func (p *Process) start(ctx context.Context) error {
+	cmd := exec.Command(p.spec.Path, p.spec.Args...)
+	cmd.Dir = p.spec.Dir
+	if p.spec.Env != nil {
+		cmd.Env = append(os.Environ(), p.spec.Env...)
+	}
+	if p.spec.Log != nil {
+		cmd.Stdout, cmd.Stderr = p.spec.Log, p.spec.Log
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", p.spec.Name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	p.mu.Lock()
+	p.cmd, p.done, p.paused = cmd, done, false
+	p.mu.Unlock()
+	if err := p.waitReady(ctx, done); err != nil {
+		_ = p.Kill()
+		return err
+	}
+	return nil
+}
+
+func (p *Process) waitReady(ctx context.Context, done <-chan struct{}) error {
+	if p.spec.Ready == nil {
+		return nil
+	}
+	timeout := p.spec.ReadyTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	delay := time.Millisecond
+	for {
+		err := p.spec.Ready(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("%s: %w", p.spec.Name, ErrExited)
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready after %v: %w", p.spec.Name, timeout, err)
+		case <-time.After(delay):
+		}
+		if delay < 50*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+// signalGroup sends sig to the process group of the current incarnation.
+func (p *Process) signalGroup(sig syscall.Signal) (done chan struct{}, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return nil, nil
+	}
+	select {
+	case <-p.done:
+		return p.done, nil // already gone
+	default:
+	}
+	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return p.done, fmt.Errorf("signal %s: %w", p.spec.Name, err)
+	}
+	return p.done, nil
+}
+
+// Kill sends SIGKILL to the process group and waits for the process to exit.
+func (p *Process) Kill() error {
+	done, err := p.signalGroup(syscall.SIGKILL)
+	if done != nil {
+		<-done
+	}
+	p.mu.Lock()
+	p.paused = false
+	p.mu.Unlock()
+	return err
+}
+
+// Stop asks the process to exit with SIGTERM and kills it after grace.
+func (p *Process) Stop(grace time.Duration) error {
+	p.mu.Lock()
+	paused := p.paused
+	p.mu.Unlock()
+	if paused {
+		_ = p.Resume()
+	}
+	done, err := p.signalGroup(syscall.SIGTERM)
+	if done == nil {
+		return err
+	}
+	select {
+	case <-done:
+		return err
+	case <-time.After(grace):
+		return p.Kill()
+	}
+}
+
+// Restart starts the process again with the same spec (same arguments, same
+// data directory) and waits until it is ready. Call it after Kill.
+func (p *Process) Restart(ctx context.Context) error {
+	if err := p.Kill(); err != nil {
+		return err
+	}
+	return p.start(ctx)
+}
+
+// Pause stops the process group with SIGSTOP.
+func (p *Process) Pause() error {
+	_, err := p.signalGroup(syscall.SIGSTOP)
+	if err == nil {
+		p.mu.Lock()
+		p.paused = true
+		p.mu.Unlock()
+	}
+	return err
+}
+
+// Resume continues a paused process group with SIGCONT.
+func (p *Process) Resume() error {
+	_, err := p.signalGroup(syscall.SIGCONT)
+	p.mu.Lock()
+	p.paused = false
+	p.mu.Unlock()
+	return err
+}
+
+// Running reports whether the current incarnation has not exited.
+func (p *Process) Running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// TCPReady returns a readiness probe that succeeds once addr accepts a TCP
+// connection.
+func TCPReady(addr string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+}
+
+// FileReady returns a readiness probe that succeeds once path exists.
+func FileReady(path string) func(context.Context) error {
+	return func(context.Context) error {
+		_, err := os.Stat(path)
+		return err
+	}
+}
+
+// FreeTCPAddr returns a loopback address with a port that was free a moment
+// ago. There is a small race between closing the probe listener and the
+// server binding; callers retry Start on failure when that matters.
+func FreeTCPAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// Executable returns the kvbench binary to re-execute for `kvbench serve`:
+// $KVBENCH_EXE when set (tests point it at a freshly built binary), else
+// os.Executable.
+func Executable() (string, error) {
+	if p := os.Getenv("KVBENCH_EXE"); p != "" {
+		return p, nil
+	}
+	return os.Executable()
+}
