@@ -1,0 +1,82 @@
+package scenarios
+
+import (
+	"io"
+	"time"
+)
+
+// Target selects what a run drives: a bundled store or an external target.
+type Target struct {
+	// Impl names a bundled store (see impls/registry). Exactly one of Impl
+	// and URL is set.
+	Impl string
+	// URL is an external target: memcached://host:port.
+	URL string
+	// Serve is a server command kvbench starts (in its own process group)
+	// and treats as the target's process for the nemesis.
+	Serve string
+	// ImplFlags are extra flags for the bundled store's server, in the
+	// system's own syntax (--impl-flags '--fsync never').
+	ImplFlags []string
+}
+
+// Name returns the impl name or URL, for run ids and reports.
+func (t Target) Name() string {
+	if t.Impl != "" {
+		return t.Impl
+	}
+	return t.URL
+}
+
+// Output says where a run writes and what it prints.
+type Output struct {
+	// Dir is the base results directory; a run creates Dir/<id>/.
+	Dir string
+	// Tags label the run for reports (scenario name, sweep coordinates).
+	Tags map[string]string
+	// Args is the command line recorded in run.json.
+	Args   []string
+	Stdout io.Writer
+	// Status receives progress; nil or Quiet prints none.
+	Status io.Writer
+	Quiet  bool
+	// JSON prints run.json on stdout instead of the YCSB-format summary.
+	JSON bool
+}
+
+// BenchOptions configures one benchmark run (`kvbench run`).
+type BenchOptions struct {
+	Target Target
+	// Workload is a YCSB core workload letter "a".."f"; PropertyFiles and
+	// Props (-P, -p) refine or replace it; Input (-i) replays a file instead.
+	Workload      string
+	PropertyFiles []string
+	Props         map[string]string
+	Input         string
+	Clients       int // -n
+	Window        int // -w
+	Ops           int64
+	Duration      time.Duration
+	Records       int64   // YCSB recordcount (load phase size)
+	Rate          float64 // open loop target ops/s; 0 = closed loop
+	Seed          int64
+	Check         bool // record the history and check linearizability
+	Output        Output
+}
+
+// FuzzOptions configures one fuzz run (`kvbench fuzz`).
+type FuzzOptions struct {
+	Target        Target
+	Clients       int
+	Keys          int
+	OpsPerClient  int
+	Conflict      bool
+	ValueSize     int
+	Workload      string // optional YCSB workload instead of the MadKV mix
+	Seed          int64
+	Crash         bool
+	Pause         bool
+	FaultInterval time.Duration
+	FaultDuration time.Duration
+	Output        Output
+}
