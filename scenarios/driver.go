@@ -1,0 +1,451 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/results"
+	"github.com/kvbench/kvbench/workload"
+)
+
+// DriverConfig configures one measured phase.
+type DriverConfig struct {
+	// Clients is -n; Window is -w. The driver runs Clients*Window worker
+	// goroutines; the Window workers of one client share its Client.
+	Clients, Window int
+	// Ops bounds the total number of operations (split evenly among
+	// workers, as YCSB splits operationcount among threads); 0 = unbounded.
+	Ops int64
+	// Duration bounds the phase's wall time; 0 = unbounded.
+	Duration time.Duration
+	// Rate is the target total throughput in ops/s for an open loop; 0 runs
+	// a closed loop.
+	Rate float64
+	// OpTimeout bounds each request; 0 leaves it to ctx and the adapter.
+	// A timed-out request has an unknown outcome.
+	OpTimeout time.Duration
+	// Record keeps every operation as a history event.
+	Record bool
+	// Interval is the histogram merge and progress period (default 1 s).
+	Interval time.Duration
+	// Hlog receives one interval histogram per op type per Interval.
+	Hlog *results.HlogWriter
+	// Progress is called from the merging goroutine once per Interval.
+	Progress func(Progress)
+	// Epoch is the zero of history timestamps and hlog intervals; zero
+	// means the driver's start.
+	Epoch time.Time
+}
+
+// Progress is a snapshot of a running phase.
+type Progress struct {
+	Elapsed   time.Duration
+	Done      int64 // operations finished so far
+	Total     int64 // DriverConfig.Ops, 0 if unbounded
+	Left      time.Duration
+	OpsPerSec float64 // over the last interval
+	P99       time.Duration
+	Errors    int64
+}
+
+// OpenClient opens client number id; the driver calls it once per client
+// and again to replace a client after an unknown outcome (window 1 only).
+type OpenClient func(ctx context.Context, id int) (impls.Client, error)
+
+// Result is what a measured phase produced.
+type Result struct {
+	Elapsed time.Duration
+	// Hist holds the corrected latency of successful ops per op type;
+	// Uncorrected the latency from the actual send (open loop only).
+	Hist        [workload.NumOpTypes]*hdr.Histogram
+	Uncorrected [workload.NumOpTypes]*hdr.Histogram
+	Errors      [workload.NumOpTypes]int64
+	Unknown     [workload.NumOpTypes]int64
+	Clamped     int64
+	// Events is the history, sorted by call time, when Record was set.
+	Events []results.Event
+	// FirstErr is the first store error seen, to explain error counts.
+	FirstErr error
+}
+
+// Ops returns the number of successful operations.
+func (r *Result) Ops() (n int64) {
+	for _, h := range r.Hist {
+		n += h.TotalCount()
+	}
+	return n
+}
+
+// worker is one load goroutine. Its histograms are written only by itself
+// and swapped out by the merger under mu, so no lock is shared between
+// workers on the hot path.
+type worker struct {
+	id, client int
+	stream     workload.Stream
+	acker      workload.Acker
+	quota      int64 // 0 = unbounded
+
+	mu      sync.Mutex
+	hist    [workload.NumOpTypes]*hdr.Histogram
+	raw     [workload.NumOpTypes]*hdr.Histogram
+	errs    [workload.NumOpTypes]int64
+	unknown [workload.NumOpTypes]int64
+	clamped int64
+	done    int64
+
+	events   []results.Event
+	firstErr error
+}
+
+func newHists() (h [workload.NumOpTypes]*hdr.Histogram) {
+	for i := range h {
+		h[i] = results.NewHistogram()
+	}
+	return h
+}
+
+// Run executes one measured phase: Clients*Window workers drawing from
+// streams(worker) and sending through clients opened with open. It returns
+// when every stream or quota is exhausted, Duration has passed, or ctx is
+// cancelled (cancellation is not an error: the result covers what ran).
+func Run(ctx context.Context, cfg DriverConfig, open OpenClient, streams func(worker int) workload.Stream) (*Result, error) {
+	if cfg.Clients < 1 || cfg.Window < 1 {
+		return nil, fmt.Errorf("need at least one client and a window of one (got -n %d -w %d)", cfg.Clients, cfg.Window)
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	nw := cfg.Clients * cfg.Window
+	clients := make([]impls.Client, cfg.Clients)
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	for i := range clients {
+		c, err := open(ctx, i)
+		if err != nil {
+			return nil, fmt.Errorf("open client %d: %w", i, err)
+		}
+		clients[i] = c
+	}
+	workers := make([]*worker, nw)
+	for i := range workers {
+		w := &worker{id: i, client: i / cfg.Window, stream: streams(i)}
+		w.acker, _ = w.stream.(workload.Acker)
+		if cfg.Ops > 0 {
+			w.quota = cfg.Ops / int64(nw)
+			if int64(i) < cfg.Ops%int64(nw) {
+				w.quota++
+			}
+			if w.quota == 0 {
+				continue // more workers than ops
+			}
+		}
+		w.hist, w.raw = newHists(), newHists()
+		workers[i] = w
+	}
+
+	start := time.Now()
+	epoch := cfg.Epoch
+	if epoch.IsZero() {
+		epoch = start
+	}
+	var stop atomic.Bool
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if cfg.Duration > 0 {
+		t := time.AfterFunc(cfg.Duration, func() { stop.Store(true) })
+		defer t.Stop()
+	}
+	go func() { <-runCtx.Done(); stop.Store(true) }()
+
+	var wg sync.WaitGroup
+	var period time.Duration
+	if cfg.Rate > 0 {
+		period = time.Duration(float64(time.Second) * float64(nw) / cfg.Rate)
+	}
+	for _, w := range workers {
+		if w == nil {
+			continue
+		}
+		wg.Add(1)
+		go func(w *worker) {
+			defer wg.Done()
+			l := loop{cfg: cfg, w: w, epoch: epoch, start: start, period: period, stop: &stop}
+			l.client = func() impls.Client { return clients[w.client] }
+			// Only with window 1 does a client belong to one worker, so
+			// only then may the worker replace it without a lock.
+			l.reopen = func() {
+				if cfg.Window != 1 {
+					return
+				}
+				clients[w.client].Close()
+				if c, err := open(runCtx, w.client); err == nil {
+					clients[w.client] = c
+				} else {
+					clients[w.client] = brokenClient{err}
+				}
+			}
+			l.run(runCtx)
+		}(w)
+	}
+
+	res := &Result{Hist: newHists(), Uncorrected: newHists()}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	tick := time.NewTicker(cfg.Interval)
+	defer tick.Stop()
+	last := time.Duration(0)
+	for running := true; running; {
+		select {
+		case <-finished:
+			running = false
+		case <-tick.C:
+		}
+		now := time.Since(start)
+		if err := merge(res, workers, cfg, epoch, start, last, now); err != nil {
+			stop.Store(true)
+			<-finished
+			return nil, err
+		}
+		last = now
+	}
+	res.Elapsed = time.Since(start)
+	if cfg.Record {
+		for _, w := range workers {
+			if w != nil {
+				res.Events = append(res.Events, w.events...)
+			}
+		}
+		sort.SliceStable(res.Events, func(i, j int) bool { return res.Events[i].Call < res.Events[j].Call })
+	}
+	for _, w := range workers {
+		if w != nil && w.firstErr != nil && res.FirstErr == nil {
+			res.FirstErr = w.firstErr
+		}
+	}
+	return res, nil
+}
+
+// merge swaps every worker's interval histograms out, logs them per op type
+// and adds them to the totals.
+func merge(res *Result, workers []*worker, cfg DriverConfig, epoch, start time.Time, from, to time.Duration) error {
+	interval, raw := newHists(), newHists()
+	var done, errs int64
+	for _, w := range workers {
+		if w == nil {
+			continue
+		}
+		w.mu.Lock()
+		for k := range w.hist {
+			interval[k].Merge(w.hist[k])
+			w.hist[k].Reset()
+			raw[k].Merge(w.raw[k])
+			w.raw[k].Reset()
+			res.Errors[k] += w.errs[k]
+			res.Unknown[k] += w.unknown[k]
+			errs += w.errs[k] + w.unknown[k]
+			w.errs[k], w.unknown[k] = 0, 0
+		}
+		res.Clamped += w.clamped
+		w.clamped = 0
+		done += w.done
+		w.mu.Unlock()
+	}
+	var ops int64
+	var all = results.NewHistogram()
+	off := start.Sub(epoch)
+	for k := range interval {
+		if interval[k].TotalCount() == 0 {
+			continue
+		}
+		ops += interval[k].TotalCount()
+		all.Merge(interval[k])
+		res.Hist[k].Merge(interval[k])
+		if cfg.Hlog != nil {
+			name := workload.OpType(k).String()
+			if err := cfg.Hlog.Write(name, off+from, off+to, interval[k]); err != nil {
+				return fmt.Errorf("write latency log: %w", err)
+			}
+		}
+		if cfg.Rate > 0 {
+			res.Uncorrected[k].Merge(raw[k])
+			if cfg.Hlog != nil {
+				name := results.UncorrectedTag(workload.OpType(k).String())
+				if err := cfg.Hlog.Write(name, off+from, off+to, raw[k]); err != nil {
+					return fmt.Errorf("write latency log: %w", err)
+				}
+			}
+		}
+	}
+	if cfg.Progress != nil {
+		p := Progress{Elapsed: to, Done: done, Total: cfg.Ops, P99: time.Duration(all.ValueAtQuantile(99))}
+		for k := range res.Errors {
+			p.Errors += res.Errors[k] + res.Unknown[k]
+		}
+		if secs := (to - from).Seconds(); secs > 0 {
+			p.OpsPerSec = float64(ops) / secs
+		}
+		if cfg.Duration > 0 && cfg.Duration > to {
+			p.Left = cfg.Duration - to
+		}
+		cfg.Progress(p)
+	}
+	return nil
+}
+
+// loop is one worker's request loop.
+type loop struct {
+	cfg          DriverConfig
+	w            *worker
+	epoch, start time.Time
+	period       time.Duration // open loop: time between a worker's intended starts
+	stop         *atomic.Bool
+	client       func() impls.Client
+	reopen       func()
+}
+
+func (l *loop) run(ctx context.Context) {
+	w := l.w
+	var op workload.Op
+	var n int64
+	for !l.stop.Load() && (w.quota == 0 || n < w.quota) && w.stream.Next(&op) {
+		var intended time.Time
+		if l.period > 0 {
+			intended = l.start.Add(time.Duration(n) * l.period)
+			if d := time.Until(intended); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		t0 := time.Now()
+		if intended.IsZero() {
+			intended = t0
+		}
+		var err error
+		if op.Type == workload.ReadModifyWrite {
+			err = l.rmw(ctx, &op, intended, t0)
+		} else {
+			_, err = l.do(ctx, op.Type, op.Req, intended, t0)
+		}
+		if err == nil && w.acker != nil {
+			w.acker.Ack(&op)
+		}
+		n++
+	}
+}
+
+// rmw issues YCSB's read-modify-write: a Get then a Put of the same key,
+// recorded as READ, UPDATE and (the whole) READ-MODIFY-WRITE.
+func (l *loop) rmw(ctx context.Context, op *workload.Op, intended, t0 time.Time) error {
+	get := impls.Request{Kind: impls.Get, Key: op.Req.Key}
+	if _, err := l.do(ctx, workload.Read, get, intended, t0); err != nil {
+		l.count(workload.ReadModifyWrite, err)
+		return err
+	}
+	t1 := time.Now()
+	end, err := l.do(ctx, workload.Update, op.Req, t1, t1)
+	if err != nil {
+		l.count(workload.ReadModifyWrite, err)
+		return err
+	}
+	l.w.mu.Lock()
+	l.observe(workload.ReadModifyWrite, end.Sub(intended), end.Sub(t0))
+	l.w.mu.Unlock()
+	return nil
+}
+
+// do sends one request and records it. intended is the open-loop intended
+// start (equal to t0 in a closed loop); t0 is when the request was sent.
+func (l *loop) do(ctx context.Context, typ workload.OpType, req impls.Request, intended, t0 time.Time) (time.Time, error) {
+	opCtx := ctx
+	if l.cfg.OpTimeout > 0 {
+		var cancel context.CancelFunc
+		opCtx, cancel = context.WithTimeout(ctx, l.cfg.OpTimeout)
+		defer cancel()
+	}
+	resp, err := l.client().Do(opCtx, req)
+	end := time.Now()
+	if err != nil && ctx.Err() != nil && !impls.IsUnknown(err) {
+		// The run is over; a request cut short by that is not a store error.
+		err = fmt.Errorf("%w: run cancelled", impls.ErrUnknownOutcome)
+	}
+	w := l.w
+	if l.cfg.Record {
+		ev := results.Event{
+			Client: w.id, Req: req, Resp: resp,
+			Call: int64(t0.Sub(l.epoch)), Return: int64(end.Sub(l.epoch)),
+			Outcome: results.OK,
+		}
+		if err != nil {
+			ev.Resp = impls.Response{}
+			ev.Err = err.Error()
+			ev.Outcome = results.Fail
+			if impls.IsUnknown(err) {
+				ev.Outcome = results.Unknown
+			}
+		}
+		w.events = append(w.events, ev)
+	}
+	if err != nil {
+		l.count(typ, err)
+		if impls.IsUnknown(err) && ctx.Err() == nil {
+			l.reopen()
+		}
+		return end, err
+	}
+	w.mu.Lock()
+	l.observe(typ, end.Sub(intended), end.Sub(t0))
+	w.done++
+	w.mu.Unlock()
+	return end, nil
+}
+
+// observe records one latency; the caller holds w.mu.
+func (l *loop) observe(typ workload.OpType, corrected, raw time.Duration) {
+	w := l.w
+	v, clamped := results.Clamp(int64(corrected))
+	if clamped {
+		w.clamped++
+	}
+	_ = w.hist[typ].RecordValue(v) // in range after Clamp
+	if l.period > 0 {
+		v, _ = results.Clamp(int64(raw))
+		_ = w.raw[typ].RecordValue(v)
+	}
+}
+
+func (l *loop) count(typ workload.OpType, err error) {
+	w := l.w
+	w.mu.Lock()
+	if impls.IsUnknown(err) {
+		w.unknown[typ]++
+	} else {
+		w.errs[typ]++
+	}
+	w.done++
+	w.mu.Unlock()
+	if w.firstErr == nil && !errors.Is(err, context.Canceled) {
+		w.firstErr = err
+	}
+}
+
+// brokenClient stands in for a client that could not be reopened; every
+// request fails definitely with the reopen error.
+type brokenClient struct{ err error }
+
+func (b brokenClient) Do(context.Context, impls.Request) (impls.Response, error) {
+	return impls.Response{}, fmt.Errorf("client unavailable: %w", b.err)
+}
+func (b brokenClient) Close() error { return nil }
+
+var _ impls.Client = brokenClient{}
