@@ -1,0 +1,45 @@
+package results
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestWriteYCSBGolden(t *testing.T) {
+	r := &Run{
+		Seconds: 10.0034,
+		Overall: Overall{Ops: 412501, Errors: 3, OpsPerSec: 41237.077},
+		Clamped: 2,
+		Ops: []OpSummary{
+			{Op: "READ", Count: 206283, OpsPerSec: 20621.3,
+				Latency: Latency{Min: 12.031, Mean: 45.912, P50: 40.4, P90: 70.1, P95: 80.2, P99: 120.6, P999: 900, Max: 10240}},
+			{Op: "UPDATE", Count: 206218, Errors: 2, Unknown: 1, OpsPerSec: 20615.7,
+				Latency:     Latency{Min: 20, Mean: 60.5, P50: 55, P90: 90, P95: 100, P99: 150, P999: 1000, Max: 20000},
+				Uncorrected: &Latency{Min: 19, Mean: 58.25, P50: 54, P90: 88, P95: 99, P99: 140, P999: 900, Max: 19000}},
+			{Op: "DELETE", Errors: 5},
+		},
+	}
+	var buf bytes.Buffer
+	if err := WriteYCSB(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "ycsb.golden")
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Errorf("output differs from %s:\n%s", golden, buf.String())
+	}
+}
