@@ -1,0 +1,299 @@
+package checker
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/results"
+)
+
+// Options configures a check.
+type Options struct {
+	// Timeout bounds the linearizability search over all keys; 0 means no
+	// limit. When a violation is found, the witness search and the verbose
+	// check behind check.html get a budget of their own of the same length.
+	Timeout time.Duration
+	// Faults are the run's fault windows; check.html shows them.
+	Faults []results.Fault
+	// Claim is what the store promises for the run's configuration. nil
+	// means it must be linearizable (external targets). A violation under a
+	// claim that is not Linearizable is reported as VerdictExpected.
+	Claim *impls.Claim
+}
+
+// Result is the outcome of a check.
+type Result struct {
+	// Verdict is results.VerdictOK, VerdictViolation, VerdictExpected or
+	// VerdictUnknown (timed out, cancelled, or a malformed history). Unknown
+	// is never a pass.
+	Verdict string
+	// Detail is one line: for ok, the keys checked; for a violation, the
+	// offending key and a witness (the first op that cannot be linearized
+	// and the key's state after the longest linearizable prefix); for
+	// expected, the claim that predicted it, then the same; for unknown, why.
+	Detail string
+	// Key is the first offending key on a violation (the one whose witness
+	// returns first), "" otherwise.
+	Key string
+	// Violating counts the keys found not linearizable.
+	Violating int
+	// Ops is the number of history operations checked: every op except
+	// definite failures and reads whose outcome is unknown.
+	Ops int
+	// Keys is the number of keys checked (partitions with at least one op).
+	Keys int
+	// Elapsed is the checker's wall time.
+	Elapsed time.Duration
+	// HTML is the visualization's path, relative to the run directory, when
+	// CheckDir wrote one; "" otherwise.
+	HTML string
+}
+
+// Record converts r into what run.json stores.
+func (r Result) Record() *results.Check {
+	return &results.Check{
+		Verdict: r.Verdict, Detail: r.Detail, Ops: r.Ops,
+		Seconds: r.Elapsed.Seconds(), HTML: r.HTML,
+	}
+}
+
+// maxWitnesses bounds how many violating keys get a verbose witness search.
+const maxWitnesses = 8
+
+// Check decides whether events form a linearizable history of a key-value
+// store (see the package comment for how events are encoded). It checks
+// every key in parallel within opts.Timeout and the lifetime of ctx;
+// cancelling ctx yields VerdictUnknown. A violation on any key is a
+// violation even if other keys were left undecided.
+func Check(ctx context.Context, events []results.Event, opts Options) Result {
+	start := time.Now()
+	h, err := build(events)
+	if err != nil {
+		return Result{Verdict: results.VerdictUnknown, Detail: "malformed history: " + err.Error(),
+			Elapsed: time.Since(start)}
+	}
+	r, _ := check(ctx, h, opts)
+	r.Elapsed = time.Since(start)
+	return r
+}
+
+// check runs the time-limited check of h and returns the result and the
+// violating partitions, in key order.
+func check(ctx context.Context, h *history, opts Options) (Result, []partition) {
+	r := Result{Ops: h.ops, Keys: len(h.parts)}
+	verdicts := checkParts(ctx, h.parts, opts.Timeout)
+	var bad []partition
+	undecided := 0
+	for i, v := range verdicts {
+		switch v {
+		case porcupine.Illegal:
+			bad = append(bad, h.parts[i])
+		case porcupine.Unknown:
+			undecided++
+		}
+	}
+	switch {
+	case len(bad) > 0:
+		r.Verdict = results.VerdictViolation
+		r.Violating = len(bad)
+		r.Key, r.Detail = describeViolation(ctx, h, bad, opts.Timeout)
+		if opts.Claim != nil && !opts.Claim.Linearizable {
+			r.Verdict = results.VerdictExpected
+			r.Detail = fmt.Sprintf("expected (%s): %s", opts.Claim.Why, r.Detail)
+		}
+	case undecided > 0:
+		r.Verdict = results.VerdictUnknown
+		why := "cancelled"
+		if ctx.Err() == nil {
+			why = "timed out after " + opts.Timeout.String()
+		}
+		r.Detail = fmt.Sprintf("%s; %d of %d keys undecided, no violation found in the others",
+			why, undecided, len(h.parts))
+	default:
+		r.Verdict = results.VerdictOK
+		r.Detail = fmt.Sprintf("%d keys, linearizable", len(h.parts))
+	}
+	return r, bad
+}
+
+// checkParts checks each partition on its own, GOMAXPROCS at a time, largest
+// first, and returns Ok, Illegal or Unknown per partition. Unknown means the
+// time limit passed or ctx was cancelled before the partition was decided.
+func checkParts(ctx context.Context, parts []partition, timeout time.Duration) []porcupine.CheckResult {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	model := newModel(ctx)
+	order := make([]int, len(parts))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return len(parts[order[a]].ops) > len(parts[order[b]].ops) })
+	verdicts := make([]porcupine.CheckResult, len(parts))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(parts)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				verdicts[i] = checkOne(ctx, model, parts[i].ops)
+			}
+		}()
+	}
+	for _, i := range order {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return verdicts
+}
+
+// checkOne checks one partition until ctx is done.
+func checkOne(ctx context.Context, model porcupine.Model, ops []porcupine.Operation) porcupine.CheckResult {
+	if ctx.Err() != nil {
+		return porcupine.Unknown
+	}
+	res := porcupine.CheckOperationsTimeout(model, ops, budget(ctx))
+	if res != porcupine.Ok && ctx.Err() != nil {
+		// The model fails every step once ctx is done, so Illegal is not
+		// to be trusted then; Ok always is.
+		return porcupine.Unknown
+	}
+	return res
+}
+
+// budget is the time left before ctx's deadline in Porcupine's terms (0 is
+// no limit, so an expired deadline becomes the smallest positive value).
+func budget(ctx context.Context) time.Duration {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return 0
+	}
+	return max(time.Until(d), 1)
+}
+
+// witness is the first operation of a key that cannot be linearized.
+type witness struct {
+	key    string
+	op     *op
+	state  *state // the key's state after the longest linearizable prefix
+	last   *op    // the prefix's last op; nil for an empty prefix
+	prefix int    // length of the longest linearizable prefix
+	total  int    // ops on the key
+}
+
+// describeViolation searches witnesses for up to maxWitnesses violating
+// keys (in key order, within a fresh budget of timeout) and describes the
+// one that returns first. Without any witness it names the first key.
+func describeViolation(ctx context.Context, h *history, bad []partition, timeout time.Duration) (key, detail string) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	model := newModel(ctx)
+	var best *witness
+	for _, p := range bad[:min(len(bad), maxWitnesses)] {
+		w := findWitness(ctx, model, p)
+		if w != nil && (best == nil || w.op.ret < best.op.ret) {
+			best = w
+		}
+	}
+	var b strings.Builder
+	if best == nil {
+		key = bad[0].key
+		fmt.Fprintf(&b, "key %q: not linearizable (%d ops on the key; no witness within the time limit)",
+			key, len(bad[0].ops))
+	} else {
+		key = best.key
+		fmt.Fprintf(&b, "key %q: client %d %v during [%s, %s] cannot be linearized; the key is %v after the longest linearizable prefix (%d of %d ops",
+			key, best.op.client, best.op, fmtTime(best.op.call, h.end), fmtTime(best.op.ret, h.end),
+			best.state, best.prefix, best.total)
+		if best.last != nil {
+			fmt.Fprintf(&b, ", last: client %d %v", best.last.client, best.last)
+		}
+		b.WriteString(")")
+	}
+	if len(bad) > 1 {
+		others := make([]string, 0, 3)
+		for _, p := range bad {
+			if p.key != key && len(others) < 3 {
+				others = append(others, fmt.Sprintf("%q", p.key))
+			}
+		}
+		more := ""
+		if len(bad)-1 > len(others) {
+			more = ", ..."
+		}
+		fmt.Fprintf(&b, "; %d more keys violate: %s%s", len(bad)-1, strings.Join(others, ", "), more)
+	}
+	return key, b.String()
+}
+
+// findWitness runs the verbose check of one violating partition and picks,
+// among the ops outside its longest partial linearization, the one that
+// returns first. It returns nil if the search did not finish.
+func findWitness(ctx context.Context, model porcupine.Model, p partition) *witness {
+	if ctx.Err() != nil {
+		return nil
+	}
+	res, info := porcupine.CheckOperationsVerbose(model, p.ops, budget(ctx))
+	if res != porcupine.Illegal || ctx.Err() != nil {
+		return nil
+	}
+	partials := info.PartialLinearizations()
+	if len(partials) != 1 {
+		return nil
+	}
+	var longest []int
+	for _, l := range partials[0] {
+		if len(l) > len(longest) || len(l) == len(longest) && lessInts(l, longest) {
+			longest = l
+		}
+	}
+	w := &witness{key: p.key, state: absent, prefix: len(longest), total: len(p.ops)}
+	in := make([]bool, len(p.ops))
+	for _, id := range longest {
+		in[id] = true
+		o := p.ops[id].Input.(*op)
+		_, w.state = step(w.state, o)
+		w.last = o
+	}
+	for id, po := range p.ops {
+		o := po.Input.(*op)
+		if !in[id] && (w.op == nil || o.ret < w.op.ret) {
+			w.op = o
+		}
+	}
+	if w.op == nil {
+		return nil
+	}
+	return w
+}
+
+func lessInts(a, b []int) bool {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return len(a) < len(b)
+}
+
+// fmtTime prints a history time (ns since the run's start); end is +inf.
+func fmtTime(ns, end int64) string {
+	if ns >= end {
+		return "∞"
+	}
+	return time.Duration(ns).String()
+}

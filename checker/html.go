@@ -1,0 +1,149 @@
+package checker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/kvbench/kvbench/results"
+)
+
+// ErrNoViolation is returned by WriteHTML for a history with no known
+// violation (linearizable, or undecided within the time limit).
+var ErrNoViolation = errors.New("no linearizability violation to visualize")
+
+// ErrNoHistory is returned by CheckDir for a run directory without
+// history.jsonl (the run did not record one).
+var ErrNoHistory = errors.New("no recorded history (history.jsonl); record one with `kvbench run --check` or `kvbench fuzz`")
+
+// WriteHTML checks events and, if some keys violate linearizability, writes
+// Porcupine's visualization of those keys (only them: the rest would bury
+// the witness) to path, atomically. Each fault window of opts.Faults is an
+// annotation on a "nemesis" row, e.g. "crash memkv-0" over its time span.
+// It returns ErrNoViolation when there is nothing to show.
+func WriteHTML(ctx context.Context, path string, events []results.Event, opts Options) error {
+	h, err := build(events)
+	if err != nil {
+		return fmt.Errorf("malformed history: %w", err)
+	}
+	r, bad := check(ctx, h, opts)
+	if len(bad) == 0 {
+		return fmt.Errorf("%s: %w", r.Verdict, ErrNoViolation)
+	}
+	return writeHTML(ctx, path, h, bad, opts)
+}
+
+// writeHTML runs the verbose check of the violating partitions bad (within
+// a budget of opts.Timeout) and writes the annotated visualization.
+func writeHTML(ctx context.Context, path string, h *history, bad []partition, opts Options) error {
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	var ops []porcupine.Operation
+	for _, p := range bad {
+		ops = append(ops, p.ops...)
+	}
+	model := newModel(ctx)
+	model.Partition = partitionByKey
+	_, info := porcupine.CheckOperationsVerbose(model, ops, budget(ctx))
+	if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err // cancelled; a timed-out search still has partial results to show
+	}
+	info.AddAnnotations(faultAnnotations(opts.Faults, h.end))
+	var buf bytes.Buffer
+	if err := porcupine.Visualize(model, info, &buf); err != nil {
+		return fmt.Errorf("visualize: %w", err)
+	}
+	return results.WriteFileAtomic(path, buf.Bytes())
+}
+
+// faultAnnotations turns fault windows into annotations on one row per
+// process; a window that never healed (End before Start) runs to end.
+func faultAnnotations(faults []results.Fault, end int64) []porcupine.Annotation {
+	var as []porcupine.Annotation
+	for _, f := range faults {
+		stop := f.End
+		if stop < f.Start {
+			stop = end
+		}
+		desc := f.Kind + " " + f.Process
+		details := fmt.Sprintf("%s from %s to %s", desc, time.Duration(f.Start), time.Duration(stop))
+		if f.Error != "" {
+			details += "; not healed: " + f.Error
+		}
+		color := "#fde2e1" // crash
+		if f.Kind != "crash" {
+			color = "#fff3c4"
+		}
+		as = append(as, porcupine.Annotation{
+			Tag:             "nemesis " + f.Process,
+			Start:           f.Start,
+			End:             stop,
+			Description:     desc,
+			Details:         details,
+			BackgroundColor: color,
+		})
+	}
+	return as
+}
+
+// CheckDir re-checks the run in dir: it reads history.jsonl and run.json,
+// takes the fault windows from run.json unless opts.Faults is set, checks,
+// writes check.html on a violation (or an expected one), and records the
+// verdict in run.json. See CheckDirResult for the full result.
+func CheckDir(ctx context.Context, dir string, opts Options) (*results.Check, error) {
+	r, err := CheckDirResult(ctx, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return r.Record(), nil
+}
+
+// CheckDirResult is CheckDir returning the full Result. A directory without
+// run.json yields results.ErrNotRun, one without a history ErrNoHistory, a
+// corrupt history an error naming the line. If ctx is cancelled the verdict
+// is unknown and run.json is left as it was.
+func CheckDirResult(ctx context.Context, dir string, opts Options) (Result, error) {
+	run, err := results.ReadRun(dir)
+	if err != nil {
+		return Result{}, err
+	}
+	events, err := results.ReadHistory(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return Result{}, fmt.Errorf("%s: %w", dir, ErrNoHistory)
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", dir, err)
+	}
+	if opts.Faults == nil {
+		opts.Faults = run.Faults
+	}
+	start := time.Now()
+	h, err := build(events)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: malformed history: %w", dir, err)
+	}
+	r, bad := check(ctx, h, opts)
+	if len(bad) > 0 && ctx.Err() == nil {
+		if err := writeHTML(ctx, filepath.Join(dir, results.CheckHTML), h, bad, opts); err != nil {
+			return Result{}, fmt.Errorf("%s: %w", dir, err)
+		}
+		r.HTML = results.CheckHTML
+	}
+	r.Elapsed = time.Since(start)
+	if ctx.Err() != nil {
+		return r, nil
+	}
+	run.Check = r.Record()
+	if err := results.WriteRun(dir, run); err != nil {
+		return Result{}, err
+	}
+	return r, nil
+}
