@@ -53,15 +53,18 @@ type BenchOptions struct {
 	PropertyFiles []string
 	Props         map[string]string
 	Input         string
-	Clients       int // -n
-	Window        int // -w
-	Ops           int64
-	Duration      time.Duration
-	Records       int64   // YCSB recordcount (load phase size)
-	Rate          float64 // open loop target ops/s; 0 = closed loop
-	Seed          int64
-	Check         bool // record the history and check linearizability
-	Output        Output
+	// Solution (-c) validates each GET of a single-client replay against an
+	// expected-results file, as the CS537 client's -c does.
+	Solution string
+	Clients  int // -n
+	Window   int // -w
+	Ops      int64
+	Duration time.Duration
+	Records  int64   // YCSB recordcount (load phase size)
+	Rate     float64 // open loop target ops/s; 0 = closed loop
+	Seed     int64
+	Check    bool // record the history and check linearizability
+	Output   Output
 }
 
 // FuzzOptions configures one fuzz run (`kvbench fuzz`).
