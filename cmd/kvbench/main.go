@@ -63,6 +63,7 @@ linearizability with Porcupine, and renders markdown reports.`,
 		Version:       version,
 	}
 	root.AddCommand(
+		newRunCmd(stdout, stderr),
 		newServeCmd(stdout, stderr),
 		newVersionCmd(stdout),
 	)
