@@ -1,0 +1,225 @@
+package workload
+
+import (
+	"bufio"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Properties is a YCSB property set (what `-P file` and `-p key=value`
+// give YCSB). Keys are case-sensitive, as in Java.
+type Properties map[string]string
+
+// Clone returns a copy of p that can be changed without changing p.
+func (p Properties) Clone() Properties { return maps.Clone(p) }
+
+// Merge copies every property of q into p, overriding p's values, as a
+// later -P file or -p flag overrides an earlier one.
+func (p Properties) Merge(q Properties) {
+	maps.Copy(p, q)
+}
+
+// SetPair parses one `key=value` (the argument of YCSB's -p flag) and sets
+// it. The key must not be empty; the value may be.
+func (p Properties) SetPair(kv string) error {
+	k, v, ok := strings.Cut(kv, "=")
+	k = strings.TrimSpace(k)
+	if !ok || k == "" {
+		return fmt.Errorf("%w: property %q is not key=value", ErrBadProperty, kv)
+	}
+	p[k] = strings.TrimSpace(v)
+	return nil
+}
+
+// ErrBadProperty is wrapped by every error about a malformed property file
+// or property value.
+var ErrBadProperty = errors.New("bad property")
+
+//go:embed ycsb/workload?
+var coreFiles embed.FS
+
+// CoreWorkloads lists the letters Core accepts.
+const CoreWorkloads = "abcdef"
+
+// Core returns YCSB's stock core workload "a".."f" (case-insensitive; the
+// forms "workloada" and "A" work too), parsed from kvbench's embedded copies
+// of YCSB's workloads/workloada..workloadf. The caller owns the map.
+func Core(letter string) (Properties, error) {
+	l := strings.TrimPrefix(strings.ToLower(letter), "workload")
+	if len(l) != 1 || !strings.Contains(CoreWorkloads, l) {
+		return nil, fmt.Errorf("unknown YCSB core workload %q (want one of a, b, c, d, e, f)", letter)
+	}
+	f, err := coreFiles.Open("ycsb/workload" + l)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	p, err := ParseProperties(f)
+	if err != nil {
+		return nil, fmt.Errorf("embedded workload%s: %w", l, err)
+	}
+	return p, nil
+}
+
+// LoadPropertyFile reads a YCSB property file (the argument of -P).
+func LoadPropertyFile(path string) (Properties, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	p, err := ParseProperties(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// ParseProperties reads Java .properties text, the format of YCSB's
+// property files: blank lines and lines whose first non-blank character is
+// `#` or `!` are ignored; an entry is `key=value`, `key: value` or
+// `key value` (the key ends at the first unescaped `=`, `:` or blank);
+// blanks around keys and values are trimmed (Java keeps trailing blanks of
+// values; a trailing blank in a YCSB property is never meant); a line ending
+// in an odd number of backslashes continues on the next line; the escapes
+// \t \n \r \f \uXXXX and backslash-anything work as in Java. A later entry
+// overrides an earlier one.
+//
+// Unlike Java, which accepts almost anything, a line with a key but no
+// value (`recordcount`), an entry with an empty key (`=5`), a bad \u escape
+// or a continuation at end of input is an error naming its line number:
+// such lines are typos, and YCSB would silently use a default instead.
+// Errors wrap ErrBadProperty.
+func ParseProperties(r io.Reader) (Properties, error) {
+	p := Properties{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	lineNo := 0
+	for sc.Scan() {
+		lineNo++
+		first := lineNo
+		line := strings.TrimLeft(sc.Text(), " \t\f")
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		// Join continuation lines: an odd number of trailing backslashes.
+		for continues(line) {
+			line = line[:len(line)-1]
+			if !sc.Scan() {
+				if err := sc.Err(); err != nil {
+					return nil, err
+				}
+				return nil, fmt.Errorf("%w: line %d: continuation at end of input", ErrBadProperty, first)
+			}
+			lineNo++
+			line += strings.TrimLeft(sc.Text(), " \t\f")
+		}
+		k, v, err := splitEntry(line)
+		if err != nil {
+			return nil, fmt.Errorf("%w: line %d: %v", ErrBadProperty, first, err)
+		}
+		p[k] = v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("line %d: %w", lineNo+1, err)
+	}
+	return p, nil
+}
+
+func continues(line string) bool {
+	n := 0
+	for i := len(line) - 1; i >= 0 && line[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 1
+}
+
+// splitEntry splits one logical line into its unescaped key and value.
+func splitEntry(line string) (string, string, error) {
+	end := len(line)
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if c == '\\' {
+			i++ // skip the escaped character
+			continue
+		}
+		if c == '=' || c == ':' || c == ' ' || c == '\t' || c == '\f' {
+			end = i
+			break
+		}
+	}
+	rawKey, rest := line[:end], line[end:]
+	// The separator: blanks, then at most one '=' or ':', then blanks.
+	rest = strings.TrimLeft(rest, " \t\f")
+	sep := false
+	if rest != "" && (rest[0] == '=' || rest[0] == ':') {
+		rest, sep = rest[1:], true
+	}
+	rawVal := strings.Trim(rest, " \t\f")
+	if rawKey == "" {
+		return "", "", fmt.Errorf("empty key in %q", line)
+	}
+	if !sep && rawVal == "" {
+		return "", "", fmt.Errorf("key %q has no value (want key=value)", rawKey)
+	}
+	k, err := unescape(rawKey)
+	if err != nil {
+		return "", "", err
+	}
+	v, err := unescape(rawVal)
+	if err != nil {
+		return "", "", err
+	}
+	k = strings.TrimSpace(k)
+	if k == "" {
+		return "", "", fmt.Errorf("empty key in %q", line)
+	}
+	return k, v, nil
+}
+
+func unescape(s string) (string, error) {
+	if !strings.Contains(s, `\`) {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		if i == len(s) {
+			break // a lone trailing backslash (Java drops it)
+		}
+		switch c = s[i]; c {
+		case 't':
+			b.WriteByte('\t')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 'f':
+			b.WriteByte('\f')
+		case 'u':
+			if i+5 > len(s) {
+				return "", fmt.Errorf("short \\u escape in %q", s)
+			}
+			v, err := strconv.ParseUint(s[i+1:i+5], 16, 16)
+			if err != nil {
+				return "", fmt.Errorf("bad \\u escape in %q", s)
+			}
+			b.WriteRune(rune(v))
+			i += 4
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
