@@ -1,0 +1,323 @@
+package shm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kvbench/kvbench/impls"
+)
+
+// MapKey maps a request key to the u32 the protocol carries: a canonical
+// decimal u32 ("0", "42", no sign, no leading zeros; the course's workloads)
+// is itself; any other string (YCSB's "user6284...") is its 32-bit FNV-1a
+// hash. Caveat: distinct strings can collide (for 10^4 random keys the
+// chance of at least one collision is about 1%, for 10^5 about 69%); two
+// colliding keys share one entry, which a linearizability check sees as a
+// violation. Use numeric keys when checking.
+func MapKey(s string) uint32 {
+	if v, ok := parseU32(s); ok {
+		return v
+	}
+	return fnv1a(s)
+}
+
+// MapValue maps a written value to a u32: a canonical decimal u32 is
+// itself; any other string (YCSB's long random values) is its 32-bit FNV-1a
+// checksum, with 0 replaced by 1. A GET returns the stored number as a
+// decimal string, so a checker compares MapValue(written) with what a GET
+// returned. The value 0 is indistinguishable from "absent" (the course's GET
+// of a missing key returns 0): a GET that reads 0 reports Found = Absent, so
+// a PUT of "0" reads back as absent (the course's generator writes values in
+// [1, 4e9), so it never does).
+func MapValue(s string) uint32 {
+	if v, ok := parseU32(s); ok {
+		return v
+	}
+	if h := fnv1a(s); h != 0 {
+		return h
+	}
+	return 1
+}
+
+// parseU32 parses a canonical decimal u32.
+func parseU32(s string) (uint32, bool) {
+	if len(s) == 0 || len(s) > 10 || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	if v > 1<<32-1 {
+		return 0, false
+	}
+	return uint32(v), true
+}
+
+// fnv1a is the 32-bit FNV-1a hash.
+func fnv1a(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// errClosed is returned by Do on a closed client or cluster.
+var errClosed = errors.New("shm: client closed")
+
+// thread is the state of one client thread id: its w status slots, the
+// order of its requests and the slots it had to give up. It belongs to the
+// cluster and outlives the Client values NewClient returns for the id, so
+// a reopened client knows which slots may still receive a late answer.
+type thread struct {
+	r    *region
+	wait *waitPolicy
+	base int // offset of the thread's first slot
+	w    int
+
+	// lock serializes submission (a channel so that waiting honours ctx).
+	// Under it, last is the done channel of the newest request: closed once
+	// that request was consumed from its slot or abandoned.
+	lock chan struct{}
+	last chan struct{}
+	// free holds the slot numbers (0..w-1) no request uses.
+	free chan int
+
+	qmu        sync.Mutex
+	quarantine []abandoned
+}
+
+// abandoned is a slot whose request's caller gave up (ctx) before the
+// answer came. The slot is reused only once the answer has arrived, or once
+// it is certain that none will (see reclaim).
+type abandoned struct {
+	slot  int
+	epoch uint32 // the server epoch read just after the request was published
+}
+
+func newThread(r *region, wait *waitPolicy, id, w int) *thread {
+	t := &thread{r: r, wait: wait, base: ResOff(id, w, 0), w: w,
+		lock: make(chan struct{}, 1), last: make(chan struct{}), free: make(chan int, w)}
+	close(t.last)
+	for i := range w {
+		t.free <- i
+	}
+	return t
+}
+
+// client is one Client for a thread id.
+type client struct {
+	c      *cluster
+	t      *thread
+	closed atomic.Bool
+}
+
+var _ impls.Client = (*client)(nil)
+
+// stopper is what a wait checks besides spinning: the caller's ctx and
+// whether the cluster is closing.
+type stopper struct {
+	ctx     context.Context
+	closing <-chan struct{}
+}
+
+// Err returns errClosed once the cluster is closing, else ctx's error.
+func (s stopper) Err() error {
+	select {
+	case <-s.closing:
+		return errClosed
+	default:
+		return s.ctx.Err()
+	}
+}
+
+// Do executes a GET or PUT. Up to w calls may run concurrently; they are
+// submitted to the ring in the order they take the submission lock and
+// return strictly in that order (the course's in-order completion): a call
+// returns only after the previous request of this thread was consumed from
+// its slot (or abandoned). Delete, Swap and Scan return ErrUnsupported.
+//
+// If ctx ends while the request is in the ring or being served, Do returns
+// an error wrapping impls.ErrUnknownOutcome and the slot is quarantined
+// until its answer arrives (a paused server answers late) or a restarted
+// server has drained the ring without answering it (a crashed server lost
+// it); the thread keeps working with its other slots meanwhile, and a late
+// answer is never taken for a later request's.
+func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, error) {
+	var d Desc
+	switch req.Kind {
+	case impls.Get:
+		d = Desc{Type: TypeGet, Key: MapKey(req.Key)}
+	case impls.Put:
+		d = Desc{Type: TypePut, Key: MapKey(req.Key), Value: MapValue(req.Value)}
+	default:
+		return impls.Response{}, fmt.Errorf("shm %v: %w", req.Kind, impls.ErrUnsupported)
+	}
+	if c.closed.Load() {
+		return impls.Response{}, errClosed
+	}
+	c.c.mu.RLock() // the cluster's Close waits for Do calls before it unmaps
+	defer c.c.mu.RUnlock()
+	st := stopper{ctx: ctx, closing: c.c.closing}
+	if err := st.Err(); err != nil {
+		return impls.Response{}, err
+	}
+	t := c.t
+	slot, err := t.acquire(st)
+	if err != nil {
+		return impls.Response{}, err
+	}
+	off := t.base + slot*DescSize
+	d.ResOff = int32(off)
+
+	// Submit under the lock, so the ring order is the completion order.
+	select {
+	case t.lock <- struct{}{}:
+	case <-ctx.Done():
+		t.free <- slot
+		return impls.Response{}, ctx.Err()
+	case <-st.closing:
+		t.free <- slot
+		return impls.Response{}, errClosed
+	}
+	prev, mine := t.last, make(chan struct{})
+	if err := t.r.produce(st, d, t.wait); err != nil {
+		<-t.lock
+		t.free <- slot
+		return impls.Response{}, err // nothing was submitted
+	}
+	epoch := load(t.r.word(offEpoch))
+	t.last = mine
+	<-t.lock
+
+	select {
+	case <-prev:
+	default:
+		if err := waitChan(st, prev); err != nil {
+			return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
+		}
+	}
+	if err := t.r.awaitReady(st, off, t.wait); err != nil {
+		return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
+	}
+	res := t.r.readDesc(off)
+	store(t.r.ready(off), 0)
+	close(mine)
+	t.free <- slot
+	if res.Key != d.Key || res.Type != d.Type {
+		return impls.Response{}, fmt.Errorf("shm: slot %d answered {req_type=%d k=%d} for {req_type=%d k=%d}: %w",
+			off, res.Type, res.Key, d.Type, d.Key, impls.ErrUnknownOutcome)
+	}
+	if d.Type == TypePut {
+		return impls.Response{Found: impls.Unknown}, nil
+	}
+	if res.Value == 0 {
+		return impls.Response{Found: impls.Absent}, nil
+	}
+	return impls.Response{Found: impls.Present, Value: strconv.FormatUint(uint64(res.Value), 10)}, nil
+}
+
+// waitChan waits for ch to close, or for st to stop.
+func waitChan(st stopper, ch <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-st.ctx.Done():
+		return st.ctx.Err()
+	case <-st.closing:
+		return errClosed
+	}
+}
+
+// abandon gives up on a submitted request: its slot is quarantined and its
+// turn passes on once its predecessor's has (so later calls still complete
+// in order). The returned error wraps ErrUnknownOutcome.
+func (t *thread) abandon(slot int, epoch uint32, prev, mine chan struct{}, cause error) error {
+	t.qmu.Lock()
+	t.quarantine = append(t.quarantine, abandoned{slot: slot, epoch: epoch})
+	t.qmu.Unlock()
+	go func() { <-prev; close(mine) }()
+	return fmt.Errorf("shm: request in the ring: %w (%w)", impls.ErrUnknownOutcome, cause)
+}
+
+// acquire returns a free slot, reclaiming quarantined ones when none is.
+func (t *thread) acquire(st stopper) (int, error) {
+	select {
+	case s := <-t.free:
+		return s, nil
+	default:
+	}
+	for {
+		if t.reclaim() {
+			continue
+		}
+		t.qmu.Lock()
+		q := len(t.quarantine)
+		t.qmu.Unlock()
+		var poll <-chan time.Time
+		if q > 0 {
+			poll = time.After(time.Millisecond)
+		}
+		select {
+		case s := <-t.free:
+			return s, nil
+		case <-st.ctx.Done():
+			return 0, st.ctx.Err()
+		case <-st.closing:
+			return 0, errClosed
+		case <-poll:
+		}
+	}
+}
+
+// reclaim frees quarantined slots whose fate is now known, and reports
+// whether it freed any. A slot is free again when
+//   - its ready flag is 1: the late answer arrived (and is dropped), or
+//   - the drained word exceeds the epoch read after the request was
+//     published: a server that started later has answered everything that
+//     was in the ring when it started (see server.start), so an answer not
+//     here by now was taken by a dead server and will never come. (This
+//     assumes kvbench's rule that a server is killed before it is
+//     restarted; a C server never sets the word, so with one only late
+//     answers free slots.)
+//
+// drained is loaded before ready: the server stores ready = 1 before it
+// stores drained.
+func (t *thread) reclaim() bool {
+	t.qmu.Lock()
+	defer t.qmu.Unlock()
+	drained := load(t.r.word(offDrained))
+	freed := false
+	q := t.quarantine[:0]
+	for _, a := range t.quarantine {
+		rd := t.r.ready(t.base + a.slot*DescSize)
+		if v := load(rd); v == 1 || drained > a.epoch {
+			store(rd, 0)
+			t.free <- a.slot
+			freed = true
+			continue
+		}
+		q = append(q, a)
+	}
+	t.quarantine = q
+	return freed
+}
+
+// Close closes the client: later calls of Do fail (calls under way finish).
+// The thread's slots and quarantine stay with the cluster for the next
+// NewClient of the same id.
+func (c *client) Close() error {
+	c.closed.Store(true)
+	return nil
+}

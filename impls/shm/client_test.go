@@ -1,0 +1,117 @@
+package shm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/kvbench/kvbench/impls"
+)
+
+func TestMapKeyValue(t *testing.T) {
+	for _, tc := range []struct {
+		in       string
+		key, val uint32
+	}{
+		{"0", 0, 0},
+		{"42", 42, 42},
+		{"4294967295", 4294967295, 4294967295},
+		{"4294967296", fnv1a("4294967296"), fnv1a("4294967296")},
+		{"007", fnv1a("007"), fnv1a("007")},
+		{"-1", fnv1a("-1"), fnv1a("-1")},
+		{"", fnv1a(""), fnv1a("")},
+		{"user6284781860667377211", fnv1a("user6284781860667377211"), fnv1a("user6284781860667377211")},
+	} {
+		if got := MapKey(tc.in); got != tc.key {
+			t.Errorf("MapKey(%q) = %d, want %d", tc.in, got, tc.key)
+		}
+		if got := MapValue(tc.in); got != tc.val {
+			t.Errorf("MapValue(%q) = %d, want %d", tc.in, got, tc.val)
+		}
+	}
+	if fnv1a("a") != 0xe40c292c { // the published FNV-1a test vector
+		t.Errorf("fnv1a(a) = %#x", fnv1a("a"))
+	}
+}
+
+func FuzzParseU32(f *testing.F) {
+	for _, s := range []string{"0", "1", "4294967295", "4294967296", "01", "+1", " 1", "abc", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, ok := parseU32(s)
+		want, err := strconv.ParseUint(s, 10, 32)
+		canonical := err == nil && strconv.FormatUint(want, 10) == s
+		if ok != canonical || (ok && uint64(v) != want) {
+			t.Fatalf("parseU32(%q) = %d, %v; strconv says %d, %v", s, v, ok, want, canonical)
+		}
+	})
+}
+
+// TestClientServer runs n client threads with w windows each against an
+// in-process server; every goroutine owns its keys, so each can check its
+// reads exactly against its own model.
+func TestClientServer(t *testing.T) {
+	for _, w := range []int{1, 2, 8} {
+		t.Run(fmt.Sprintf("w=%d", w), func(t *testing.T) {
+			const n, ops = 3, 600
+			ip := startInProcess(t, n, w, ServerOptions{Threads: 2, TableSize: 1})
+			var wg sync.WaitGroup
+			for id := range n {
+				cl := mustClient(t, ip, id)
+				for g := range w {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						checkModel(t, cl, fmt.Sprintf("%d", (id*w+g)*1000000), ops)
+					}()
+				}
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// checkModel does ops sequential PUTs and GETs on keys prefix+0..99 and
+// checks every GET against a map.
+func checkModel(t *testing.T, cl impls.Client, prefix string, ops int) {
+	t.Helper()
+	base, _ := strconv.Atoi(prefix)
+	model := map[string]string{}
+	ctx := context.Background()
+	for i := range ops {
+		k := strconv.Itoa(base + (i*7919)%100)
+		if i%3 == 0 {
+			v := strconv.Itoa(1 + i)
+			if _, err := cl.Do(ctx, put(k, v)); err != nil {
+				t.Errorf("put %s: %v", k, err)
+				return
+			}
+			model[k] = v
+			continue
+		}
+		res, err := cl.Do(ctx, get(k))
+		if err != nil {
+			t.Errorf("get %s: %v", k, err)
+			return
+		}
+		want, ok := model[k]
+		if ok && (res.Found != impls.Present || res.Value != want) || !ok && res.Found != impls.Absent {
+			t.Errorf("get %s = %+v, want %q (present %v)", k, res, want, ok)
+			return
+		}
+	}
+}
+
+func TestUnsupported(t *testing.T) {
+	ip := startInProcess(t, 1, 1, ServerOptions{})
+	cl := mustClient(t, ip, 0)
+	for _, k := range []impls.Kind{impls.Delete, impls.Swap, impls.Scan} {
+		if _, err := cl.Do(context.Background(), impls.Request{Kind: k, Key: "1"}); !errors.Is(err, impls.ErrUnsupported) {
+			t.Errorf("%v: err = %v, want ErrUnsupported", k, err)
+		}
+	}
+}

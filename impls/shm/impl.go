@@ -1,0 +1,167 @@
+package shm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/proc"
+)
+
+// Impl describes shm for the registry.
+func Impl() *impls.Impl {
+	return &impls.Impl{
+		Name:      "shm",
+		Summary:   "shared-memory ring buffer + status board, u32 keys (seed 000)",
+		Kinds:     []impls.Kind{impls.Get, impls.Put},
+		MaxWindow: RingSize - 1,
+		Claims:    claims,
+		Serve:     serve,
+		Start:     start,
+	}
+}
+
+// claims: the table is linearizable (every operation takes its shard's
+// lock), a pause only delays answers, and a crash loses the table.
+func claims(_ []string, f impls.Faults) impls.Claim {
+	if f.Crash {
+		return impls.Claim{Linearizable: false,
+			Why: "shm keeps its table in server memory; a crash loses every write"}
+	}
+	return impls.Claim{Linearizable: true,
+		Why: "each GET/PUT is applied under its shard's lock between submission and completion"}
+}
+
+// FileName is the shared file's name in StartEnv.Dir (the course's name).
+const FileName = "shmem_file"
+
+// start is Impl.Start: it creates the shared file for env.Clients threads of
+// env.Window slots, starts `kvbench serve shm --file PATH FLAGS...` and waits
+// until that server has mapped the file.
+func start(ctx context.Context, env impls.StartEnv) (impls.Cluster, error) {
+	n, w := env.Clients, env.Window
+	if w == 0 {
+		w = 1
+	}
+	if n < 1 || w < 1 || w > RingSize-1 {
+		return nil, fmt.Errorf("shm: -n %d -w %d: need at least one client and 1 <= w <= %d", n, w, RingSize-1)
+	}
+	for _, f := range env.Flags {
+		if name := strings.TrimLeft(f, "-"); name == "file" || strings.HasPrefix(name, "file=") {
+			return nil, fmt.Errorf("shm: server flag %q: kvbench chooses the shared file", f)
+		}
+	}
+	exe := env.Exe
+	if exe == "" {
+		var err error
+		if exe, err = proc.Executable(); err != nil {
+			return nil, err
+		}
+	}
+	path := filepath.Join(env.Dir, FileName)
+	c, err := newCluster(path, n, w, defaultWait())
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"serve", "shm", "--file", path}, env.Flags...)
+	c.proc, err = proc.Start(ctx, proc.Spec{
+		Name: "shm-server", Path: exe, Args: args, Dir: env.Dir, Log: env.Log,
+		Ready: c.ready, ReadyTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		c.r.unmap()
+		return nil, fmt.Errorf("shm: %w", err)
+	}
+	return c, nil
+}
+
+// cluster is a started shm server and the client side's mapping of its file.
+type cluster struct {
+	r       *region
+	wait    waitPolicy
+	threads []*thread
+	proc    *proc.Process
+	seen    atomic.Uint32 // the last server epoch the readiness probe accepted
+
+	mu      sync.RWMutex // held shared by every Do, exclusively by Close
+	closing chan struct{}
+	once    sync.Once
+}
+
+var _ impls.Cluster = (*cluster)(nil)
+
+// newCluster creates the file at path (zeroed, mode 0600) for n threads of
+// w slots, and maps it.
+func newCluster(path string, n, w int, wait waitPolicy) (*cluster, error) {
+	if err := createFile(path, n, w); err != nil {
+		return nil, fmt.Errorf("shm: %w", err)
+	}
+	r, err := mapFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{r: r, wait: wait, closing: make(chan struct{})}
+	for id := range n {
+		c.threads = append(c.threads, newThread(r, &c.wait, id, w))
+	}
+	return c, nil
+}
+
+// errNotReady is the readiness probe's answer until a new server runs.
+var errNotReady = errors.New("shm server has not mapped the file yet")
+
+// ready is the readiness probe: a server increments the epoch word once it
+// has mapped the file and repaired the ring, so a new incarnation (first
+// start or restart) is ready when the epoch exceeds the last one accepted.
+// This needs no file or byte outside the region's padding.
+func (c *cluster) ready(context.Context) error {
+	e := load(c.r.word(offEpoch))
+	if s := c.seen.Load(); e <= s {
+		return fmt.Errorf("%w (epoch %d)", errNotReady, e)
+	}
+	c.seen.Store(e)
+	return nil
+}
+
+// NewClient opens client thread id, owning status slots [id*w, id*w+w).
+func (c *cluster) NewClient(_ context.Context, id int) (impls.Client, error) {
+	if id < 0 || id >= len(c.threads) {
+		return nil, fmt.Errorf("shm: client %d: the file has slots for clients 0..%d", id, len(c.threads)-1)
+	}
+	select {
+	case <-c.closing:
+		return nil, errClosed
+	default:
+	}
+	return &client{c: c, t: c.threads[id]}, nil
+}
+
+// Processes returns the server process.
+func (c *cluster) Processes() []*proc.Process {
+	if c.proc == nil {
+		return nil
+	}
+	return []*proc.Process{c.proc}
+}
+
+// Close stops the server, makes every Do under way return, and unmaps the
+// file (the caller removes StartEnv.Dir).
+func (c *cluster) Close() error {
+	var err error
+	c.once.Do(func() {
+		close(c.closing)
+		if c.proc != nil {
+			err = c.proc.Stop(2 * time.Second)
+		}
+		c.mu.Lock()
+		err = errors.Join(err, c.r.unmap())
+		c.mu.Unlock()
+	})
+	return err
+}

@@ -1,0 +1,210 @@
+package shm
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// usage is the server's help text; its first line is the course's.
+const usage = `Usage: server [-n num_threads] [-s init_table_size]
+       [--file PATH] (the shared file, created by the client; default shmem_file) [-v] [-h]
+`
+
+// ServerOptions configure a server.
+type ServerOptions struct {
+	// Threads is the number of server threads consuming the ring (-n).
+	Threads int
+	// TableSize is the hash table's initial number of buckets (-s).
+	TableSize int
+	// File is the shared file; it must exist (the client creates it).
+	File string
+	// Verbose prints each malformed descriptor (the first few) and a summary.
+	Verbose bool
+	wait    waitPolicy
+}
+
+// errHelp is returned by parseServerFlags for -h.
+var errHelp = errors.New("help requested")
+
+// parseServerFlags parses the server's command line. It accepts the
+// course's single-dash short flags and the double-dash spelling alike.
+func parseServerFlags(args []string) (ServerOptions, error) {
+	o := ServerOptions{Threads: 1, TableSize: 1000, File: "shmem_file", wait: defaultWait()}
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.IntVar(&o.Threads, "n", o.Threads, "server threads")
+	fs.IntVar(&o.TableSize, "s", o.TableSize, "initial hash table size")
+	fs.StringVar(&o.File, "file", o.File, "shared file")
+	fs.BoolVar(&o.Verbose, "v", false, "verbose")
+	help := fs.Bool("h", false, "help")
+	wait := fs.String("wait", "", "wait policy (measurements only)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, errHelp
+		}
+		return o, err
+	}
+	if *help {
+		return o, errHelp
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.Threads < 1 || o.Threads > 1024 {
+		return o, fmt.Errorf("-n %d: the number of threads must be in [1, 1024]", o.Threads)
+	}
+	if o.TableSize < 1 {
+		return o, fmt.Errorf("-s %d: the table size must be at least 1", o.TableSize)
+	}
+	if *wait != "" {
+		p, err := parseWaitPolicy(*wait)
+		if err != nil {
+			return o, err
+		}
+		o.wait = p
+	}
+	return o, nil
+}
+
+// serve is Impl.Serve: `kvbench serve shm ARGS`.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseServerFlags(args)
+	if errors.Is(err, errHelp) {
+		_, err := io.WriteString(stdout, usage)
+		return err
+	}
+	if err != nil {
+		_, _ = io.WriteString(stderr, usage)
+		return fmt.Errorf("shm server: %w", err)
+	}
+	return RunServer(ctx, o, stdout, stderr)
+}
+
+// RunServer maps o.File and serves its ring with o.Threads threads until
+// ctx is cancelled (which is not an error). It prints one line to stdout
+// once it serves ("shm server ready: ..."), and a summary to stderr on exit.
+func RunServer(ctx context.Context, o ServerOptions, stdout, stderr io.Writer) error {
+	if o.wait == (waitPolicy{}) {
+		o.wait = defaultWait()
+	}
+	r, err := mapFile(o.File)
+	if err != nil {
+		return fmt.Errorf("shm server: %w", err)
+	}
+	defer r.unmap()
+	if !r.indicesValid() {
+		return fmt.Errorf("shm server: %s: ring indices out of [0, %d): not a shm region", o.File, RingSize)
+	}
+	s := &server{r: r, o: o, table: NewTable(o.TableSize), log: stderr}
+	s.start()
+	fmt.Fprintf(stdout, "shm server ready: file=%s size=%d slots=%d threads=%d table=%d epoch=%d\n",
+		o.File, r.size(), r.slots(), o.Threads, o.TableSize, s.epoch)
+
+	var wg sync.WaitGroup
+	for range o.Threads {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.loop() }()
+	}
+	<-ctx.Done()
+	s.stop.Store(true)
+	wg.Wait()
+	fmt.Fprintf(stderr, "shm server: served %d requests, skipped %d malformed descriptors\n",
+		s.served.Load(), s.bad.Load())
+	return nil
+}
+
+// server is one running server incarnation.
+type server struct {
+	r     *region
+	o     ServerOptions
+	table *Table
+	log   io.Writer
+
+	stop     atomic.Bool
+	released atomic.Uint64 // descriptors released from the ring, in ring order
+	epoch    uint32
+	initial  uint64       // requests in the ring when this incarnation started
+	pending  atomic.Int64 // of those, not yet answered
+	served   atomic.Uint64
+	bad      atomic.Uint64
+	logMu    sync.Mutex
+}
+
+// start repairs the consumer indices, takes the next epoch and notes the
+// requests already in the ring (see offDrained). The epoch is stored before
+// p_tail is read: a client that publishes a request and then reads the
+// epoch either sees this epoch, or published before this server looked at
+// p_tail, so its request is among those this server drains first.
+func (s *server) start() {
+	r := s.r
+	r.repair()
+	s.epoch = atomic.AddUint32(r.word(offEpoch), 1)
+	pt, ct := load(r.pTail()), load(r.cTail())
+	s.initial = uint64((pt + RingSize - ct) % RingSize)
+	s.pending.Store(int64(s.initial))
+	if s.initial == 0 {
+		store(r.word(offDrained), s.epoch)
+	}
+}
+
+// loop is one server thread.
+func (s *server) loop() {
+	var served uint64
+	defer func() { s.served.Add(served) }()
+	for {
+		d, ord, ok := s.r.consume(&s.stop, &s.o.wait, &s.released)
+		if !ok {
+			return
+		}
+		if s.handle(d) {
+			served++
+		}
+		if ord < s.initial && s.pending.Add(-1) == 0 {
+			store(s.r.word(offDrained), s.epoch)
+		}
+	}
+}
+
+// handle validates d, applies it and answers; it returns false for a
+// malformed descriptor, which it counts and skips without writing anything.
+func (s *server) handle(d Desc) bool {
+	switch {
+	case d.Type != TypePut && d.Type != TypeGet:
+		s.skip(d, "unknown req_type")
+		return false
+	case !ValidResOff(d.ResOff, s.r.size()):
+		s.skip(d, "res_off outside the status board or not slot-aligned")
+		return false
+	}
+	if d.Type == TypePut {
+		s.table.Put(d.Key, d.Value)
+	} else {
+		d.Value = s.table.Get(d.Key)
+	}
+	s.r.answer(d)
+	return true
+}
+
+// maxBadLogged bounds the -v lines about malformed descriptors.
+const maxBadLogged = 16
+
+func (s *server) skip(d Desc, why string) {
+	n := s.bad.Add(1)
+	atomic.AddUint32(s.r.word(offBad), 1)
+	if s.o.Verbose && n <= maxBadLogged {
+		more := ""
+		if n == maxBadLogged {
+			more = " (further ones are only counted)"
+		}
+		s.logMu.Lock()
+		fmt.Fprintf(s.log, "shm server: skipped descriptor {req_type=%d k=%d v=%d res_off=%d}: %s%s\n",
+			d.Type, d.Key, d.Value, d.ResOff, why, more)
+		s.logMu.Unlock()
+	}
+}

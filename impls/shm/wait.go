@@ -1,0 +1,187 @@
+package shm
+
+import (
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// parkMode is what a waiter does once spinning and yielding did not help.
+type parkMode uint8
+
+const (
+	// parkNone never blocks: it keeps yielding (spin+yield).
+	parkNone parkMode = iota
+	// parkSleep sleeps ParkFor in nanosleep(2); nobody wakes it early.
+	parkSleep
+	// parkFutex blocks in FUTEX_WAIT on the watched word for at most
+	// ParkFor; a kvbench peer that changes the word wakes it at once (a C
+	// peer does not wake anybody, so the timeout bounds the extra latency).
+	parkFutex
+)
+
+var parkNames = [...]string{"yield", "sleep", "futex"}
+
+// waitPolicy says how a thread waits for a word in the shared region to
+// change: Spin busy re-checks, then Yield rounds of yielding the processor
+// (runtime.Gosched for the other goroutines of this process, then
+// sched_yield(2) for the other processes), then parking per Park for at most
+// ParkFor at a time, re-checking in between. A zero Spin and Yield with
+// parkNone is pure yielding; a huge Spin is pure spinning.
+type waitPolicy struct {
+	Spin    int
+	Yield   int
+	Park    parkMode
+	ParkFor time.Duration
+}
+
+// defaultWait is the policy kvbench uses; doc.go records the measurements
+// behind it.
+func defaultWait() waitPolicy {
+	return waitPolicy{Spin: 64, Yield: 8, Park: parkFutex, ParkFor: 200 * time.Microsecond}
+}
+
+// String renders p in the syntax parseWaitPolicy accepts.
+func (p waitPolicy) String() string {
+	return fmt.Sprintf("%s:spin=%d,yield=%d,park=%v", parkNames[p.Park], p.Spin, p.Yield, p.ParkFor)
+}
+
+// parseWaitPolicy parses "MODE[:spin=N,yield=N,park=DURATION]" where MODE is
+// spin (spin forever), yield, sleep or futex; omitted numbers keep the
+// defaults. It exists to measure the options (the hidden --wait flag).
+func parseWaitPolicy(s string) (waitPolicy, error) {
+	p := defaultWait()
+	mode, rest, _ := strings.Cut(s, ":")
+	switch mode {
+	case "spin":
+		p = waitPolicy{Spin: 1 << 62, Park: parkNone}
+	case "yield":
+		p.Park = parkNone
+	case "sleep":
+		p.Park = parkSleep
+	case "futex", "":
+		p.Park = parkFutex
+	default:
+		return p, fmt.Errorf("wait policy %q: mode must be spin, yield, sleep or futex", s)
+	}
+	if rest == "" {
+		return p, nil
+	}
+	for _, kv := range strings.Split(rest, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return p, fmt.Errorf("wait policy %q: %q is not key=value", s, kv)
+		}
+		var err error
+		switch k {
+		case "spin":
+			p.Spin, err = strconv.Atoi(v)
+		case "yield":
+			p.Yield, err = strconv.Atoi(v)
+		case "park":
+			p.ParkFor, err = time.ParseDuration(v)
+		default:
+			err = fmt.Errorf("unknown key %q", k)
+		}
+		if err != nil {
+			return p, fmt.Errorf("wait policy %q: %w", s, err)
+		}
+	}
+	if p.Spin < 0 || p.Yield < 0 || p.ParkFor < 0 {
+		return p, fmt.Errorf("wait policy %q: negative value", s)
+	}
+	return p, nil
+}
+
+// backoff is the state of one wait: how many failed checks so far.
+type backoff struct {
+	p *waitPolicy
+	n int
+}
+
+// step is called after each failed check. It spins or yields; it returns
+// true when the caller should look at its context and, if parking() says
+// so, park: every check once parking, and now and then before.
+func (b *backoff) step() bool {
+	b.n++
+	switch {
+	case b.n <= b.p.Spin:
+		return b.n&255 == 0
+	case b.n <= b.p.Spin+b.p.Yield || b.p.Park == parkNone:
+		yield()
+		return b.n&15 == 0
+	default:
+		return true
+	}
+}
+
+// parking reports whether the next step parks (callers check ctx then).
+func (b *backoff) parking() bool { return b.p.Park != parkNone && b.n > b.p.Spin+b.p.Yield }
+
+// park blocks while *addr == v, for at most the policy's ParkFor. With
+// parkFutex it registers in *waiters first, so that whoever changes *addr
+// and then sees a waiter issues FUTEX_WAKE: the writer stores the word and
+// then loads the counter, the waiter increments the counter and then the
+// kernel compares the word; both sides use sequentially consistent
+// operations, so at least one of them sees the other (no lost wake-up).
+func (p *waitPolicy) park(addr *uint32, v uint32, waiters *uint32) {
+	switch p.Park {
+	case parkFutex:
+		atomic.AddUint32(waiters, 1)
+		if load(addr) == v {
+			futexWait(addr, v, p.ParkFor)
+		}
+		atomic.AddUint32(waiters, ^uint32(0))
+	case parkSleep:
+		sleep(p.ParkFor)
+	}
+}
+
+// wakeWaiters wakes every thread parked on addr if the waiter count says
+// there is one. Call it after the store to addr.
+func wakeWaiters(addr, waiters *uint32) {
+	if load(waiters) != 0 {
+		futexWake(addr, 1<<30)
+	}
+}
+
+// yield gives the processor away: to the other goroutines of this process,
+// then to the other threads of the machine (a peer process's thread may be
+// the one we wait for, and runtime.Gosched alone never leaves this process).
+func yield() {
+	runtime.Gosched()
+	unix.RawSyscallNoError(unix.SYS_SCHED_YIELD, 0, 0, 0)
+}
+
+// sleep blocks the thread in nanosleep(2); time.Sleep is not used because
+// the runtime rounds short sleeps up to a millisecond when it is idle.
+func sleep(d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	_ = unix.Nanosleep(&ts, nil)
+}
+
+// Futex operations on a shared (not FUTEX_PRIVATE) mapping: the kernel keys
+// the wait queue by the file page and offset, so the two processes meet.
+const (
+	futexWaitOp = 0 // FUTEX_WAIT
+	futexWakeOp = 1 // FUTEX_WAKE
+)
+
+// futexWait blocks while *addr == v, for at most d, or until woken.
+func futexWait(addr *uint32, v uint32, d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	_, _, _ = unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitOp,
+		uintptr(v), uintptr(unsafe.Pointer(&ts)), 0, 0)
+}
+
+// futexWake wakes up to n threads parked on addr.
+func futexWake(addr *uint32, n int) {
+	_, _, _ = unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakeOp,
+		uintptr(n), 0, 0, 0)
+}
