@@ -2,19 +2,291 @@ package scenarios
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/results"
+	"github.com/kvbench/kvbench/workload"
 )
 
-// Bench runs one benchmark and writes its results directory.
-// (Being implemented; the signature is stable.)
+// defaultDuration bounds a run given neither --ops, --duration nor an
+// operationcount property.
+const defaultDuration = 5 * time.Second
+
+// Bench runs one benchmark and writes its results directory: it starts the
+// target, loads YCSB records, drives the measured phase, writes run.json,
+// latency.hlog (and history.jsonl with Check), prints the summary, and tears
+// everything down. A cancelled ctx ends the phase early; the partial run is
+// still written.
 func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, err error) {
-	return "", nil, errors.New("bench: not implemented yet")
+	if o.Clients < 1 || o.Window < 1 {
+		return "", nil, fmt.Errorf("-n and -w must be at least 1 (got -n %d -w %d)", o.Clients, o.Window)
+	}
+	plan, err := planWorkload(&o)
+	if err != nil {
+		return "", nil, err
+	}
+	var solution []string
+	if o.Solution != "" {
+		if o.Clients != 1 || o.Window != 1 || o.Input == "" {
+			return "", nil, fmt.Errorf("-c validates GETs in order, which only makes sense replaying a file (-i) with -n 1 -w 1; with more clients use --check")
+		}
+		if solution, err = readSolution(o.Solution); err != nil {
+			return "", nil, err
+		}
+	}
+	out := o.Output
+	dir, err = results.NewDir(outDir(out), "run", o.Target.Name(), time.Now())
+	if err != nil {
+		return "", nil, err
+	}
+	serverLog, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return dir, nil, err
+	}
+	defer serverLog.Close()
+
+	tgt, err := openTarget(ctx, o.Target, o.Clients, o.Window, serverLog)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	defer tgt.close()
+	if tgt.impl != nil {
+		for _, k := range plan.kinds {
+			if !tgt.impl.Supports(k) {
+				fmt.Fprintf(statusWriter(out), "note: %s does not support %s; those operations will fail and count as errors\n", tgt.impl.Name, k)
+			}
+		}
+	}
+
+	if plan.load != nil {
+		st := newStatusLine(statusWriter(out), "load")
+		fmt.Fprintf(statusWriter(out), "loading %d records into %s with %d clients\n", plan.records, o.Target.Name(), o.Clients)
+		res, err := Run(ctx, DriverConfig{Clients: o.Clients, Window: o.Window, Ops: plan.records, Progress: st.update},
+			tgt.cluster.NewClient, plan.load)
+		st.done()
+		if err != nil {
+			return dir, nil, fmt.Errorf("load phase: %w", err)
+		}
+		if n := sumErrors(res); n > 0 {
+			fmt.Fprintf(statusWriter(out), "load phase: %d of %d inserts failed (first: %v)\n", n, plan.records, res.FirstErr)
+		}
+		if ctx.Err() != nil {
+			return dir, nil, ctx.Err()
+		}
+	}
+
+	hlogFile, err := os.CreateTemp(dir, "."+results.HlogFile+".tmp*")
+	if err != nil {
+		return dir, nil, err
+	}
+	defer os.Remove(hlogFile.Name())
+	start := time.Now()
+	hlog, err := results.NewHlogWriter(hlogFile, start)
+	if err != nil {
+		return dir, nil, err
+	}
+	cfg := DriverConfig{
+		Clients: o.Clients, Window: o.Window, Ops: plan.ops, Duration: plan.duration,
+		Rate: o.Rate, Record: o.Check || solution != nil, Hlog: hlog, Epoch: start,
+	}
+	st := newStatusLine(statusWriter(out), "run")
+	cfg.Progress = st.update
+	res, err := Run(ctx, cfg, tgt.cluster.NewClient, plan.run)
+	st.done()
+	if err != nil {
+		return dir, nil, err
+	}
+	if err := hlogFile.Sync(); err != nil {
+		return dir, nil, err
+	}
+	hlogFile.Close()
+	if err := os.Rename(hlogFile.Name(), filepath.Join(dir, results.HlogFile)); err != nil {
+		return dir, nil, err
+	}
+
+	run = &results.Run{
+		ID: filepath.Base(dir), Command: "run", Args: out.Args, Impl: o.Target.Name(), Workload: plan.name,
+		Tags: out.Tags, Options: plan.options, Seed: o.Seed, Clients: o.Clients, Window: o.Window, Rate: o.Rate,
+		Start: start, Versions: results.ThisVersion(), Machine: results.ThisMachine(),
+	}
+	summarize(run, res)
+	if res.FirstErr != nil {
+		fmt.Fprintf(statusWriter(out), "note: %d operations failed; first error: %v\n", run.Overall.Errors, res.FirstErr)
+	}
+	if o.Check {
+		if err := results.WriteHistory(dir, res.Events); err != nil {
+			return dir, nil, err
+		}
+		check, err := checkHistory(ctx, dir, res.Events, nil, tgt.impl, o.Target.ImplFlags, impls.Faults{})
+		if err != nil {
+			return dir, nil, err
+		}
+		run.Check = check
+	}
+	if err := results.WriteRun(dir, run); err != nil {
+		return dir, nil, err
+	}
+	if solution != nil {
+		if err := validateSolution(res.Events, solution); err != nil {
+			return dir, run, err
+		}
+	}
+	if err := printSummary(out, run); err != nil {
+		return dir, run, err
+	}
+	return dir, run, nil
 }
 
-// Fuzz runs one fuzz test, checks its history and writes its results directory.
-// (Being implemented; the signature is stable.)
-func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err error) {
-	return "", nil, errors.New("fuzz: not implemented yet")
+// summarize fills run's measured fields from a driver result.
+func summarize(run *results.Run, res *Result) {
+	run.Seconds = res.Elapsed.Seconds()
+	run.Clamped = res.Clamped
+	for k := workload.OpType(0); k < workload.NumOpTypes; k++ {
+		h := res.Hist[k]
+		if h.TotalCount() == 0 && res.Errors[k] == 0 && res.Unknown[k] == 0 {
+			continue
+		}
+		s := results.OpSummary{
+			Op: k.String(), Count: h.TotalCount(), Errors: res.Errors[k], Unknown: res.Unknown[k],
+			Latency: results.Summarize(h),
+		}
+		if run.Seconds > 0 {
+			s.OpsPerSec = float64(s.Count) / run.Seconds
+		}
+		if run.Rate > 0 {
+			l := results.Summarize(res.Uncorrected[k])
+			s.Uncorrected = &l
+		}
+		run.Ops = append(run.Ops, s)
+		// A read-modify-write is also counted as its READ and UPDATE, so
+		// the overall count leaves it out, as YCSB's overall throughput does.
+		if k != workload.ReadModifyWrite {
+			run.Overall.Ops += s.Count
+			run.Overall.Errors += s.Errors + s.Unknown
+		}
+	}
+	if run.Seconds > 0 {
+		run.Overall.OpsPerSec = float64(run.Overall.Ops) / run.Seconds
+	}
+}
+
+func sumErrors(res *Result) (n int64) {
+	for k := range res.Errors {
+		n += res.Errors[k] + res.Unknown[k]
+	}
+	return n
+}
+
+// printSummary writes the YCSB-format summary, or run.json with JSON.
+func printSummary(out Output, run *results.Run) error {
+	if out.Stdout == nil {
+		return nil
+	}
+	if out.JSON {
+		enc := json.NewEncoder(out.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(run)
+	}
+	return results.WriteYCSB(out.Stdout, run)
+}
+
+func outDir(o Output) string {
+	if o.Dir == "" {
+		return "runs"
+	}
+	return o.Dir
+}
+
+// statusWriter returns where progress goes, or io.Discard when quiet.
+func statusWriter(o Output) io.Writer {
+	if o.Quiet || o.Status == nil {
+		return io.Discard
+	}
+	return o.Status
+}
+
+// workloadPlan is a resolved workload: the streams of the load and run
+// phases and the bounds of the run phase.
+type workloadPlan struct {
+	name     string
+	options  map[string]string
+	kinds    []impls.Kind
+	records  int64
+	load     func(worker int) workload.Stream // nil: no load phase
+	run      func(worker int) workload.Stream
+	ops      int64
+	duration time.Duration
+}
+
+func planWorkload(o *BenchOptions) (*workloadPlan, error) {
+	workers := o.Clients * o.Window
+	p := &workloadPlan{options: map[string]string{
+		"clients": strconv.Itoa(o.Clients), "window": strconv.Itoa(o.Window),
+	}}
+	if len(o.Target.ImplFlags) > 0 {
+		p.options["impl_flags"] = strings.Join(o.Target.ImplFlags, " ")
+	}
+	p.ops, p.duration = o.Ops, o.Duration
+	if o.Input != "" {
+		if o.Workload != "" || len(o.PropertyFiles) > 0 || len(o.Props) > 0 {
+			return nil, fmt.Errorf("-i replays a file; it cannot be combined with --workload, -P or -p")
+		}
+		f, err := os.Open(o.Input)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		ops, err := workload.ReadOps(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", o.Input, err)
+		}
+		if len(ops) == 0 {
+			return nil, fmt.Errorf("%s: no operations", o.Input)
+		}
+		p.name = filepath.Base(o.Input)
+		p.options["input"] = o.Input
+		p.kinds = kindsOf(ops)
+		blocks := workload.Split(ops, workers)
+		p.run = func(w int) workload.Stream { return &workload.SliceStream{Ops: blocks[w]} }
+		return p, nil
+	}
+	props, explicitCount, err := resolveProperties(o)
+	if err != nil {
+		return nil, err
+	}
+	y, err := workload.NewYCSB(props)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range props {
+		p.options[k] = v
+	}
+	p.name = o.Workload
+	if p.name == "" {
+		p.name = props["workload.name"]
+	}
+	if p.name == "" && len(o.PropertyFiles) > 0 {
+		p.name = filepath.Base(o.PropertyFiles[len(o.PropertyFiles)-1])
+	}
+	p.kinds = ycsbKinds(props)
+	p.records = y.RecordCount()
+	p.load = func(w int) workload.Stream { return y.LoadStream(w, workers, o.Seed) }
+	p.run = func(w int) workload.Stream { return y.RunStream(w, o.Seed) }
+	if p.ops == 0 && p.duration == 0 {
+		if explicitCount > 0 {
+			p.ops = explicitCount
+		} else {
+			p.duration = defaultDuration
+		}
+	}
+	return p, nil
 }

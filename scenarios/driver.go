@@ -25,6 +25,10 @@ type DriverConfig struct {
 	Ops int64
 	// Duration bounds the phase's wall time; 0 = unbounded.
 	Duration time.Duration
+	// Continue, when set, keeps workers that have finished their share of
+	// Ops going until it is closed (fuzzing with faults runs until enough
+	// faults have happened).
+	Continue <-chan struct{}
 	// Rate is the target total throughput in ops/s for an open loop; 0 runs
 	// a closed loop.
 	Rate float64
@@ -319,7 +323,7 @@ func (l *loop) run(ctx context.Context) {
 	w := l.w
 	var op workload.Op
 	var n int64
-	for !l.stop.Load() && (w.quota == 0 || n < w.quota) && w.stream.Next(&op) {
+	for !l.stop.Load() && (w.quota == 0 || n < w.quota || l.keepGoing()) && w.stream.Next(&op) {
 		var intended time.Time
 		if l.period > 0 {
 			intended = l.start.Add(time.Duration(n) * l.period)
@@ -341,6 +345,19 @@ func (l *loop) run(ctx context.Context) {
 			w.acker.Ack(&op)
 		}
 		n++
+	}
+}
+
+// keepGoing reports whether a worker past its quota continues.
+func (l *loop) keepGoing() bool {
+	if l.cfg.Continue == nil {
+		return false
+	}
+	select {
+	case <-l.cfg.Continue:
+		return false
+	default:
+		return true
 	}
 }
 

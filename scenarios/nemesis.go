@@ -25,6 +25,10 @@ type nemesis struct {
 	rng                *rand.Rand
 	log                io.Writer
 
+	// enough is closed once minFaults faults have been healed.
+	minFaults int
+	enough    chan struct{}
+
 	mu     sync.Mutex
 	faults []results.Fault
 }
@@ -62,6 +66,9 @@ func (n *nemesis) since() int64 { return int64(time.Since(n.epoch)) }
 func (n *nemesis) record(f results.Fault) {
 	n.mu.Lock()
 	n.faults = append(n.faults, f)
+	if len(n.faults) == n.minFaults {
+		close(n.enough)
+	}
 	n.mu.Unlock()
 	if f.Error != "" {
 		fmt.Fprintf(n.log, "nemesis: %s of %s could not be healed: %s\n", f.Kind, f.Process, f.Error)

@@ -64,6 +64,7 @@ linearizability with Porcupine, and renders markdown reports.`,
 	}
 	root.AddCommand(
 		newRunCmd(stdout, stderr),
+		newFuzzCmd(stdout, stderr),
 		newServeCmd(stdout, stderr),
 		newVersionCmd(stdout),
 	)

@@ -1,0 +1,31 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/kvbench/kvbench/checker"
+	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/results"
+)
+
+// checkHistory checks a recorded history against the store's claims for
+// the run's flags and requested faults, and writes check.html beside it when
+// the history is not linearizable.
+func checkHistory(ctx context.Context, dir string, events []results.Event, faults []results.Fault,
+	im *impls.Impl, flags []string, requested impls.Faults) (*results.Check, error) {
+	opts := checker.Options{Timeout: fuzzCheckTimeout, Faults: faults}
+	if im != nil && im.Claims != nil {
+		c := im.Claims(flags, requested)
+		opts.Claim = &c
+	}
+	r := checker.Check(ctx, events, opts)
+	if r.Verdict == results.VerdictViolation || r.Verdict == results.VerdictExpected {
+		if err := checker.WriteHTML(ctx, filepath.Join(dir, results.CheckHTML), events, opts); err != nil {
+			return nil, fmt.Errorf("write %s: %w", results.CheckHTML, err)
+		}
+		r.HTML = results.CheckHTML
+	}
+	return r.Record(), nil
+}

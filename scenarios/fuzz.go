@@ -1,0 +1,234 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/results"
+	"github.com/kvbench/kvbench/workload"
+)
+
+// Fuzz defaults: MadKV's runner configuration.
+const (
+	DefaultFuzzClients   = 1
+	DefaultFuzzKeys      = 5
+	DefaultFuzzOps       = 5000
+	DefaultFuzzValueSize = 16
+	DefaultFaultInterval = 2 * time.Second
+	DefaultFaultDuration = 500 * time.Millisecond
+	recoveryTimeout      = 15 * time.Second
+	opTimeoutBeyondFault = 2 * time.Second
+	fuzzCheckTimeout     = 60 * time.Second
+	// minFaults: a fuzz run with faults goes on past its ops until this
+	// many faults have been injected and healed, so a fast store cannot
+	// finish before the nemesis acts; maxFaultRun bounds that extension.
+	minFaults                = 2
+	maxFaultRun              = 2 * time.Minute
+	fuzzStatusLabel          = "fuzz"
+	recoveryProbeKeyFallback = "kvbenchprobe"
+)
+
+// Fuzz runs one fuzz test: clients with one request in flight each send the
+// MadKV op mix (or a YCSB workload) under a per-run key namespace, the
+// nemesis injects the requested faults, and the recorded history is checked
+// for linearizability. It writes history.jsonl, run.json and, on a
+// violation, check.html, and prints a one-line verdict.
+func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err error) {
+	applyFuzzDefaults(&o)
+	out := o.Output
+	status := statusWriter(out)
+	// The namespace is fresh on every run, whatever the seed: a replayed
+	// seed must not collide with the keys an earlier run left behind.
+	streamOps := o.OpsPerClient
+	if o.Crash || o.Pause {
+		streamOps = math.MaxInt32 // the driver's quota and Continue decide
+	}
+	ns := workload.RandomNamespace(rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))))
+	fz, err := workload.NewFuzz(workload.FuzzConfig{
+		Clients: o.Clients, Keys: o.Keys, OpsPerClient: streamOps, Conflict: o.Conflict,
+		ValueSize: o.ValueSize, Namespace: ns, Seed: o.Seed,
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err = results.NewDir(outDir(out), "fuzz", o.Target.Name(), time.Now())
+	if err != nil {
+		return "", nil, err
+	}
+	serverLog, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return dir, nil, err
+	}
+	defer serverLog.Close()
+	tgt, err := openTarget(ctx, o.Target, o.Clients, 1, serverLog)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	defer tgt.close()
+	procs := tgt.cluster.Processes()
+	if (o.Crash || o.Pause) && len(procs) == 0 {
+		return dir, nil, fmt.Errorf("--crash and --pause need a server kvbench manages: use --impl, or --target with --serve 'CMD'")
+	}
+
+	epoch := time.Now()
+	cfg := DriverConfig{
+		Clients: o.Clients, Window: 1, Ops: int64(o.Clients) * int64(o.OpsPerClient),
+		Record: true, Epoch: epoch, OpTimeout: o.FaultDuration + opTimeoutBeyondFault,
+	}
+	st := newStatusLine(status, fuzzStatusLabel)
+	cfg.Progress = st.update
+	var nem *nemesis
+	nemDone := make(chan struct{})
+	nemCtx, stopNemesis := context.WithCancel(ctx)
+	defer stopNemesis()
+	if o.Crash || o.Pause {
+		nem = &nemesis{procs: procs, crash: o.Crash, pause: o.Pause, interval: o.FaultInterval,
+			duration: o.FaultDuration, epoch: epoch, rng: rand.New(rand.NewPCG(uint64(o.Seed), 0x6e656d)), log: status,
+			minFaults: minFaults, enough: make(chan struct{})}
+		cfg.Continue = nem.enough
+		cfg.Duration = maxFaultRun
+		go func() { nem.run(nemCtx); close(nemDone) }()
+	} else {
+		close(nemDone)
+	}
+	res, err := Run(ctx, cfg, tgt.cluster.NewClient, fz.Stream)
+	st.done()
+	stopNemesis()
+	<-nemDone
+	if err != nil {
+		return dir, nil, err
+	}
+	var faults []results.Fault
+	if nem != nil {
+		faults = nem.windows()
+	}
+
+	run = &results.Run{
+		ID: filepath.Base(dir), Command: "fuzz", Args: out.Args, Impl: o.Target.Name(), Workload: "fuzz",
+		Tags: out.Tags, Seed: o.Seed, Clients: o.Clients, Window: 1, Start: epoch,
+		Versions: results.ThisVersion(), Machine: results.ThisMachine(), Faults: faults,
+		Options: map[string]string{
+			"keys": strconv.Itoa(o.Keys), "ops_per_client": strconv.Itoa(o.OpsPerClient),
+			"conflict": strconv.FormatBool(o.Conflict), "value_size": strconv.Itoa(o.ValueSize),
+			"namespace": ns, "crash": strconv.FormatBool(o.Crash), "pause": strconv.FormatBool(o.Pause),
+			"fault_interval": o.FaultInterval.String(), "fault_duration": o.FaultDuration.String(),
+		},
+	}
+	if len(o.Target.ImplFlags) > 0 {
+		run.Options["impl_flags"] = strings.Join(o.Target.ImplFlags, " ")
+	}
+	summarize(run, res)
+	if err := results.WriteHistory(dir, res.Events); err != nil {
+		return dir, nil, err
+	}
+	// After the last fault the store must serve again.
+	var recoveryErr error
+	if len(faults) > 0 && ctx.Err() == nil {
+		recoveryErr = probeRecovery(ctx, tgt.cluster, fz.Keys())
+	}
+	check, err := checkHistory(ctx, dir, res.Events, faults, tgt.impl, o.Target.ImplFlags,
+		impls.Faults{Crash: o.Crash, Pause: o.Pause})
+	if err != nil {
+		return dir, nil, err
+	}
+	run.Check = check
+	if err := results.WriteRun(dir, run); err != nil {
+		return dir, nil, err
+	}
+	printVerdict(out, o, run, dir)
+	if recoveryErr != nil {
+		return dir, run, fmt.Errorf("the store did not serve again after the last fault: %w", recoveryErr)
+	}
+	return dir, run, nil
+}
+
+func applyFuzzDefaults(o *FuzzOptions) {
+	if o.Clients <= 0 {
+		o.Clients = DefaultFuzzClients
+	}
+	if o.Keys <= 0 {
+		o.Keys = DefaultFuzzKeys
+	}
+	if o.OpsPerClient <= 0 {
+		o.OpsPerClient = DefaultFuzzOps
+	}
+	if o.ValueSize <= 0 {
+		o.ValueSize = DefaultFuzzValueSize
+	}
+	if o.FaultInterval <= 0 {
+		o.FaultInterval = DefaultFaultInterval
+	}
+	if o.FaultDuration <= 0 {
+		o.FaultDuration = DefaultFaultDuration
+	}
+}
+
+// probeRecovery reads one key until the store answers or recoveryTimeout.
+func probeRecovery(ctx context.Context, c impls.Cluster, keys []string) error {
+	key := recoveryProbeKeyFallback
+	if len(keys) > 0 {
+		key = keys[0]
+	}
+	ctx, cancel := context.WithTimeout(ctx, recoveryTimeout)
+	defer cancel()
+	var last error
+	for ctx.Err() == nil {
+		cl, err := c.NewClient(ctx, 0)
+		if err == nil {
+			opCtx, opCancel := context.WithTimeout(ctx, time.Second)
+			_, err = cl.Do(opCtx, impls.Request{Kind: impls.Get, Key: key})
+			opCancel()
+			cl.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("no answer within %v: %w", recoveryTimeout, last)
+}
+
+// printVerdict prints the fuzz run's one-line verdict on stdout.
+func printVerdict(out Output, o FuzzOptions, run *results.Run, dir string) {
+	if out.Stdout == nil {
+		return
+	}
+	if out.JSON {
+		_ = printSummary(out, run)
+		return
+	}
+	c := run.Check
+	faults := ""
+	if n := len(run.Faults); n > 0 {
+		faults = fmt.Sprintf(", %d faults", n)
+	}
+	what := fmt.Sprintf("%d clients × %d ops%s, %d ok, %d failed, %d unknown", o.Clients, o.OpsPerClient, faults,
+		run.Overall.Ops, run.Overall.Errors-countUnknown(run), countUnknown(run))
+	switch c.Verdict {
+	case results.VerdictOK:
+		fmt.Fprintf(out.Stdout, "fuzz: ok — %s; linearizable (checked %d ops in %.2fs) — %s\n", what, c.Ops, c.Seconds, dir)
+	case results.VerdictExpected:
+		fmt.Fprintf(out.Stdout, "fuzz: expected violation — %s; %s — see %s\n", what, c.Detail, filepath.Join(dir, c.HTML))
+	case results.VerdictViolation:
+		fmt.Fprintf(out.Stdout, "fuzz: VIOLATION — %s; %s — see %s\n", what, c.Detail, filepath.Join(dir, c.HTML))
+	default:
+		fmt.Fprintf(out.Stdout, "fuzz: unknown — %s; %s — %s\n", what, c.Detail, dir)
+	}
+}
+
+func countUnknown(run *results.Run) (n int64) {
+	for _, op := range run.Ops {
+		n += op.Unknown
+	}
+	return n
+}

@@ -1,0 +1,115 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/proc"
+	"github.com/kvbench/kvbench/impls/registry"
+)
+
+// opened is a started target: the cluster, the bundled impl (nil for an
+// external target) and a cleanup that stops processes and removes temp dirs.
+type opened struct {
+	cluster impls.Cluster
+	impl    *impls.Impl
+	close   func()
+}
+
+// openTarget starts (or connects to) what t names. log receives server
+// output. The caller must call close.
+func openTarget(ctx context.Context, t Target, clients, window int, log io.Writer) (*opened, error) {
+	switch {
+	case t.Impl != "" && t.URL != "":
+		return nil, fmt.Errorf("give --impl or --target, not both")
+	case t.Impl != "":
+		return openImpl(ctx, t, clients, window, log)
+	case t.URL != "":
+		return openURL(ctx, t, window, log)
+	default:
+		return nil, fmt.Errorf("no store given: use --impl NAME or --target URL")
+	}
+}
+
+func openImpl(ctx context.Context, t Target, clients, window int, log io.Writer) (*opened, error) {
+	im, err := registry.Lookup(t.Impl)
+	if err != nil {
+		return nil, err
+	}
+	if t.Serve != "" {
+		return nil, fmt.Errorf("--serve starts an external server; use it with --target, not --impl")
+	}
+	if err := checkWindow(im, window); err != nil {
+		return nil, err
+	}
+	if im.Start == nil {
+		return nil, fmt.Errorf("%s cannot be started by kvbench yet", im.Name)
+	}
+	exe, err := proc.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the kvbench binary to start servers: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "kvbench-"+im.Name+"-")
+	if err != nil {
+		return nil, err
+	}
+	env := impls.StartEnv{Exe: exe, Dir: dir, Clients: clients, Window: window, Flags: t.ImplFlags, Log: log}
+	c, err := im.Start(ctx, env)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start %s: %w", im.Name, err)
+	}
+	return &opened{cluster: c, impl: im, close: func() { c.Close(); os.RemoveAll(dir) }}, nil
+}
+
+// checkWindow refuses a -w the impl's protocol cannot pipeline.
+func checkWindow(im *impls.Impl, window int) error {
+	max := im.MaxWindow
+	if max < 1 {
+		max = 1
+	}
+	switch {
+	case window <= max:
+		return nil
+	case max == 1:
+		return fmt.Errorf("%s cannot pipeline requests: use -w 1", im.Name)
+	default:
+		return fmt.Errorf("%s allows at most %d requests in flight per client: use -w %d or less", im.Name, max, max)
+	}
+}
+
+func openURL(ctx context.Context, t Target, window int, log io.Writer) (*opened, error) {
+	scheme, _, ok := strings.Cut(t.URL, "://")
+	if !ok || scheme != "memcached" {
+		return nil, fmt.Errorf("bad target %q: want memcached://host:port", t.URL)
+	}
+	addr, err := "", fmt.Errorf("memcached targets: not wired yet")
+	if err != nil {
+		return nil, err
+	}
+	var procs []*proc.Process
+	if t.Serve != "" {
+		// The user's server command runs in its own process group, so a
+		// crash fault kills it and everything it started.
+		wd, _ := os.Getwd()
+		p, err := proc.Start(ctx, proc.Spec{
+			Name: filepath.Base(strings.Fields(t.Serve)[0]),
+			Path: "/bin/sh", Args: []string{"-c", "exec " + t.Serve},
+			Dir: wd, Log: log, Ready: proc.TCPReady(addr),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("--serve %q: %w", t.Serve, err)
+		}
+		procs = append(procs, p)
+	} else if err := proc.TCPReady(addr)(ctx); err != nil {
+		return nil, fmt.Errorf("target %s unreachable (is the server running?): %w", t.URL, err)
+	}
+	var c impls.Cluster
+	_ = procs
+	return &opened{cluster: c, close: func() { c.Close() }}, nil
+}
