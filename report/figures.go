@@ -251,9 +251,11 @@ func (f *figures) barsByWorkload(pt point, gs []*group, workloads, stores []stri
 // point: a line per store and op type, from histograms merged over
 // repetitions; x = 1/(1-q) on a log scale.
 func (f *figures) spectrum(wl string, pt point, gs []*group) (string, error) {
-	p := newPlot(fmt.Sprintf("Latency by percentile, workload %s, %s", workloadName(wl), pointTitle(pt)), "percentile", "latency (µs)")
+	p := newPlot(fmt.Sprintf("Latency by percentile, workload %s, %s", workloadName(wl), pointTitle(pt)), "percentile", "latency (µs, log scale)")
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.TickerFunc(quantileTicks)
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.TickerFunc(logTicks)
 	lines := 0
 	for _, g := range gs {
 		if g.workload != wl || g.point() != pt || !g.dated {
@@ -287,8 +289,9 @@ func (f *figures) spectrum(wl string, pt point, gs []*group) (string, error) {
 	if lines == 0 {
 		return "", nil
 	}
-	p.Y.Min = 0
-	headroom(p)
+	// Room for the legend: a third of the decades shown, above the data.
+	p.Y.Min = math.Pow(10, math.Floor(math.Log10(p.Y.Min)))
+	p.Y.Max *= math.Pow(p.Y.Max/p.Y.Min, 0.35)
 	p.Legend.Left, p.Legend.XOffs = true, legendInset
 	return f.save(p, "spectrum-"+workloadName(wl)+"-"+pointName(pt))
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
@@ -85,6 +86,13 @@ func loadRuns(args []string) ([]*runData, error) {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%s: %w", dir, err)
 		}
+		if len(ivs) == 0 && r.Command == "fuzz" && len(r.Faults) > 0 {
+			// A fuzz run without a latency log: its fault timeline comes
+			// from the recorded history.
+			if ivs, err = historyIntervals(dir); err != nil {
+				return fmt.Errorf("%s: %w", dir, err)
+			}
+		}
 		out = append(out, &runData{Run: r, dir: abs, ivs: ivs})
 		return nil
 	}
@@ -142,6 +150,43 @@ func loadRuns(args []string) ([]*runData, error) {
 		return out[i].dir < out[j].dir
 	})
 	return out, nil
+}
+
+// historyIntervals rebuilds latency intervals from dir/history.jsonl: the
+// completed operations bucketed by return time, 100 ms per bucket (fuzz runs
+// are short and their fault windows brief). No history gives no intervals.
+func historyIntervals(dir string) ([]results.Interval, error) {
+	events, err := results.ReadHistory(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	const bucket = 100 * time.Millisecond
+	byBucket := map[int64]*hdr.Histogram{}
+	var keys []int64
+	for _, e := range events {
+		if e.Outcome != results.OK {
+			continue
+		}
+		k := e.Return / int64(bucket)
+		h := byBucket[k]
+		if h == nil {
+			h = results.NewHistogram()
+			byBucket[k] = h
+			keys = append(keys, k)
+		}
+		v, _ := results.Clamp(e.Return - e.Call)
+		h.RecordValue(v)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	ivs := make([]results.Interval, 0, len(keys))
+	for _, k := range keys {
+		start := time.Duration(k) * bucket
+		ivs = append(ivs, results.Interval{Tag: "ALL", Start: start, End: start + bucket, Hist: byBucket[k]})
+	}
+	return ivs, nil
 }
 
 // config identifies the runs that are repetitions of one benchmark.

@@ -273,6 +273,33 @@ func numTicks(min, max float64) []plot.Tick {
 	return ts
 }
 
+// logTicks labels a log axis at 1, 2, 5 × 10ⁿ when it spans less than three
+// decades, else at powers of ten, with minor ticks between.
+func logTicks(min, max float64) []plot.Tick {
+	if min <= 0 || max <= min {
+		return nil
+	}
+	few := max/min < 1000
+	var ticks []plot.Tick
+	for e := math.Floor(math.Log10(min)); math.Pow(10, e) <= max; e++ {
+		for i := 1; i < 10; i++ {
+			v := float64(i) * math.Pow(10, e)
+			if v < min || v > max {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if i == 1 || few && (i == 2 || i == 5) {
+				t.Label = strconv.FormatFloat(v, 'f', -1, 64)
+				if v >= 1000 {
+					t.Label = groupDigits(int64(v))
+				}
+			}
+			ticks = append(ticks, t)
+		}
+	}
+	return ticks
+}
+
 // integerTicks labels whole numbers only (client counts).
 func integerTicks(min, max float64) []plot.Tick {
 	var out []plot.Tick

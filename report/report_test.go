@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/results"
 )
 
@@ -195,6 +196,45 @@ func TestGenerateSelectsRuns(t *testing.T) {
 	}
 	if bytes.Contains(md, []byte("## Consistency")) {
 		t.Error("consistency section without fuzz runs")
+	}
+}
+
+// TestFuzzTimelineFromHistory: a fuzz run without latency.hlog gets its
+// fault timeline from history.jsonl.
+func TestFuzzTimelineFromHistory(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "runs", "f1")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := &results.Run{ID: "f1", Command: "fuzz", Impl: "kv", Workload: "fuzz", Clients: 2, Seconds: 2,
+		Faults: []results.Fault{{Kind: "pause", Process: "kv-0", Start: 5e8, End: 9e8}},
+		Check:  &results.Check{Verdict: results.VerdictOK}}
+	var events []results.Event
+	for i := int64(0); i < 400; i++ {
+		call := i * 5e6 // one op every 5 ms for 2 s
+		events = append(events, results.Event{Client: int(i % 2), Req: impls.Request{Kind: impls.Get, Key: "k"},
+			Call: call, Return: call + 2e5 + i*1e3, Outcome: results.OK})
+	}
+	if err := results.WriteRun(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := results.WriteHistory(dir, events); err != nil {
+		t.Fatal(err)
+	}
+	ivs, err := historyIntervals(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ivs) != 20 || ivs[0].Hist.TotalCount() != 20 {
+		t.Errorf("%d intervals, first with %d ops; want 20 of 20", len(ivs), ivs[0].Hist.TotalCount())
+	}
+	sum, err := Generate([]string{filepath.Join(root, "runs")}, filepath.Join(root, "r.md"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(sum.Figures, " ") != "r-figures/fuzz-kv-pause.png" {
+		t.Errorf("figures %v, want the fuzz timeline", sum.Figures)
 	}
 }
 

@@ -54,6 +54,25 @@ type Scenario struct {
 	Path   string
 	sweeps []scenarioSweep
 	lines  []map[string]int // per sweep: key -> line (merged with defaults' lines)
+	// overridden: stores come from the command line, not the file.
+	overridden bool
+}
+
+// SetStores replaces every sweep's stores and targets, for running a
+// scenario against other stores than its file names (--store, --target).
+// Store names are checked by Plan.
+func (s *Scenario) SetStores(stores, targets []string) error {
+	for _, t := range targets {
+		if !strings.Contains(t, "://") && !strings.HasPrefix(t, "exec:") {
+			return fmt.Errorf("target %q: want a URL like memcached://127.0.0.1:11211", t)
+		}
+	}
+	for i := range s.sweeps {
+		s.sweeps[i].Stores = append(yamlList[string](nil), stores...)
+		s.sweeps[i].Targets = append(yamlList[string](nil), targets...)
+	}
+	s.overridden = true
+	return nil
 }
 
 type scenarioSweep struct {
@@ -494,6 +513,19 @@ func (p *Plan) Notes() []string {
 	return notes
 }
 
+// MeasuredTime is the total duration of the duration-bound runs: a lower
+// bound on the sweep's wall time (server start, load phases and op-bound
+// runs add to it).
+func (p *Plan) MeasuredTime() time.Duration {
+	var d time.Duration
+	for _, st := range p.Steps {
+		if st.Bench != nil {
+			d += st.Bench.Duration
+		}
+	}
+	return d
+}
+
 // Plan expands the scenario into runs against the given bundled stores (nil:
 // registry.All()). Within a sweep the order is repetition, store, workload,
 // clients, window, fault, so an interrupted sweep has whole repetitions first.
@@ -519,6 +551,9 @@ func (s *Scenario) Plan(stores []*impls.Impl) (*Plan, error) {
 				continue
 			}
 			j := sweepIndexOf(names, name)
+			if j < 0 && s.overridden {
+				return nil, fmt.Errorf("unknown store %q (bundled: %s, or all)", name, strings.Join(names, ", "))
+			}
 			if j < 0 {
 				return nil, fmt.Errorf("%s:%d: sweep %d: unknown store %q (bundled: %s, or all)", s.Path, s.lines[i]["stores"], i+1, name, strings.Join(names, ", "))
 			}

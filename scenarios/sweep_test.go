@@ -96,6 +96,38 @@ func TestPlanUnknownStore(t *testing.T) {
 	}
 }
 
+func TestSetStores(t *testing.T) {
+	s, err := ParseScenario("demo.yaml", []byte(planYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetStores([]string{"beta"}, []string{"memcached://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Plan(sweepStores())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stores := map[string]int{}
+	for _, st := range p.Steps {
+		stores[st.Store]++
+	}
+	// Sweep 1: beta a w1 × 2 clients × 2 reps; the target runs every combination
+	// (16); sweep 2: 2 faults each; sweep 3: 1 each.
+	if stores["beta"] != 4+2+1 || stores["memcached://127.0.0.1:1"] != 16+2+1 || len(stores) != 2 {
+		t.Errorf("runs per store %v", stores)
+	}
+	if err := s.SetStores([]string{"gamma"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Plan(sweepStores()); err == nil || !strings.Contains(err.Error(), `unknown store "gamma" (bundled: alpha, beta, or all)`) || strings.Contains(err.Error(), "demo.yaml") {
+		t.Errorf("err = %v, want an unknown store error not blaming the file", err)
+	}
+	if err := s.SetStores(nil, []string{"localhost:11211"}); err == nil {
+		t.Error("a target without a scheme is accepted")
+	}
+}
+
 const planYAML = `name: demo
 defaults: {stores: [all], records: 100, seed: 7, duration: 1s}
 sweeps:
@@ -336,12 +368,7 @@ func TestShippedScenarios(t *testing.T) {
 			if len(p.Steps) != tt.runs {
 				t.Errorf("%d runs with five stores, want %d", len(p.Steps), tt.runs)
 			}
-			var total time.Duration
-			for _, st := range p.Steps {
-				if st.Bench != nil {
-					total += st.Bench.Duration
-				}
-			}
+			total := p.MeasuredTime()
 			if tt.maxBench > 0 && total > tt.maxBench {
 				t.Errorf("bench runs measure %s in all, want at most %s", total, tt.maxBench)
 			}
