@@ -70,11 +70,17 @@ type scanIndex struct {
 // maxScanIndex caps the memory the index takes (about 40 MiB of keys).
 const maxScanIndex = 1 << 20
 
-func newScanIndex(f keyFormat, start, count int64) *scanIndex {
-	step := (count + maxScanIndex - 1) / maxScanIndex
+// newScanIndex indexes records [start, start+count) named by key.
+func newScanIndex(key func(int64) string, start, count int64) *scanIndex {
+	return newScanIndexCap(key, start, count, maxScanIndex)
+}
+
+// newScanIndexCap indexes at most about limit keys.
+func newScanIndexCap(key func(int64) string, start, count, limit int64) *scanIndex {
+	step := (count + limit - 1) / limit
 	idx := &scanIndex{step: step, keys: make([]string, 0, (count+step-1)/step)}
 	for n := start; n < start+count; n += step {
-		idx.keys = append(idx.keys, f.key(n))
+		idx.keys = append(idx.keys, key(n))
 	}
 	sort.Strings(idx.keys)
 	return idx

@@ -77,12 +77,18 @@ type YCSB struct {
 
 	ack *ackCounter
 
+	keyCache []string // keys of records [0, len(keyCache)), shared read-only
+
 	scanLen  lengthGen
 	fieldLen lengthGen
 	fields   int64
 	valueBuf string
 	scanIdx  *scanIndex
 }
+
+// maxKeyCache bounds the number of record keys NewYCSB formats once up
+// front (about 10 MiB), so streams need not format (and hash) a key per op.
+const maxKeyCache = 1 << 18
 
 // valueBufSlack is how much longer than the longest value the shared value
 // buffer is, so random offsets give varied values.
@@ -260,13 +266,18 @@ func NewYCSB(p Properties) (*YCSB, error) {
 
 	y.ack = newAckCounter(y.recordCount)
 
+	y.keyCache = make([]string, min(y.recordCount, maxKeyCache))
+	for n := range y.keyCache {
+		y.keyCache[n] = y.keys.key(int64(n))
+	}
+
 	maxValue := int(y.fields * fieldLength)
 	buf := make([]byte, maxValue+valueBufSlack)
 	fillAlnum(newRand(0x76616c756573), buf) // fixed: values do not depend on the run's seed
 	y.valueBuf = string(buf)
 
 	if scanProportion > 0 {
-		y.scanIdx = newScanIndex(y.keys, y.insertStart, y.insertCount)
+		y.scanIdx = newScanIndex(y.Key, y.insertStart, y.insertCount)
 	}
 	return y, nil
 }
@@ -282,7 +293,12 @@ func (y *YCSB) OperationCount() int64 { return y.operationCount }
 func (y *YCSB) LoadRange() (start, count int64) { return y.insertStart, y.insertCount }
 
 // Key returns the key of record number n.
-func (y *YCSB) Key(n int64) string { return y.keys.key(n) }
+func (y *YCSB) Key(n int64) string {
+	if n >= 0 && n < int64(len(y.keyCache)) {
+		return y.keyCache[n]
+	}
+	return y.keys.key(n)
+}
 
 // Properties returns a copy of the properties y was built from.
 func (y *YCSB) Properties() Properties { return y.props.Clone() }
@@ -328,7 +344,7 @@ func (s *loadStream) Next(op *Op) bool {
 	}
 	*op = Op{Type: Insert, Req: impls.Request{
 		Kind:  impls.Put,
-		Key:   s.arena.key(s.y.keys, s.next),
+		Key:   s.y.key(&s.arena, s.next),
 		Value: s.y.value(s.r),
 	}}
 	s.next++
@@ -393,7 +409,7 @@ func (s *runStream) Next(op *Op) bool {
 	switch t {
 	case Insert:
 		n := y.ack.next()
-		key := s.arena.key(y.keys, n)
+		key := y.key(&s.arena, n)
 		if len(s.pending) == maxPendingInserts {
 			y.ack.acknowledge(s.pending[0].num)
 			s.pending = append(s.pending[:0], s.pending[1:]...)
@@ -414,7 +430,15 @@ func (s *runStream) Next(op *Op) bool {
 }
 
 func (s *runStream) chooseKey() string {
-	return s.arena.key(s.y.keys, s.chooser.next(s.r, s.y.ack.last()))
+	return s.y.key(&s.arena, s.chooser.next(s.r, s.y.ack.last()))
+}
+
+// key returns record n's key from the cache, or else formatted into arena.
+func (y *YCSB) key(arena *keyArena, n int64) string {
+	if n < int64(len(y.keyCache)) {
+		return y.keyCache[n]
+	}
+	return arena.key(y.keys, n)
 }
 
 // Ack implements Acker: an acknowledged insert makes its key readable.
