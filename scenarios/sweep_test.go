@@ -81,6 +81,23 @@ func TestLoadScenarioMissingFile(t *testing.T) {
 	}
 }
 
+func TestLoadBundledScenario(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if got := strings.Join(BundledScenarios(), " "); got != "full madkv-p1 quick" {
+		t.Errorf("bundled %q", got)
+	}
+	s, err := LoadScenario("quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "quick" || s.Path != "quick.yaml" {
+		t.Errorf("name %q path %q", s.Name, s.Path)
+	}
+	if _, err := LoadScenario("slow"); !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "bundled scenarios: full, madkv-p1, quick") {
+		t.Errorf("err = %v", err)
+	}
+}
+
 func TestPlanUnknownStore(t *testing.T) {
 	s, err := ParseScenario("x.yaml", []byte("sweeps:\n  - workloads: a\n    ops: 1\n  - stores: [alpha, gamma]\n    workloads: a\n    ops: 1\n"))
 	if err == nil {

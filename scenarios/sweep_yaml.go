@@ -2,8 +2,10 @@ package scenarios
 
 import (
 	"bytes"
+	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -106,10 +108,35 @@ var (
 	scenarioBenchOnly = []string{"window", "duration", "records", "rate", "check"}
 )
 
-// LoadScenario reads and validates a scenario file. Store names are checked
-// by Plan, against the stores it is given.
+// bundledFiles are the scenario files shipped in the binary, so
+// `kvbench scenario run quick` works outside the source tree.
+//
+//go:embed quick.yaml madkv-p1.yaml full.yaml
+var bundledFiles embed.FS
+
+// BundledScenarios names the scenarios built into kvbench.
+func BundledScenarios() []string {
+	entries, _ := fs.ReadDir(bundledFiles, ".")
+	var names []string
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	return names
+}
+
+// LoadScenario reads and validates a scenario file. A path that does not
+// exist but names a bundled scenario ("quick", "madkv-p1", "full") loads the
+// built-in copy. Store names are checked by Plan, against the stores it is
+// given.
 func LoadScenario(path string) (*Scenario, error) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && !strings.ContainsAny(path, `/\`) {
+		name := strings.TrimSuffix(path, ".yaml") + ".yaml"
+		if b, berr := bundledFiles.ReadFile(name); berr == nil {
+			return ParseScenario(name, b)
+		}
+		return nil, fmt.Errorf("scenario: %w (bundled scenarios: %s)", err, strings.Join(BundledScenarios(), ", "))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}

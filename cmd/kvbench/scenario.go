@@ -25,7 +25,9 @@ func newScenarioCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `A scenario file lists stores, workloads, client counts, in-flight windows,
 durations or op counts, faults and repetitions; kvbench runs one benchmark or
 fuzz test per combination and tags each run so kvbench report can group them.
-See scenarios/quick.yaml for the format.`,
+See scenarios/quick.yaml for the format. The scenarios quick (the demo, about two
+minutes), madkv-p1 (MadKV's stage 1 report) and full are built in: give their
+name instead of a file.`,
 		Example: `  kvbench scenario run scenarios/quick.yaml --out runs
   kvbench scenario list scenarios/madkv-p1.yaml`,
 		Args: cobra.NoArgs,
@@ -57,7 +59,7 @@ func (o *scenarioOptions) load(path string) (*scenarios.Scenario, error) {
 func newScenarioRunCmd(stdout io.Writer) *cobra.Command {
 	o := scenarioOptions{}
 	cmd := &cobra.Command{
-		Use:   "run FILE.yaml",
+		Use:   "run FILE.yaml|NAME",
 		Short: "Run every combination of a scenario file",
 		Long: `run executes the scenario's runs one after another, printing a progress line per
 run. Stores that cannot run a combination (a workload needing scans on a store
@@ -65,6 +67,7 @@ without them, a window above the store's maximum) skip it with a note. A failed
 run is reported and the sweep goes on; Ctrl-C stops it and keeps the finished
 runs. Then: kvbench report OUT.`,
 		Example: `  kvbench scenario run scenarios/quick.yaml --out runs
+  kvbench scenario run quick
   kvbench scenario run scenarios/madkv-p1.yaml --store memkv
   kvbench scenario run scenarios/madkv-p1.yaml --target memcached://127.0.0.1:11211`,
 		Args: cobra.ExactArgs(1),
@@ -88,7 +91,7 @@ runs. Then: kvbench report OUT.`,
 func newScenarioListCmd(stdout io.Writer) *cobra.Command {
 	o := scenarioOptions{}
 	cmd := &cobra.Command{
-		Use:   "list FILE.yaml",
+		Use:   "list FILE.yaml|NAME",
 		Short: "Print the runs a scenario file plans, without running them",
 		Example: `  kvbench scenario list scenarios/quick.yaml
   kvbench scenario list scenarios/full.yaml --store memkv`,
