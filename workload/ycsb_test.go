@@ -381,3 +381,22 @@ func BenchmarkRunStreamNextA(b *testing.B) {
 		a.Ack(&op)
 	}
 }
+
+func TestTinyRecordCounts(t *testing.T) {
+	// Degenerate sizes must neither panic nor pick keys outside the range.
+	for _, dist := range []string{"uniform", "zipfian", "latest", "hotspot", "exponential", "sequential"} {
+		for _, records := range []string{"1", "2", "3"} {
+			y := mustYCSB(t, "", "recordcount="+records, "requestdistribution="+dist, "insertorder=ordered",
+				"insertproportion=0.3", "readproportion=0.4", "scanproportion=0.3", "maxscanlength=3")
+			for _, op := range drain(y.RunStream(0, 1), 300) {
+				if op.Type == Insert {
+					continue
+				}
+				n, err := strconv.ParseInt(strings.TrimPrefix(op.Req.Key, "user"), 10, 64)
+				if err != nil || n < 0 || n > y.ack.last() {
+					t.Fatalf("%s, %s records: %v of %q beyond the acknowledged limit %d", dist, records, op.Type, op.Req.Key, y.ack.last())
+				}
+			}
+		}
+	}
+}
