@@ -1,0 +1,480 @@
+package memkv
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kvbench/kvbench/impls"
+)
+
+// Client is the memcached adapter: one TCP connection on which up to window
+// concurrent Do calls pipeline. Requests are written in the order callers
+// get the write lock, the last writer of a burst flushes, and one reader
+// goroutine matches responses to a FIFO of waiting calls.
+//
+// Mapping: Get is `get`, Put is `set` (memcached does not say whether the key
+// existed, so Found is Unknown), Delete is `delete`, Swap is a gets/cas loop
+// (add when the key is absent), Scan is unsupported.
+//
+// Failures: a request that was handed to the connection and got no answer
+// (connection lost, ctx done) fails with an error wrapping
+// impls.ErrUnknownOutcome, and the connection is dropped; the next Do
+// dials again once and fails definitely if that fails. A request that was
+// never written fails definitely.
+type Client struct {
+	addr   string
+	window int
+
+	queued atomic.Int32 // callers that want to write; the last one flushes
+
+	mu      sync.Mutex // guards cn, closed, scratch and writes to cn.bw
+	cn      *clientConn
+	closed  bool
+	scratch []byte
+}
+
+var _ impls.Client = (*Client)(nil)
+
+type clientConn struct {
+	nc     net.Conn
+	bw     *bufio.Writer
+	br     *bufio.Reader
+	fifo   chan *call
+	broken bool          // guarded by Client.mu
+	gone   chan struct{} // closed when broken
+	done   chan struct{} // closed when the reader exited
+}
+
+// Errors the client returns.
+var (
+	// ErrBadKey: the key cannot be sent in the memcached text protocol
+	// (empty, over 250 bytes, or containing spaces or control characters).
+	ErrBadKey = errors.New("key not valid for the memcached text protocol")
+	// ErrClosed: Do after Close.
+	ErrClosed = errors.New("memcached client closed")
+)
+
+const (
+	reqGet byte = iota
+	reqGets
+	reqSet
+	reqAdd
+	reqCas
+	reqDelete
+)
+
+// Response statuses.
+const (
+	stValue byte = iota
+	stMiss
+	stStored
+	stNotStored
+	stExists
+	stNotFound
+	stDeleted
+)
+
+type call struct {
+	op    byte
+	key   string
+	done  chan struct{}
+	st    byte
+	value string
+	cas   uint64
+	err   error
+}
+
+var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
+
+const dialTimeout = 5 * time.Second
+
+// Dial connects to a memcached-protocol server at addr (host:port). window
+// is the largest number of concurrent Do calls the caller will make.
+func Dial(ctx context.Context, addr string, window int) (*Client, error) {
+	c := &Client{addr: addr, window: max(window, 1)}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.connLocked(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Client) connLocked(ctx context.Context) (*clientConn, error) {
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if c.cn != nil && !c.cn.broken {
+		return c.cn, nil
+	}
+	d := net.Dialer{Timeout: dialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", c.addr)
+	if err != nil {
+		return nil, fmt.Errorf("memcached client: dial %s: %v", c.addr, err)
+	}
+	cn := &clientConn{
+		nc: nc, bw: bufio.NewWriterSize(nc, 16<<10), br: bufio.NewReaderSize(nc, 64<<10),
+		fifo: make(chan *call, 2*c.window+8), gone: make(chan struct{}), done: make(chan struct{}),
+	}
+	c.cn = cn
+	go c.readLoop(cn)
+	return cn, nil
+}
+
+// breakLocked drops cn; the reader then fails every call still waiting.
+func (c *Client) breakLocked(cn *clientConn) {
+	if !cn.broken {
+		cn.broken = true
+		close(cn.gone)
+		cn.nc.Close()
+	}
+}
+
+func (c *Client) breakConn(cn *clientConn) {
+	c.mu.Lock()
+	c.breakLocked(cn)
+	c.mu.Unlock()
+}
+
+// Close closes the connection; calls in flight fail with an unknown outcome.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	cn := c.cn
+	if cn != nil {
+		c.breakLocked(cn)
+	}
+	c.mu.Unlock()
+	if cn != nil {
+		<-cn.done
+	}
+	return nil
+}
+
+// Do executes one request. It is safe for up to window concurrent callers.
+func (c *Client) Do(ctx context.Context, req impls.Request) (impls.Response, error) {
+	switch req.Kind {
+	case impls.Get:
+		cl, err := c.roundTrip(ctx, reqGet, req.Key, "", 0)
+		if err != nil {
+			return impls.Response{}, err
+		}
+		defer release(cl)
+		if cl.st == stValue {
+			return impls.Response{Found: impls.Present, Value: cl.value}, nil
+		}
+		return impls.Response{Found: impls.Absent}, nil
+	case impls.Put:
+		cl, err := c.roundTrip(ctx, reqSet, req.Key, req.Value, 0)
+		if err != nil {
+			return impls.Response{}, err
+		}
+		release(cl)
+		return impls.Response{Found: impls.Unknown}, nil
+	case impls.Delete:
+		cl, err := c.roundTrip(ctx, reqDelete, req.Key, "", 0)
+		if err != nil {
+			return impls.Response{}, err
+		}
+		defer release(cl)
+		return impls.Response{Found: impls.FoundOf(cl.st == stDeleted)}, nil
+	case impls.Swap:
+		return c.swap(ctx, req.Key, req.Value)
+	default:
+		return impls.Response{}, fmt.Errorf("memcached %s: %w", req.Kind, impls.ErrUnsupported)
+	}
+}
+
+// swap reads with gets and writes with cas (or add when absent), retrying
+// when another writer got in between. Only the final write can leave the
+// outcome unknown; a failed read or a refused write changed nothing.
+func (c *Client) swap(ctx context.Context, key, value string) (impls.Response, error) {
+	for {
+		r, err := c.roundTrip(ctx, reqGets, key, "", 0)
+		if err != nil {
+			return impls.Response{}, fmt.Errorf("swap %q: read step failed, nothing written: %v", key, err)
+		}
+		found, old, cas := r.st == stValue, r.value, r.cas
+		release(r)
+		var w *call
+		if found {
+			w, err = c.roundTrip(ctx, reqCas, key, value, cas)
+		} else {
+			w, err = c.roundTrip(ctx, reqAdd, key, value, 0)
+		}
+		if err != nil {
+			return impls.Response{}, err
+		}
+		st := w.st
+		release(w)
+		if st == stStored {
+			if found {
+				return impls.Response{Found: impls.Present, Value: old}, nil
+			}
+			return impls.Response{Found: impls.Absent}, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return impls.Response{}, fmt.Errorf("swap %q: gave up after a lost race, nothing written: %v", key, err)
+		}
+	}
+}
+
+func release(cl *call) {
+	cl.value, cl.err = "", nil
+	callPool.Put(cl)
+}
+
+func validClientKey(k string) bool {
+	if len(k) == 0 || len(k) > maxKeyLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] <= ' ' || k[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// roundTrip sends one command and waits for its response. On success the
+// caller owns the returned call and must release it.
+func (c *Client) roundTrip(ctx context.Context, op byte, key, value string, cas uint64) (*call, error) {
+	if !validClientKey(key) {
+		return nil, fmt.Errorf("memcached client: %q: %w", key, ErrBadKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memcached client: not sent: %v", err)
+	}
+	cl := callPool.Get().(*call)
+	cl.op, cl.key = op, key
+	c.queued.Add(1)
+	c.mu.Lock()
+	cn, err := c.connLocked(ctx)
+	if err != nil {
+		c.queued.Add(-1)
+		c.mu.Unlock()
+		callPool.Put(cl)
+		return nil, err
+	}
+	c.writeRequest(cn.bw, op, key, value, cas)
+	select {
+	case cn.fifo <- cl:
+	default:
+		// More callers than the window: let responses drain, then queue.
+		if cn.bw.Flush() != nil {
+			c.breakLocked(cn)
+		}
+		select {
+		case cn.fifo <- cl:
+		case <-cn.gone:
+			cl.err = fmt.Errorf("memcached client: %s %q: %w: connection lost", opName(op), key, impls.ErrUnknownOutcome)
+			cl.done <- struct{}{}
+		}
+	}
+	if c.queued.Add(-1) == 0 || cn.bw.Buffered() > 8<<10 {
+		if cn.bw.Flush() != nil {
+			c.breakLocked(cn)
+		}
+	}
+	c.mu.Unlock()
+	select {
+	case <-cl.done:
+		if cl.err != nil {
+			err := cl.err
+			release(cl)
+			return nil, err
+		}
+		return cl, nil
+	case <-ctx.Done():
+		c.breakConn(cn) // the answer would arrive out of step; start afresh
+		return nil, fmt.Errorf("memcached client: %s %q: %w: %w", opName(op), key, impls.ErrUnknownOutcome, ctx.Err())
+	}
+}
+
+func opName(op byte) string {
+	return [...]string{"get", "gets", "set", "add", "cas", "delete"}[op]
+}
+
+func (c *Client) writeRequest(bw *bufio.Writer, op byte, key, value string, cas uint64) {
+	bw.WriteString(opName(op))
+	bw.WriteByte(' ')
+	bw.WriteString(key)
+	switch op {
+	case reqSet, reqAdd, reqCas:
+		b := append(c.scratch[:0], " 0 0 "...)
+		b = strconv.AppendInt(b, int64(len(value)), 10)
+		if op == reqCas {
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, cas, 10)
+		}
+		b = append(b, "\r\n"...)
+		c.scratch = b
+		bw.Write(b)
+		bw.WriteString(value)
+	}
+	bw.WriteString("\r\n")
+}
+
+// readLoop reads responses in order and completes the FIFO's calls. When
+// the connection fails, it fails the call it was reading and every queued
+// one with an unknown outcome: each may have reached the server.
+func (c *Client) readLoop(cn *clientConn) {
+	defer close(cn.done)
+	var cur *call
+	fail := func(cl *call, err error) {
+		cl.err = fmt.Errorf("memcached client: %s %q: %w: %v", opName(cl.op), cl.key, impls.ErrUnknownOutcome, err)
+		cl.done <- struct{}{}
+	}
+	var err error
+	for err == nil {
+		select {
+		case cur = <-cn.fifo:
+		case <-cn.gone:
+			err = net.ErrClosed
+			continue
+		}
+		if err = readResponse(cn.br, cur); err != nil {
+			fail(cur, err)
+			break
+		}
+		cur.done <- struct{}{}
+	}
+	c.breakConn(cn)
+	for {
+		select {
+		case cl := <-cn.fifo:
+			fail(cl, err)
+		default:
+			return
+		}
+	}
+}
+
+// errProtocol is a response the adapter cannot match to its request.
+var errProtocol = errors.New("unexpected response")
+
+// readResponse reads the answer to cl. A server error line completes cl
+// with an error (definite for a read or a refused command, unknown for a
+// SERVER_ERROR on a write); a transport or framing error is returned.
+func readResponse(br *bufio.Reader, cl *call) error {
+	line, err := readRespLine(br)
+	if err != nil {
+		return err
+	}
+	if e := serverError(line, cl); e != nil {
+		cl.err = e
+		return nil
+	}
+	switch cl.op {
+	case reqGet, reqGets:
+		if string(line) == "END" {
+			cl.st = stMiss
+			return nil
+		}
+		if err := readValue(br, line, cl); err != nil {
+			return err
+		}
+		line, err = readRespLine(br)
+		if err != nil {
+			return err
+		}
+		if string(line) != "END" {
+			return fmt.Errorf("%w to get %q: %q", errProtocol, cl.key, line)
+		}
+		cl.st = stValue
+		return nil
+	case reqDelete:
+		switch string(line) {
+		case "DELETED":
+			cl.st = stDeleted
+			return nil
+		case "NOT_FOUND":
+			cl.st = stNotFound
+			return nil
+		}
+	default:
+		switch string(line) {
+		case "STORED":
+			cl.st = stStored
+			return nil
+		case "NOT_STORED":
+			cl.st = stNotStored
+			return nil
+		case "EXISTS":
+			cl.st = stExists
+			return nil
+		case "NOT_FOUND":
+			cl.st = stNotFound
+			return nil
+		}
+	}
+	return fmt.Errorf("%w to %s %q: %q", errProtocol, opName(cl.op), cl.key, line)
+}
+
+func serverError(line []byte, cl *call) error {
+	write := cl.op == reqSet || cl.op == reqAdd || cl.op == reqCas || cl.op == reqDelete
+	switch {
+	case bytes.HasPrefix(line, []byte("SERVER_ERROR")) && write:
+		// memcached drops the old value when it refuses a set.
+		return fmt.Errorf("memcached %s %q: %w: %s", opName(cl.op), cl.key, impls.ErrUnknownOutcome, line)
+	case bytes.HasPrefix(line, []byte("SERVER_ERROR")), bytes.HasPrefix(line, []byte("CLIENT_ERROR")), string(line) == "ERROR":
+		return fmt.Errorf("memcached %s %q: %s", opName(cl.op), cl.key, line)
+	}
+	return nil
+}
+
+func readRespLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return nil, fmt.Errorf("%w: response line too long", errProtocol)
+		}
+		return nil, err
+	}
+	return bytes.TrimSuffix(line[:len(line)-1], []byte{'\r'}), nil
+}
+
+// readValue parses "VALUE <key> <flags> <bytes> [<cas>]" and its data block.
+func readValue(br *bufio.Reader, line []byte, cl *call) error {
+	f := bytes.Fields(line)
+	if len(f) < 4 || string(f[0]) != "VALUE" || string(f[1]) != cl.key || (cl.op == reqGets) != (len(f) == 5) || len(f) > 5 {
+		return fmt.Errorf("%w to %s %q: %q", errProtocol, opName(cl.op), cl.key, line)
+	}
+	n, err := strconv.Atoi(string(f[3]))
+	if err != nil || n < 0 {
+		return fmt.Errorf("%w: bad length in %q", errProtocol, line)
+	}
+	if cl.op == reqGets {
+		if cl.cas, err = strconv.ParseUint(string(f[4]), 10, 64); err != nil {
+			return fmt.Errorf("%w: bad cas in %q", errProtocol, line)
+		}
+	}
+	var data []byte
+	if n+2 <= br.Size() {
+		if data, err = br.Peek(n + 2); err != nil {
+			return err
+		}
+	} else {
+		data = make([]byte, n+2)
+		if _, err := io.ReadFull(br, data); err != nil {
+			return err
+		}
+	}
+	if data[n] != '\r' || data[n+1] != '\n' {
+		return fmt.Errorf("%w: data block of %q not terminated", errProtocol, cl.key)
+	}
+	cl.value = string(data[:n])
+	if n+2 <= br.Size() {
+		br.Discard(n + 2)
+	}
+	return nil
+}

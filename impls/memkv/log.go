@@ -1,0 +1,424 @@
+package memkv
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// FsyncMode says when the log is fsynced relative to acknowledging a write.
+type FsyncMode uint8
+
+// The --fsync modes.
+const (
+	// FsyncAlways acknowledges a mutation only after its record is fsynced;
+	// concurrent writers share one fsync (group commit).
+	FsyncAlways FsyncMode = iota
+	// FsyncInterval writes records as they come and fsyncs every 100 ms;
+	// acknowledgements do not wait.
+	FsyncInterval
+	// FsyncNever writes records as they come and leaves syncing to the OS.
+	FsyncNever
+)
+
+var fsyncNames = [...]string{"always", "interval", "never"}
+
+func (m FsyncMode) String() string {
+	if int(m) < len(fsyncNames) {
+		return fsyncNames[m]
+	}
+	return fmt.Sprintf("FsyncMode(%d)", uint8(m))
+}
+
+// ParseFsyncMode parses "always", "interval" or "never".
+func ParseFsyncMode(s string) (FsyncMode, error) {
+	for i, n := range fsyncNames {
+		if s == n {
+			return FsyncMode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown fsync mode %q (want always, interval or never)", s)
+}
+
+// Log file layout: an 8-byte magic, then records:
+//
+//	crc32c  uint32  Castagnoli CRC of the next 4+len bytes (length and payload)
+//	len     uint32  payload length
+//	payload: op u8 | flags u32 | exp i64 (Unix ns, 0 = never) | cas u64 |
+//	         klen u16 | key | value (the rest)
+//
+// All integers are little-endian. Recovery stops at the first record that
+// is short or fails its CRC and truncates the file there.
+const (
+	logMagic     = "MKVLOG1\n"
+	recHeader    = 8
+	recFixed     = 1 + 4 + 8 + 8 + 2
+	maxRecordLen = 1 << 30
+	syncInterval = 100 * time.Millisecond
+	// maxBacklog bounds encoded-but-unwritten log bytes; a connection that
+	// finds more waits (see conn.flush) instead of growing memory.
+	maxBacklog = 64 << 20
+)
+
+// Record ops.
+const (
+	opSet     byte = 1 // key now holds value, flags, exp, cas
+	opDelete  byte = 2 // key removed
+	opTouch   byte = 3 // key's expiry is now exp
+	opFlush   byte = 4 // every key removed, pending delayed flush cancelled
+	opFlushAt byte = 5 // flush every key at time exp
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// record is one logged mutation. The store builds it under a shard lock;
+// the log copies it into its buffer before Append returns.
+type record struct {
+	op    byte
+	flags uint32
+	exp   int64
+	cas   uint64
+	key   string
+	value []byte
+}
+
+func appendRecord(dst []byte, r *record) []byte {
+	plen := recFixed + len(r.key) + len(r.value)
+	start := len(dst)
+	dst = append(dst, make([]byte, recHeader+recFixed)...)
+	h := dst[start:]
+	binary.LittleEndian.PutUint32(h[4:], uint32(plen))
+	p := h[recHeader:]
+	p[0] = r.op
+	binary.LittleEndian.PutUint32(p[1:], r.flags)
+	binary.LittleEndian.PutUint64(p[5:], uint64(r.exp))
+	binary.LittleEndian.PutUint64(p[13:], r.cas)
+	binary.LittleEndian.PutUint16(p[21:], uint16(len(r.key)))
+	dst = append(dst, r.key...)
+	dst = append(dst, r.value...)
+	binary.LittleEndian.PutUint32(dst[start:], crc32.Checksum(dst[start+4:], castagnoli))
+	return dst
+}
+
+// errTorn marks the end of the valid prefix of a log file.
+var errTorn = errors.New("torn or corrupt log record")
+
+// readRecord reads one record; remain is the number of unread file bytes
+// (a length beyond it is torn, not a reason to allocate). It returns io.EOF
+// at a clean end and errTorn for a short or corrupt record.
+func readRecord(br *bufio.Reader, remain int64) (record, int64, error) {
+	var h [recHeader]byte
+	n, err := io.ReadFull(br, h[:])
+	if n == 0 && err == io.EOF {
+		return record{}, 0, io.EOF
+	}
+	if err != nil {
+		return record{}, 0, errTorn
+	}
+	plen := int64(binary.LittleEndian.Uint32(h[4:]))
+	if plen < recFixed || plen > maxRecordLen || plen > remain-recHeader {
+		return record{}, 0, errTorn
+	}
+	p := make([]byte, plen)
+	if _, err := io.ReadFull(br, p); err != nil {
+		return record{}, 0, errTorn
+	}
+	crc := crc32.Update(crc32.Checksum(h[4:], castagnoli), castagnoli, p)
+	if crc != binary.LittleEndian.Uint32(h[:4]) {
+		return record{}, 0, errTorn
+	}
+	klen := int64(binary.LittleEndian.Uint16(p[21:]))
+	if recFixed+klen > plen || p[0] < opSet || p[0] > opFlushAt {
+		return record{}, 0, errTorn
+	}
+	r := record{
+		op:    p[0],
+		flags: binary.LittleEndian.Uint32(p[1:]),
+		exp:   int64(binary.LittleEndian.Uint64(p[5:])),
+		cas:   binary.LittleEndian.Uint64(p[13:]),
+		key:   string(p[recFixed : recFixed+klen]),
+		value: p[recFixed+klen : plen : plen],
+	}
+	return r, recHeader + plen, nil
+}
+
+func logName(gen uint64) string      { return fmt.Sprintf("wal-%016x.log", gen) }
+func snapshotName(gen uint64) string { return fmt.Sprintf("snapshot-%016x.jsonl", gen) }
+
+// createLogFile creates log generation gen with its magic, durably.
+func createLogFile(dir string, gen uint64) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, logName(gen)), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.WriteString(logMagic); err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// wal is the append-only log with group commit. Writers encode records into
+// a shared buffer (Append, under their shard lock); one flusher goroutine
+// swaps the buffer out, writes it and, in FsyncAlways mode, fsyncs it, then
+// publishes the new durable position. Positions are byte offsets of the
+// log stream since this process opened it.
+type wal struct {
+	dir          string
+	mode         FsyncMode
+	compactBytes int64
+	// rotated is called on the flusher goroutine after it switched to a new
+	// log file; it must start the snapshot in the background and call
+	// snapshotDone when it ends.
+	rotated func(gen uint64)
+	failed  func(error)
+
+	mu       sync.Mutex // guards buf and appended
+	buf      []byte
+	appended int64
+	appendA  atomic.Int64 // mirror of appended for lock-free backlog checks
+	kick     chan struct{}
+	broken   atomic.Bool
+
+	durable atomic.Int64
+	dmu     sync.Mutex
+	dcond   *sync.Cond
+	err     error // guarded by dmu; sticky
+
+	// Owned by the flusher goroutine.
+	f            *os.File
+	gen          uint64
+	size         int64
+	snapshotting atomic.Bool
+
+	fsyncs  atomic.Uint64
+	written atomic.Uint64
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newWAL(dir string, mode FsyncMode, f *os.File, gen uint64, size, compactBytes int64) *wal {
+	w := &wal{
+		dir: dir, mode: mode, compactBytes: compactBytes, f: f, gen: gen, size: size,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		rotated: func(uint64) {}, failed: func(error) {},
+	}
+	w.dcond = sync.NewCond(&w.dmu)
+	return w
+}
+
+// Append implements journal.
+func (w *wal) Append(r *record) int64 {
+	if w.broken.Load() {
+		return 0
+	}
+	w.mu.Lock()
+	wasEmpty := len(w.buf) == 0
+	w.buf = appendRecord(w.buf, r)
+	w.appended += int64(recHeader + recFixed + len(r.key) + len(r.value))
+	pos := w.appended
+	w.appendA.Store(pos)
+	w.mu.Unlock()
+	if wasEmpty {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+	return pos
+}
+
+// waitDurable blocks until every record up to pos is durable (FsyncAlways)
+// and returns the log's failure, if any. In the other modes it returns at
+// once: acknowledgements do not wait for the disk.
+func (w *wal) waitDurable(pos int64) error {
+	if w.mode != FsyncAlways {
+		return w.failure()
+	}
+	return w.waitWritten(pos)
+}
+
+func (w *wal) waitWritten(pos int64) error {
+	if w.durable.Load() >= pos {
+		return nil
+	}
+	w.dmu.Lock()
+	defer w.dmu.Unlock()
+	for w.durable.Load() < pos && w.err == nil {
+		w.dcond.Wait()
+	}
+	return w.err
+}
+
+func (w *wal) failure() error {
+	if !w.broken.Load() {
+		return nil
+	}
+	w.dmu.Lock()
+	defer w.dmu.Unlock()
+	return w.err
+}
+
+// throttle makes a writer wait while the unwritten backlog is too large.
+func (w *wal) throttle() error {
+	if back := w.appendA.Load() - w.durable.Load(); back > maxBacklog {
+		return w.waitWritten(w.appendA.Load() - maxBacklog/2)
+	}
+	return nil
+}
+
+func (w *wal) publish(pos int64) {
+	w.durable.Store(pos)
+	w.dmu.Lock()
+	w.dcond.Broadcast()
+	w.dmu.Unlock()
+}
+
+func (w *wal) fail(err error) {
+	w.broken.Store(true)
+	w.dmu.Lock()
+	if w.err == nil {
+		w.err = fmt.Errorf("memkv log: %w", err)
+	}
+	err = w.err
+	w.dcond.Broadcast()
+	w.dmu.Unlock()
+	w.failed(err)
+}
+
+func (w *wal) start() { go w.run() }
+
+// run is the flusher goroutine.
+func (w *wal) run() {
+	defer close(w.done)
+	var tick <-chan time.Time
+	if w.mode == FsyncInterval {
+		t := time.NewTicker(syncInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	var spare []byte
+	dirty := false
+	for {
+		stopping := false
+		select {
+		case <-w.kick:
+		case <-tick:
+			if dirty && !w.broken.Load() {
+				if err := w.sync(); err != nil {
+					w.fail(err)
+				}
+				dirty = false
+			}
+		case <-w.stop:
+			stopping = true
+		}
+		w.mu.Lock()
+		data, pos := w.buf, w.appended
+		w.buf = spare[:0]
+		w.mu.Unlock()
+		if len(data) > 0 && !w.broken.Load() {
+			if err := w.write(data); err != nil {
+				w.fail(err)
+			} else if w.mode == FsyncAlways || stopping {
+				if err := w.sync(); err != nil {
+					w.fail(err)
+				}
+			} else {
+				dirty = true
+			}
+		}
+		if cap(data) <= 4<<20 {
+			spare = data
+		} else {
+			spare = nil
+		}
+		if !w.broken.Load() {
+			w.publish(pos)
+		}
+		if stopping {
+			if dirty && !w.broken.Load() {
+				_ = w.sync()
+			}
+			w.f.Close()
+			return
+		}
+		if w.size >= w.compactBytes && !w.snapshotting.Load() && !w.broken.Load() {
+			if err := w.rotate(); err != nil {
+				w.fail(err)
+			}
+		}
+	}
+}
+
+func (w *wal) write(data []byte) error {
+	n, err := w.f.Write(data)
+	w.size += int64(n)
+	w.written.Add(uint64(n))
+	return err
+}
+
+func (w *wal) sync() error {
+	w.fsyncs.Add(1)
+	return w.f.Sync()
+}
+
+// rotate starts log generation gen+1 and asks for a snapshot of the store.
+// Every record in the old file was applied to the store before it was
+// appended, so a snapshot begun after the switch covers the old file, and
+// replaying the new file over it converges (records are idempotent).
+func (w *wal) rotate() error {
+	next := w.gen + 1
+	f, err := createLogFile(w.dir, next)
+	if err != nil {
+		return err
+	}
+	if w.mode != FsyncAlways {
+		_ = w.f.Sync()
+	}
+	w.f.Close()
+	w.f, w.gen, w.size = f, next, int64(len(logMagic))
+	w.snapshotting.Store(true)
+	w.rotated(next)
+	return nil
+}
+
+func (w *wal) snapshotDone() { w.snapshotting.Store(false) }
+
+// close writes and fsyncs what is buffered and closes the file.
+func (w *wal) close() error {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+	return w.failure()
+}

@@ -1,0 +1,605 @@
+package memkv
+
+import (
+	"io"
+	"math"
+	"time"
+)
+
+// This file is the memcached ASCII command interpreter. It follows
+// memcached 1.6's proto_text.c closely, quirks included, because real
+// clients and memccapable depend on the exact lines:
+//   - a line is split on spaces only, into at most 23 tokens; commands check
+//     the token count memcached's way (counting a terminal token);
+//   - numbers parse like C's strtoul/strtol (leading white space and a sign
+//     are accepted, trailing white space is, anything else is not), and
+//     flags, exptime and length are truncated to 32 bits as memcached does;
+//   - "noreply" is the second-to-last token and silences the one response
+//     line of that command, errors included;
+//   - a malformed storage command does not swallow its data block (the
+//     block is then read as a command, usually giving ERROR), but a refused
+//     too-large one does.
+//
+// Deliberate differences: keys containing control characters are refused
+// with CLIENT_ERROR (memcached accepts them; they break text clients and
+// logs); meta and administrative commands (mg/ms/md/ma/mn/me, slabs, lru,
+// lru_crawler, watch, cache_memlimit) answer ERROR; values may be exactly
+// --max-value-size bytes (memcached counts its item header against -I).
+
+const (
+	maxTokens    = 24 // memcached's MAX_TOKENS, including the terminal token
+	maxKeyLen    = 250
+	maxRelExpiry = 60 * 60 * 24 * 30 // larger exptimes are absolute Unix times
+)
+
+// --- C number parsing ---
+
+type cnum struct {
+	val      uint64
+	overflow bool
+}
+
+func isCSpace(b byte) bool {
+	return b == ' ' || (b >= '\t' && b <= '\r')
+}
+
+func containsByte(b []byte, c byte) bool {
+	for _, x := range b {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// parseCNumber scans b like C's strtoull(b, &end, 10): leading white
+// space, an optional sign, decimal digits. ok is false when no digit was
+// found; end is the index just past the digits.
+func parseCNumber(b []byte) (n cnum, neg bool, end int, ok bool) {
+	i := 0
+	for i < len(b) && isCSpace(b[i]) {
+		i++
+	}
+	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		neg = b[i] == '-'
+		i++
+	}
+	start := i
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		d := uint64(b[i] - '0')
+		if n.val > (math.MaxUint64-d)/10 {
+			n.overflow = true
+		}
+		n.val = n.val*10 + d
+	}
+	return n, neg, i, i > start
+}
+
+func tokenEnds(tok []byte, end int) bool { return end == len(tok) || isCSpace(tok[end]) }
+
+// safeStrtoull is memcached's safe_strtoull (and, on LP64, safe_strtoul
+// before the caller truncates to 32 bits).
+func safeStrtoull(tok []byte) (uint64, bool) {
+	n, neg, end, ok := parseCNumber(tok)
+	if !ok || n.overflow || !tokenEnds(tok, end) {
+		return 0, false
+	}
+	v := n.val
+	if neg {
+		v = -v
+	}
+	if int64(v) < 0 && containsByte(tok, '-') {
+		return 0, false
+	}
+	return v, true
+}
+
+// safeStrtol is memcached's safe_strtol: a C long, then truncated to int32.
+func safeStrtol(tok []byte) (int32, bool) {
+	n, neg, end, ok := parseCNumber(tok)
+	if !ok || n.overflow || !tokenEnds(tok, end) {
+		return 0, false
+	}
+	var v int64
+	switch {
+	case neg && n.val > 1<<63:
+		return 0, false
+	case neg:
+		v = int64(-n.val)
+	case n.val > math.MaxInt64:
+		return 0, false
+	default:
+		v = int64(n.val)
+	}
+	return int32(v), true
+}
+
+func appendUint(b []byte, v uint64) []byte {
+	if v == 0 {
+		return append(b, '0')
+	}
+	var tmp [20]byte
+	i := len(tmp)
+	for v > 0 {
+		i--
+		tmp[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, tmp[i:]...)
+}
+
+// expiry converts a memcached exptime into an absolute expiry in Unix
+// nanoseconds: 0 never expires, up to 30 days is relative, above that an
+// absolute Unix time, and a negative one is already expired.
+func expiry(t int32, now int64) int64 {
+	switch {
+	case t < 0:
+		return 1
+	case t == 0:
+		return 0
+	case t > maxRelExpiry:
+		return int64(t) * int64(time.Second)
+	default:
+		return now + int64(t)*int64(time.Second)
+	}
+}
+
+// validKey reports whether k may be stored: at most 250 bytes and no
+// control characters (tokens never contain spaces).
+func validKey(k []byte) bool {
+	if len(k) > maxKeyLen {
+		return false
+	}
+	for _, c := range k {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// --- tokenizing and dispatch ---
+
+// tokenize splits line into c.toks like memcached's tokenize_command with
+// MAX_TOKENS: nt counts the tokens plus the terminal one; rest is what
+// follows the 23rd token (only retrieval commands look at it).
+func (c *conn) tokenize(line []byte) (nt int, rest []byte) {
+	n, i := 0, 0
+	for n < maxTokens-1 {
+		for i < len(line) && line[i] == ' ' {
+			i++
+		}
+		if i == len(line) {
+			break
+		}
+		j := i
+		for j < len(line) && line[j] != ' ' {
+			j++
+		}
+		c.toks[n] = line[i:j]
+		n++
+		i = j
+	}
+	return n + 1, line[i:]
+}
+
+// nextWord returns the first space-separated word of b and what follows.
+func nextWord(b []byte) (w, rest []byte) {
+	i := 0
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	j := i
+	for j < len(b) && b[j] != ' ' {
+		j++
+	}
+	return b[i:j], b[j:]
+}
+
+// setNoreply is memcached's set_noreply_maybe.
+func (c *conn) setNoreply(nt int) bool {
+	if string(c.toks[nt-2]) == "noreply" {
+		c.noreply = true
+	}
+	return c.noreply
+}
+
+// reply appends one response line unless noreply silences it; seq is the
+// log position the line's truth depends on.
+func (c *conn) reply(s string, seq int64) {
+	if c.noreply {
+		c.noreply = false
+		return
+	}
+	c.out = append(c.out, s...)
+	c.out = append(c.out, "\r\n"...)
+	if seq > c.wait {
+		c.wait = seq
+	}
+}
+
+// process executes one command line. It returns an error only when the
+// connection must close (I/O error, short data block).
+func (c *conn) process(line []byte) error {
+	c.noreply = false
+	c.now = time.Now().UnixNano()
+	nt, rest := c.tokenize(line)
+	if nt < 2 || len(c.toks[0]) < 2 {
+		c.reply("ERROR", 0)
+		return nil
+	}
+	cmd := c.toks[0]
+	want := func(ok bool) bool {
+		if !ok {
+			c.reply("ERROR", 0)
+		}
+		return ok
+	}
+	switch first := cmd[0]; {
+	case first == 'm' && len(cmd) == 2:
+		c.reply("ERROR", 0) // meta commands are not implemented
+	case first == 'g':
+		if !want(nt >= 3) {
+			return nil
+		}
+		switch string(cmd) {
+		case "get":
+			c.retrieve(nt, rest, false, false)
+		case "gets":
+			c.retrieve(nt, rest, true, false)
+		case "gat":
+			c.retrieve(nt, rest, false, true)
+		case "gats":
+			c.retrieve(nt, rest, true, true)
+		default:
+			c.reply("ERROR", 0)
+		}
+	case first == 's':
+		switch string(cmd) {
+		case "set":
+			if want(nt == 6 || nt == 7) {
+				return c.update(nt, modeSet)
+			}
+		case "stats":
+			c.stats(nt)
+		case "shutdown":
+			c.reply("ERROR: shutdown not enabled", 0)
+		default:
+			c.reply("ERROR", 0)
+		}
+	case first == 'a':
+		switch string(cmd) {
+		case "add":
+			if want(nt == 6 || nt == 7) {
+				return c.update(nt, modeAdd)
+			}
+		case "append":
+			if want(nt == 6 || nt == 7) {
+				return c.update(nt, modeAppend)
+			}
+		default:
+			c.reply("ERROR", 0)
+		}
+	case first == 'c':
+		if string(cmd) == "cas" {
+			if want(nt == 7 || nt == 8) {
+				return c.update(nt, modeCas)
+			}
+		} else {
+			c.reply("ERROR", 0)
+		}
+	case first == 'i':
+		if string(cmd) == "incr" {
+			if want(nt == 4 || nt == 5) {
+				c.arith(nt, false)
+			}
+		} else {
+			c.reply("ERROR", 0)
+		}
+	case first == 'd':
+		switch string(cmd) {
+		case "delete":
+			if want(nt >= 3 && nt <= 5) {
+				c.delete(nt)
+			}
+		case "decr":
+			if want(nt == 4 || nt == 5) {
+				c.arith(nt, true)
+			}
+		default:
+			c.reply("ERROR", 0)
+		}
+	case first == 't':
+		if string(cmd) == "touch" {
+			if want(nt == 4 || nt == 5) {
+				c.touch(nt)
+			}
+		} else {
+			c.reply("ERROR", 0)
+		}
+	case string(cmd) == "replace":
+		if want(nt == 6 || nt == 7) {
+			return c.update(nt, modeReplace)
+		}
+	case string(cmd) == "prepend":
+		if want(nt == 6 || nt == 7) {
+			return c.update(nt, modePrepend)
+		}
+	case string(cmd) == "bget":
+		if want(nt >= 3) {
+			c.retrieve(nt, rest, false, false)
+		}
+	case string(cmd) == "flush_all":
+		if want(nt >= 2 && nt <= 4) {
+			c.flushAll(nt)
+		}
+	case string(cmd) == "version":
+		c.reply("VERSION "+Version, 0)
+	case string(cmd) == "quit":
+		c.closing = true
+	case string(cmd) == "verbosity":
+		if want(nt == 3 || nt == 4) {
+			c.setNoreply(nt)
+			if _, ok := safeStrtoull(c.toks[1]); !ok {
+				c.reply("CLIENT_ERROR bad command line format", 0)
+			} else {
+				c.reply("OK", 0)
+			}
+		}
+	default:
+		last := c.toks[nt-2]
+		if len(last) >= 5 && string(last[:5]) == "HTTP/" {
+			c.closing = true // memcached hangs up on HTTP requests
+		} else {
+			c.reply("ERROR", 0)
+		}
+	}
+	return nil
+}
+
+// retrieve handles get, gets, gat and gats. A bad key anywhere discards the
+// values already produced and answers CLIENT_ERROR, like memcached.
+func (c *conn) retrieve(nt int, rest []byte, withCas, touch bool) {
+	start := len(c.out)
+	keys := c.toks[1 : nt-1]
+	var exp int64
+	if touch {
+		t, ok := safeStrtol(keys[0])
+		if !ok {
+			c.reply("CLIENT_ERROR invalid exptime argument", 0)
+			return
+		}
+		exp = expiry(t, c.now)
+		keys = keys[1:]
+	}
+	st := c.srv.stats
+	one := func(key []byte) bool {
+		if !validKey(key) {
+			c.out = c.out[:start]
+			c.reply("CLIENT_ERROR bad command line format", 0)
+			return false
+		}
+		var v view
+		var ok bool
+		var seq int64
+		if touch {
+			v, ok, seq = c.srv.store.touch(key, exp, c.now)
+			st.cmdTouch.Add(1)
+			if ok {
+				st.touchHits.Add(1)
+			} else {
+				st.touchMisses.Add(1)
+			}
+		} else {
+			v, ok, seq = c.srv.store.get(key, c.now)
+			st.cmdGet.Add(1)
+			if ok {
+				st.getHits.Add(1)
+			} else {
+				st.getMisses.Add(1)
+			}
+		}
+		if seq > c.wait {
+			c.wait = seq
+		}
+		if ok {
+			c.out = append(c.out, "VALUE "...)
+			c.out = append(c.out, key...)
+			c.out = append(c.out, ' ')
+			c.out = appendUint(c.out, uint64(v.flags))
+			c.out = append(c.out, ' ')
+			c.out = appendUint(c.out, uint64(len(v.value)))
+			if withCas {
+				c.out = append(c.out, ' ')
+				c.out = appendUint(c.out, v.cas)
+			}
+			c.out = append(c.out, "\r\n"...)
+			c.out = append(c.out, v.value...)
+			c.out = append(c.out, "\r\n"...)
+		}
+		return true
+	}
+	for _, k := range keys {
+		if !one(k) {
+			return
+		}
+	}
+	for len(rest) > 0 {
+		var k []byte
+		if k, rest = nextWord(rest); len(k) > 0 && !one(k) {
+			return
+		}
+	}
+	c.out = append(c.out, "END\r\n"...)
+}
+
+// update handles set, add, replace, append, prepend and cas, reading the
+// data block from the connection.
+func (c *conn) update(nt int, mode storeMode) error {
+	c.setNoreply(nt)
+	key := c.toks[1]
+	if !validKey(key) {
+		c.reply("CLIENT_ERROR bad command line format", 0)
+		return nil
+	}
+	flags, ok1 := safeStrtoull(c.toks[2])
+	exptime, ok2 := safeStrtol(c.toks[3])
+	vlen, ok3 := safeStrtol(c.toks[4])
+	if !ok1 || !ok2 || !ok3 {
+		c.reply("CLIENT_ERROR bad command line format", 0)
+		return nil
+	}
+	exp := expiry(exptime, c.now)
+	var casIn uint64
+	if mode == modeCas {
+		var ok bool
+		if casIn, ok = safeStrtoull(c.toks[5]); !ok {
+			c.reply("CLIENT_ERROR bad command line format", 0)
+			return nil
+		}
+	}
+	if vlen < 0 || vlen > math.MaxInt32-2 {
+		c.reply("CLIENT_ERROR bad command line format", 0)
+		return nil
+	}
+	st := c.srv.stats
+	st.cmdSet.Add(1)
+	if int(vlen) > c.srv.store.maxValue {
+		st.storeTooLarge.Add(1)
+		var seq int64
+		if mode == modeSet {
+			seq = c.srv.store.unlink(key, c.now)
+		}
+		c.reply("SERVER_ERROR object too large for cache", seq)
+		_, err := c.br.Discard(int(vlen) + 2)
+		return err
+	}
+	c.key = append(c.key[:0], key...) // the data read may reuse the line's buffer
+	data := make([]byte, int(vlen)+2)
+	if _, err := io.ReadFull(c.br, data); err != nil {
+		return err
+	}
+	if data[vlen] != '\r' || data[vlen+1] != '\n' {
+		c.reply("CLIENT_ERROR bad data chunk", 0)
+		return nil
+	}
+	res, seq := c.srv.store.store(mode, c.key, uint32(flags), exp, data[:vlen:vlen], casIn, c.now)
+	if mode == modeCas {
+		switch res {
+		case resStored:
+			st.casHits.Add(1)
+		case resExists:
+			st.casBadval.Add(1)
+		case resNotFound:
+			st.casMisses.Add(1)
+		}
+	}
+	c.reply(storeResultLines[res], seq)
+	return nil
+}
+
+func (c *conn) arith(nt int, decr bool) {
+	c.setNoreply(nt)
+	key := c.toks[1]
+	if !validKey(key) {
+		c.reply("CLIENT_ERROR bad command line format", 0)
+		return
+	}
+	delta, ok := safeStrtoull(c.toks[2])
+	if !ok {
+		c.reply("CLIENT_ERROR invalid numeric delta argument", 0)
+		return
+	}
+	n, res, seq := c.srv.store.incr(key, delta, decr, c.now)
+	hits, misses := &c.srv.stats.incrHits, &c.srv.stats.incrMisses
+	if decr {
+		hits, misses = &c.srv.stats.decrHits, &c.srv.stats.decrMisses
+	}
+	switch res {
+	case deltaOK:
+		hits.Add(1)
+		if c.noreply {
+			c.noreply = false
+			return
+		}
+		c.out = appendUint(c.out, n)
+		c.out = append(c.out, "\r\n"...)
+		if seq > c.wait {
+			c.wait = seq
+		}
+	case deltaNotFound:
+		misses.Add(1)
+		c.reply("NOT_FOUND", seq)
+	default:
+		c.reply("CLIENT_ERROR cannot increment or decrement non-numeric value", seq)
+	}
+}
+
+func (c *conn) delete(nt int) {
+	if nt > 3 {
+		holdIsZero := string(c.toks[2]) == "0"
+		noreply := c.setNoreply(nt)
+		if !((nt == 4 && (holdIsZero || noreply)) || (nt == 5 && holdIsZero && noreply)) {
+			c.reply("CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]", 0)
+			return
+		}
+	}
+	key := c.toks[1]
+	if !validKey(key) {
+		c.reply("CLIENT_ERROR bad command line format", 0)
+		return
+	}
+	ok, seq := c.srv.store.delete(key, c.now)
+	if ok {
+		c.srv.stats.deleteHits.Add(1)
+		c.reply("DELETED", seq)
+	} else {
+		c.srv.stats.deleteMisses.Add(1)
+		c.reply("NOT_FOUND", seq)
+	}
+}
+
+func (c *conn) touch(nt int) {
+	c.setNoreply(nt)
+	key := c.toks[1]
+	if !validKey(key) {
+		c.reply("CLIENT_ERROR bad command line format", 0)
+		return
+	}
+	t, ok := safeStrtol(c.toks[2])
+	if !ok {
+		c.reply("CLIENT_ERROR invalid exptime argument", 0)
+		return
+	}
+	_, ok, seq := c.srv.store.touch(key, expiry(t, c.now), c.now)
+	c.srv.stats.cmdTouch.Add(1)
+	if ok {
+		c.srv.stats.touchHits.Add(1)
+		c.reply("TOUCHED", seq)
+	} else {
+		c.srv.stats.touchMisses.Add(1)
+		c.reply("NOT_FOUND", seq)
+	}
+}
+
+func (c *conn) flushAll(nt int) {
+	noreply := c.setNoreply(nt)
+	var t int32
+	want := 2
+	if noreply {
+		want = 3
+	}
+	if nt != want {
+		var ok bool
+		if t, ok = safeStrtol(c.toks[1]); !ok {
+			c.reply("CLIENT_ERROR invalid exptime argument", 0)
+			return
+		}
+	}
+	var deadline int64
+	if t > 0 {
+		deadline = expiry(t, c.now)
+	}
+	c.srv.stats.cmdFlush.Add(1)
+	c.reply("OK", c.srv.store.flushAll(deadline, c.now))
+}
