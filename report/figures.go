@@ -309,7 +309,7 @@ func (f *figures) benchTimeline(wl string, pt point, gs []*group) (string, error
 		r := g.runs[0]
 		addFaults(tp, r.Faults, false)
 		addFaults(lp, r.Faults, false)
-		e, err := f.addTimeline(tp, lp, g.store, timeline(r.ivs))
+		e, err := f.addTimeline(tp, lp, g.store, timeline(r.ivs, r.Seconds))
 		if err != nil {
 			return "", err
 		}
@@ -326,23 +326,32 @@ func (f *figures) benchTimeline(wl string, pt point, gs []*group) (string, error
 // addTimeline adds a store's per-second lines and returns the end of its
 // last second.
 func (f *figures) addTimeline(tp, lp *plot.Plot, store string, slots []slot) (float64, error) {
-	var tput, p99 plotter.XYs
+	var tput plotter.XYs
+	var p99s []plotter.XYs // p99 has no value in an empty slot: the line breaks there
+	var cur plotter.XYs
 	end := 0.0
 	for _, s := range slots {
 		end = max(end, s.end)
 		mid := s.start + s.len/2
 		tput = append(tput, plotter.XY{X: mid, Y: s.opsPerSec})
 		if s.count > 0 {
-			p99 = append(p99, plotter.XY{X: mid, Y: s.p99})
+			cur = append(cur, plotter.XY{X: mid, Y: s.p99})
+		} else if len(cur) > 0 {
+			p99s, cur = append(p99s, cur), nil
 		}
+	}
+	if len(cur) > 0 {
+		p99s = append(p99s, cur)
 	}
 	if err := addLine(tp, store, tput, f.pal.color(store), 0); err != nil {
 		return 0, err
 	}
-	if len(p99) == 0 {
-		return end, nil
+	for _, seg := range p99s {
+		if err := addLine(lp, "", seg, f.pal.color(store), 0); err != nil {
+			return 0, err
+		}
 	}
-	return end, addLine(lp, "", p99, f.pal.color(store), 0)
+	return end, nil
 }
 
 // fuzzTimeline draws a fuzz run's throughput and p99 over time with its
@@ -355,7 +364,7 @@ func (f *figures) fuzzTimeline(r *runData, title string) (string, error) {
 	lp := newPlot("", "seconds since start", "p99 latency (µs)")
 	addFaults(tp, r.Faults, true)
 	addFaults(lp, r.Faults, false)
-	end, err := f.addTimeline(tp, lp, r.store(), timeline(r.ivs))
+	end, err := f.addTimeline(tp, lp, r.store(), timeline(r.ivs, r.Seconds))
 	if err != nil {
 		return "", err
 	}

@@ -424,8 +424,11 @@ type slot struct {
 	start, len float64
 }
 
-// timeline buckets a run's corrected intervals by start time.
-func timeline(ivs []results.Interval) []slot {
+// timeline buckets a run's corrected intervals by start time. Gaps (no
+// operation completed, as during a crash) and the time after the last
+// interval up to until (the run's length in seconds) become zero-throughput
+// slots, so lines drop to zero instead of bridging the gap.
+func timeline(ivs []results.Interval, until float64) []slot {
 	type acc struct {
 		start, end float64
 		h          *hdr.Histogram
@@ -457,7 +460,20 @@ func timeline(ivs []results.Interval) []slot {
 		if s.count > 0 {
 			s.p99 = us(a.h.ValueAtQuantile(99))
 		}
+		out = fillGap(out, s.start)
 		out = append(out, s)
+	}
+	return fillGap(out, until)
+}
+
+// fillGap appends empty slots, as long as the last one, up to time to.
+func fillGap(out []slot, to float64) []slot {
+	for len(out) > 0 {
+		last := out[len(out)-1]
+		if last.len <= 0 || to-last.end < last.len*0.99 {
+			return out
+		}
+		out = append(out, slot{start: last.end, end: last.end + last.len, len: last.len})
 	}
 	return out
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"image/png"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -228,6 +230,35 @@ func TestFuzzTimelineFromHistory(t *testing.T) {
 	}
 	if len(ivs) != 20 || ivs[0].Hist.TotalCount() != 20 {
 		t.Errorf("%d intervals, first with %d ops; want 20 of 20", len(ivs), ivs[0].Hist.TotalCount())
+	}
+	// No op completes in [0.5 s, 1 s) and the run lasts 2.5 s: both gaps are
+	// zero-throughput slots.
+	var kept []results.Event
+	for _, e := range events {
+		if e.Return < 5e8 || e.Return >= 1e9 {
+			kept = append(kept, e)
+		}
+	}
+	r.Seconds = 2.5
+	if err := results.WriteRun(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := results.WriteHistory(dir, kept); err != nil {
+		t.Fatal(err)
+	}
+	ivs, err = historyIntervals(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots := timeline(ivs, r.Seconds)
+	var zeros []float64
+	for _, s := range slots {
+		if s.count == 0 {
+			zeros = append(zeros, math.Round(s.start*10)/10)
+		}
+	}
+	if len(slots) != 25 || fmt.Sprint(zeros) != "[0.5 0.6 0.7 0.8 0.9 2 2.1 2.2 2.3 2.4]" {
+		t.Errorf("%d slots, empty ones at %v", len(slots), zeros)
 	}
 	sum, err := Generate([]string{filepath.Join(root, "runs")}, filepath.Join(root, "r.md"), Options{})
 	if err != nil {
