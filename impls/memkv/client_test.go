@@ -1,0 +1,311 @@
+package memkv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kvbench/kvbench/impls"
+)
+
+type target struct {
+	name string
+	addr func(t *testing.T) string
+}
+
+// targets are the servers the adapter must drive identically: memkv (in
+// process) and, when installed, a real memcached.
+var targets = []target{
+	{"memkv", func(t *testing.T) string { return startTCP(t, newMemServer(t, Config{})) }},
+	{"memcached", func(t *testing.T) string { return startMemcached(t) }},
+}
+
+func dial(t testing.TB, addr string, window int) *Client {
+	t.Helper()
+	c, err := Dial(context.Background(), addr, window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestClientOperations(t *testing.T) {
+	type step struct {
+		req     impls.Request
+		want    impls.Response
+		wantErr error
+	}
+	get := func(k string) impls.Request { return impls.Request{Kind: impls.Get, Key: k} }
+	put := func(k, v string) impls.Request { return impls.Request{Kind: impls.Put, Key: k, Value: v} }
+	del := func(k string) impls.Request { return impls.Request{Kind: impls.Delete, Key: k} }
+	swap := func(k, v string) impls.Request { return impls.Request{Kind: impls.Swap, Key: k, Value: v} }
+	present := func(v string) impls.Response { return impls.Response{Found: impls.Present, Value: v} }
+	absent := impls.Response{Found: impls.Absent}
+	steps := []step{
+		{get("a"), absent, nil},
+		{put("a", "1"), impls.Response{}, nil},
+		{get("a"), present("1"), nil},
+		{put("a", ""), impls.Response{}, nil},
+		{get("a"), present(""), nil},
+		{put("b", "bin\x00\r\n\xff"), impls.Response{}, nil},
+		{get("b"), present("bin\x00\r\n\xff"), nil},
+		{swap("a", "2"), present(""), nil},
+		{swap("a", "3"), present("2"), nil},
+		{swap("new", "x"), absent, nil},
+		{get("new"), present("x"), nil},
+		{del("a"), impls.Response{Found: impls.Present}, nil},
+		{del("a"), absent, nil},
+		{get("a"), absent, nil},
+		{put("big", strings.Repeat("v", 200<<10)), impls.Response{}, nil},
+		{get("big"), present(strings.Repeat("v", 200<<10)), nil},
+		{impls.Request{Kind: impls.Scan, Key: "a", End: "z"}, impls.Response{}, impls.ErrUnsupported},
+		{get("has space"), impls.Response{}, ErrBadKey},
+		{put(strings.Repeat("k", 251), "v"), impls.Response{}, ErrBadKey},
+		{get(""), impls.Response{}, ErrBadKey},
+	}
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) {
+			c := dial(t, tg.addr(t), 1)
+			for i, s := range steps {
+				got, err := c.Do(context.Background(), s.req)
+				if s.wantErr != nil {
+					if !errors.Is(err, s.wantErr) || impls.IsUnknown(err) {
+						t.Errorf("step %d %v %q: err %v, want %v (definite)", i, s.req.Kind, trunc(s.req.Key), err, s.wantErr)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("step %d %v %q: %v", i, s.req.Kind, s.req.Key, err)
+				}
+				if got.Found != s.want.Found || got.Value != s.want.Value {
+					t.Errorf("step %d %v %q: got %+v, want %+v", i, s.req.Kind, s.req.Key, trunc(fmt.Sprint(got)), s.want)
+				}
+			}
+		})
+	}
+}
+
+// TestClientPipelining has 8 goroutines share one window-8 connection;
+// every answer must be the one for its own request.
+func TestClientPipelining(t *testing.T) {
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) {
+			c := dial(t, tg.addr(t), 8)
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for g := 0; g < 8; g++ {
+				wg.Add(1)
+				go func(g int) {
+					defer wg.Done()
+					ctx := context.Background()
+					prev := ""
+					for i := 0; i < 300; i++ {
+						key := fmt.Sprintf("g%d-%d", g, i%7)
+						val := fmt.Sprintf("g%d-v%d", g, i)
+						if _, err := c.Do(ctx, impls.Request{Kind: impls.Put, Key: key, Value: val}); err != nil {
+							errs <- err
+							return
+						}
+						r, err := c.Do(ctx, impls.Request{Kind: impls.Get, Key: key})
+						if err != nil || r.Found != impls.Present || r.Value != val {
+							errs <- fmt.Errorf("get %s = %+v, %v; want %s", key, r, err, val)
+							return
+						}
+						r, err = c.Do(ctx, impls.Request{Kind: impls.Swap, Key: fmt.Sprintf("g%d-swap", g), Value: val})
+						if err != nil || (i > 0 && (r.Found != impls.Present || r.Value != prev)) || (i == 0 && r.Found != impls.Absent) {
+							errs <- fmt.Errorf("swap %d = %+v, %v; want previous %q", i, r, err, prev)
+							return
+						}
+						prev = val
+					}
+				}(g)
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestClientSwapIsAtomic races swaps on one key from many clients: every
+// value must be returned as "previous" exactly once (by the swap that
+// replaced it), except the final one, as a linearizable swap guarantees.
+func TestClientSwapIsAtomic(t *testing.T) {
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) {
+			addr := tg.addr(t)
+			const clients, each = 6, 100
+			var mu sync.Mutex
+			seen := map[string]int{}
+			absent := 0
+			var wg sync.WaitGroup
+			for g := 0; g < clients; g++ {
+				c := dial(t, addr, 2)
+				wg.Add(1)
+				go func(g int) {
+					defer wg.Done()
+					for i := 0; i < each; i++ {
+						r, err := c.Do(context.Background(), impls.Request{Kind: impls.Swap, Key: "hot", Value: fmt.Sprintf("%d-%d", g, i)})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						if r.Found == impls.Absent {
+							absent++
+						} else {
+							seen[r.Value]++
+						}
+						mu.Unlock()
+					}
+				}(g)
+			}
+			wg.Wait()
+			if absent != 1 || len(seen) != clients*each-1 {
+				t.Errorf("absent %d times (want 1), %d distinct previous values (want %d)", absent, len(seen), clients*each-1)
+			}
+			for v, n := range seen {
+				if n != 1 {
+					t.Errorf("value %s returned as previous %d times", v, n)
+				}
+			}
+		})
+	}
+}
+
+// silentServer accepts connections and reads without ever answering.
+func silentServer(t *testing.T) (addr string, conns chan net.Conn) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	conns = make(chan net.Conn, 16)
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns <- nc
+			go io.Copy(io.Discard, nc)
+		}
+	}()
+	return ln.Addr().String(), conns
+}
+
+func TestClientUnknownOutcomes(t *testing.T) {
+	addr, conns := silentServer(t)
+	c := dial(t, addr, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	_, err := c.Do(ctx, impls.Request{Kind: impls.Put, Key: "k", Value: "v"})
+	cancel()
+	if !errors.Is(err, impls.ErrUnknownOutcome) {
+		t.Fatalf("timed-out put: %v, want ErrUnknownOutcome", err)
+	}
+	<-conns // the first connection
+
+	// The next call reconnects; when the server hangs up mid-request, every
+	// request in flight has an unknown outcome.
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, errs[i] = c.Do(context.Background(), impls.Request{Kind: impls.Delete, Key: fmt.Sprint("k", i)})
+		}(i)
+	}
+	nc := <-conns
+	time.Sleep(50 * time.Millisecond)
+	nc.Close()
+	wg.Wait()
+	for i, err := range errs {
+		if !errors.Is(err, impls.ErrUnknownOutcome) {
+			t.Errorf("request %d after hang-up: %v, want ErrUnknownOutcome", i, err)
+		}
+	}
+
+	// A cancelled context before sending is a definite failure.
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Do(ctx, impls.Request{Kind: impls.Put, Key: "k", Value: "v"}); err == nil || impls.IsUnknown(err) {
+		t.Errorf("unsent request: %v, want a definite error", err)
+	}
+	// A swap whose read step fails wrote nothing: definite.
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, err = c.Do(ctx, impls.Request{Kind: impls.Swap, Key: "k", Value: "v"})
+	cancel()
+	if err == nil || impls.IsUnknown(err) {
+		t.Errorf("swap failing in its gets: %v, want a definite error", err)
+	}
+}
+
+func TestClientReconnectsOrFailsDefinitely(t *testing.T) {
+	s := newMemServer(t, Config{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx, ln); close(done) }()
+	c := dial(t, addr, 1)
+	if _, err := c.Do(context.Background(), impls.Request{Kind: impls.Put, Key: "k", Value: "v"}); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	<-done
+	s.mu.Lock()
+	for nc := range s.conns {
+		nc.Close()
+	}
+	s.mu.Unlock()
+	// The old connection is gone and nothing listens: the first call may
+	// find the dead connection (unknown), after that dialing fails definitely.
+	var last error
+	for i := 0; i < 3; i++ {
+		_, last = c.Do(context.Background(), impls.Request{Kind: impls.Get, Key: "k"})
+	}
+	if last == nil || impls.IsUnknown(last) {
+		t.Fatalf("with the server down: %v, want a definite error", last)
+	}
+	// Serve again on the same address: the client reconnects.
+	ln2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot rebind %s: %v", addr, err)
+	}
+	go s.Serve(context.Background(), ln2)
+	r, err := c.Do(context.Background(), impls.Request{Kind: impls.Get, Key: "k"})
+	if err != nil || r.Value != "v" {
+		t.Fatalf("after restart: %+v, %v", r, err)
+	}
+}
+
+func TestClientClose(t *testing.T) {
+	addr, _ := silentServer(t)
+	c := dial(t, addr, 2)
+	errc := make(chan error)
+	go func() {
+		_, err := c.Do(context.Background(), impls.Request{Kind: impls.Get, Key: "k"})
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	if err := <-errc; !errors.Is(err, impls.ErrUnknownOutcome) {
+		t.Errorf("in flight at Close: %v", err)
+	}
+	if _, err := c.Do(context.Background(), impls.Request{Kind: impls.Get, Key: "k"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+}
