@@ -15,6 +15,11 @@ type Impl struct {
 	Summary string
 	// Kinds lists the operation kinds the store's protocol has.
 	Kinds []Kind
+	// Canonical, when set, maps a written value to the value the store will
+	// read back (shm stores u32s: a string becomes its decimal hash). The
+	// fuzzer writes canonical values so the history compares like with
+	// like. Nil means values are stored verbatim.
+	Canonical func(value string) string
 	// MaxWindow is the largest number of requests one client may keep in
 	// flight (-w); 1 means the protocol cannot pipeline.
 	MaxWindow int

@@ -35,6 +35,10 @@ type DriverConfig struct {
 	// OpTimeout bounds each request; 0 leaves it to ctx and the adapter.
 	// A timed-out request has an unknown outcome.
 	OpTimeout time.Duration
+	// FailBackoff is how long a worker waits after a failed or unknown
+	// request before its next one; 0 = none (benchmarks count failures and
+	// move on).
+	FailBackoff time.Duration
 	// Record keeps every operation as a history event.
 	Record bool
 	// Interval is the histogram merge and progress period (default 1 s).
@@ -186,18 +190,25 @@ func Run(ctx context.Context, cfg DriverConfig, open OpenClient, streams func(wo
 		go func(w *worker) {
 			defer wg.Done()
 			l := loop{cfg: cfg, w: w, epoch: epoch, start: start, period: period, stop: &stop}
-			l.client = func() impls.Client { return clients[w.client] }
 			// Only with window 1 does a client belong to one worker, so
-			// only then may the worker replace it without a lock.
-			l.reopen = func() {
-				if cfg.Window != 1 {
-					return
-				}
-				clients[w.client].Close()
-				if c, err := open(runCtx, w.client); err == nil {
+			// only then may the worker replace it without a lock. A client
+			// that saw an unknown outcome is dropped and reopened before the
+			// next request; while that fails (the server is down), requests
+			// fail definitely with the open error.
+			l.client = func() impls.Client {
+				if clients[w.client] == nil {
+					c, err := open(runCtx, w.client)
+					if err != nil {
+						return brokenClient{err}
+					}
 					clients[w.client] = c
-				} else {
-					clients[w.client] = brokenClient{err}
+				}
+				return clients[w.client]
+			}
+			l.reopen = func() {
+				if cfg.Window == 1 && clients[w.client] != nil {
+					clients[w.client].Close()
+					clients[w.client] = nil
 				}
 			}
 			l.run(runCtx)
@@ -294,6 +305,9 @@ func merge(res *Result, workers []*worker, cfg DriverConfig, epoch, start time.T
 	}
 	if cfg.Progress != nil {
 		p := Progress{Elapsed: to, Done: done, Total: cfg.Ops, P99: time.Duration(all.ValueAtQuantile(99))}
+		if cfg.Continue != nil {
+			p.Total = 0 // runs past Ops until Continue closes
+		}
 		for k := range res.Errors {
 			p.Errors += res.Errors[k] + res.Unknown[k]
 		}
@@ -343,6 +357,9 @@ func (l *loop) run(ctx context.Context) {
 		}
 		if err == nil && w.acker != nil {
 			w.acker.Ack(&op)
+		}
+		if err != nil && l.cfg.FailBackoff > 0 {
+			time.Sleep(l.cfg.FailBackoff)
 		}
 		n++
 	}

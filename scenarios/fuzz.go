@@ -30,8 +30,12 @@ const (
 	// minFaults: a fuzz run with faults goes on past its ops until this
 	// many faults have been injected and healed, so a fast store cannot
 	// finish before the nemesis acts; maxFaultRun bounds that extension.
-	minFaults                = 2
-	maxFaultRun              = 2 * time.Minute
+	minFaults   = 2
+	maxFaultRun = 2 * time.Minute
+	// failBackoff spaces a client's requests after a failure, so a server
+	// that is down is not hammered by (and the history not flooded with)
+	// instantly refused connections.
+	failBackoff              = 20 * time.Millisecond
 	fuzzStatusLabel          = "fuzz"
 	recoveryProbeKeyFallback = "kvbenchprobe"
 )
@@ -47,10 +51,9 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	status := statusWriter(out)
 	// The namespace is fresh on every run, whatever the seed: a replayed
 	// seed must not collide with the keys an earlier run left behind.
-	streamOps := o.OpsPerClient
-	if o.Crash || o.Pause {
-		streamOps = math.MaxInt32 // the driver's quota and Continue decide
-	}
+	// The streams are unbounded: the driver's quota (and with faults,
+	// Continue) decides how many ops run, after unsupported kinds are skipped.
+	const streamOps = math.MaxInt32
 	ns := workload.RandomNamespace(rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))))
 	fz, err := workload.NewFuzz(workload.FuzzConfig{
 		Clients: o.Clients, Keys: o.Keys, OpsPerClient: streamOps, Conflict: o.Conflict,
@@ -83,6 +86,7 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	cfg := DriverConfig{
 		Clients: o.Clients, Window: 1, Ops: int64(o.Clients) * int64(o.OpsPerClient),
 		Record: true, Epoch: epoch, OpTimeout: o.FaultDuration + opTimeoutBeyondFault,
+		FailBackoff: failBackoff,
 	}
 	st := newStatusLine(status, fuzzStatusLabel)
 	cfg.Progress = st.update
@@ -94,13 +98,20 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 		nem = &nemesis{procs: procs, crash: o.Crash, pause: o.Pause, interval: o.FaultInterval,
 			duration: o.FaultDuration, epoch: epoch, rng: rand.New(rand.NewPCG(uint64(o.Seed), 0x6e656d)), log: status,
 			minFaults: minFaults, enough: make(chan struct{})}
+		// Pace the clients so the requested ops span about minFaults+1
+		// fault intervals: the faults land inside the run and the history
+		// stays the size the user asked for. Continue covers a store too
+		// slow or too fast for the estimate.
+		span := time.Duration(minFaults+1) * (o.FaultInterval + o.FaultDuration)
+		cfg.Rate = float64(cfg.Ops) / span.Seconds()
 		cfg.Continue = nem.enough
 		cfg.Duration = maxFaultRun
 		go func() { nem.run(nemCtx); close(nemDone) }()
 	} else {
 		close(nemDone)
 	}
-	res, err := Run(ctx, cfg, tgt.cluster.NewClient, fz.Stream)
+	streams := func(i int) workload.Stream { return adaptStream(fz.Stream(i), tgt.impl) }
+	res, err := Run(ctx, cfg, tgt.cluster.NewClient, streams)
 	st.done()
 	stopNemesis()
 	<-nemDone

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ func Impl() *impls.Impl {
 		Summary:   "shared-memory ring buffer + status board, u32 keys (seed 000)",
 		Kinds:     []impls.Kind{impls.Get, impls.Put},
 		MaxWindow: RingSize - 1,
+		Canonical: func(v string) string { return strconv.FormatUint(uint64(MapValue(v)), 10) },
 		Claims:    claims,
 		Serve:     serve,
 		Start:     start,
@@ -86,6 +88,7 @@ type cluster struct {
 	r       *region
 	wait    waitPolicy
 	threads []*thread
+	poller  *poller
 	proc    *proc.Process
 	seen    atomic.Uint32 // the last server epoch the readiness probe accepted
 
@@ -107,8 +110,10 @@ func newCluster(path string, n, w int, wait waitPolicy) (*cluster, error) {
 		return nil, err
 	}
 	c := &cluster{r: r, wait: wait, closing: make(chan struct{})}
+	pl := newPoller(r, &c.wait)
+	c.poller = pl
 	for id := range n {
-		c.threads = append(c.threads, newThread(r, &c.wait, id, w))
+		c.threads = append(c.threads, newThread(r, &c.wait, pl, id, w))
 	}
 	return c, nil
 }
@@ -160,6 +165,7 @@ func (c *cluster) Close() error {
 			err = c.proc.Stop(2 * time.Second)
 		}
 		c.mu.Lock()
+		c.poller.idle()
 		err = errors.Join(err, c.r.unmap())
 		c.mu.Unlock()
 	})
