@@ -81,8 +81,9 @@ var errClosed = errors.New("shm: client closed")
 // cluster and outlives the Client values NewClient returns for the id, so
 // a reopened client knows which slots may still receive a late answer.
 type thread struct {
-	r    *region
-	wait *waitPolicy
+	r      *region
+	wait   *waitPolicy
+	poller *poller
 	base int // offset of the thread's first slot
 	w    int
 
@@ -106,8 +107,8 @@ type abandoned struct {
 	epoch uint32 // the server epoch read just after the request was published
 }
 
-func newThread(r *region, wait *waitPolicy, id, w int) *thread {
-	t := &thread{r: r, wait: wait, base: ResOff(id, w, 0), w: w,
+func newThread(r *region, wait *waitPolicy, pl *poller, id, w int) *thread {
+	t := &thread{r: r, wait: wait, poller: pl, base: ResOff(id, w, 0), w: w,
 		lock: make(chan struct{}, 1), last: make(chan struct{}), free: make(chan int, w)}
 	close(t.last)
 	for i := range w {
@@ -208,8 +209,12 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 			return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
 		}
 	}
-	if err := t.r.awaitReady(st, off, t.wait); err != nil {
+	if ok, err := t.r.spinReady(st, off, t.wait); err != nil {
 		return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
+	} else if !ok {
+		if err := t.park(st, off); err != nil {
+			return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
+		}
 	}
 	res := t.r.readDesc(off)
 	store(t.r.ready(off), 0)
@@ -238,6 +243,25 @@ func waitChan(st stopper, ch <-chan struct{}) error {
 	case <-st.closing:
 		return errClosed
 	}
+}
+
+// park hands the wait for the slot at off to the cluster's poller and
+// blocks until the answer is there or st stops.
+func (t *thread) park(st stopper, off int) error {
+	reg := t.poller.register(off)
+	if reg == nil {
+		return nil
+	}
+	select {
+	case <-reg.done:
+		return nil
+	case <-st.ctx.Done():
+	case <-st.closing:
+	}
+	if !t.poller.cancel(reg) {
+		return nil // completed meanwhile
+	}
+	return st.Err()
 }
 
 // abandon gives up on a submitted request: its slot is quarantined and its

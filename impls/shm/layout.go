@@ -66,15 +66,18 @@ const (
 	offBad = OffPTail + 16
 	// offServed counts requests the server answered (statistics only).
 	offServed = OffPTail + 20
+	// offClientWake is the word a client's poller parks on; a server that
+	// answers a slot the poller watches increments it and wakes the poller.
+	offClientWake = OffCHead + 4
 	// offCTailWaiters counts threads parked on c_tail (producers waiting for
 	// room, consumers waiting for their turn to release).
 	offCTailWaiters = OffCTail + 4
 )
 
-// readyParked is a value our client stores in a status slot's ready word
-// (with a CAS from 0) before it parks in FUTEX_WAIT on that word; a kvbench
-// server swaps ready to 1 and wakes the slot when it sees it. A C server
-// simply overwrites it with 1 and the client's bounded park notices.
+// readyParked is a value our client's poller stores in a status slot's
+// ready word (with a CAS from 0) before it parks; a kvbench server swaps
+// ready to 1, sees the mark and wakes the poller (offClientWake). A C server
+// simply overwrites it with 1 and the poller's bounded park notices.
 const readyParked = ^uint32(0) // -1 as an i32
 
 // RegionSize returns the size of the region for clients threads with window

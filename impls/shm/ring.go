@@ -128,48 +128,37 @@ func (r *region) awaitEqual(addr *uint32, want uint32, waiters *uint32, p *waitP
 }
 
 // answer posts the result d into the status slot at d.ResOff (which the
-// caller validated): payload first, then ready = 1. If the client parked on
-// the slot (ready was readyParked) it is woken.
+// caller validated): payload first, then ready = 1. If the client's poller
+// watches the slot (ready was readyParked) it is woken through the client
+// wake word (see poller).
 func (r *region) answer(d Desc) {
 	off := int(d.ResOff)
 	r.writePayload(off, d)
-	rd := r.ready(off)
-	if atomic.SwapUint32(rd, 1) == readyParked {
-		futexWake(rd, 1)
+	if atomic.SwapUint32(r.ready(off), 1) == readyParked {
+		wake := r.word(offClientWake)
+		atomic.AddUint32(wake, 1)
+		futexWake(wake, 1)
 	}
 }
 
-// awaitReady waits until the status slot at off has ready == 1, honouring
-// ctx. Before parking in FUTEX_WAIT it marks the slot readyParked (CAS from
-// 0) so that a kvbench server wakes it.
-func (r *region) awaitReady(ctx canceller, off int, p *waitPolicy) error {
+// spinReady spins and then yields on the ready word of the status slot at
+// off. It returns true once ready == 1, or false when the policy says to
+// park (the caller hands the wait to its poller), or ctx's error.
+func (r *region) spinReady(ctx canceller, off int, p *waitPolicy) (bool, error) {
 	rd := r.ready(off)
 	b := backoff{p: p}
 	for {
-		v := load(rd)
-		if v == 1 {
-			return nil
+		if load(rd) == 1 {
+			return true, nil
 		}
 		if !b.step() {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return false, err
 		}
-		if !b.parking() {
-			continue
-		}
-		switch p.Park {
-		case parkFutex:
-			if v == 0 {
-				if !atomic.CompareAndSwapUint32(rd, 0, readyParked) {
-					continue // the answer just came
-				}
-				v = readyParked
-			}
-			futexWait(rd, v, p.ParkFor)
-		case parkSleep:
-			sleep(p.ParkFor)
+		if b.parking() {
+			return false, nil
 		}
 	}
 }

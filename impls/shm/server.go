@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -82,6 +83,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		_, _ = io.WriteString(stderr, usage)
 		return fmt.Errorf("shm server: %w", err)
+	}
+	// Each server thread gets a P of its own, as a C server's pthreads each
+	// get a kernel thread: a thread parked in FUTEX_WAIT keeps its P for a
+	// while, and with fewer Ps than threads the runnable ones would wait for
+	// the runtime to take it back.
+	if runtime.GOMAXPROCS(0) < o.Threads {
+		runtime.GOMAXPROCS(o.Threads)
 	}
 	return RunServer(ctx, o, stdout, stderr)
 }
