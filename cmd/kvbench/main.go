@@ -63,8 +63,11 @@ linearizability with Porcupine, and renders markdown reports.`,
 		Version:       version,
 	}
 	root.AddCommand(
+		newGenCmd(stdout, stderr),
 		newRunCmd(stdout, stderr),
 		newFuzzCmd(stdout, stderr),
+		newReportCmd(stdout, stderr),
+		newScenarioCmd(stdout, stderr),
 		newServeCmd(stdout, stderr),
 		newVersionCmd(stdout),
 	)
