@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/kvbench/kvbench/results"
 	"github.com/kvbench/kvbench/scenarios"
 	"github.com/spf13/cobra"
 )
@@ -120,6 +122,16 @@ func (o *runOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 		ms := run.Seconds * 1000
 		fmt.Fprintf(stdout, "Total time: %f ms\n", ms)
 		fmt.Fprintf(stdout, "Throughput: %f K/s\n", float64(run.Overall.Ops)/ms)
+	}
+	if c := run.Check; c != nil {
+		line := fmt.Sprintf("check: %s — %d ops checked in %.2fs", c.Verdict, c.Ops, c.Seconds)
+		if c.Detail != "" && c.Verdict != results.VerdictOK {
+			line += "; " + c.Detail
+		}
+		if c.HTML != "" {
+			line += " — see " + filepath.Join(dir, c.HTML)
+		}
+		fmt.Fprintln(stdout, line)
 	}
 	if !o.quiet {
 		fmt.Fprintf(stderr, "results: %s\n", dir)
