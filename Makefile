@@ -13,6 +13,7 @@ build:
 
 # The main job: a quick sweep over every bundled store, then the report.
 demo: build
+	rm -rf runs/demo
 	$(BIN) scenario run scenarios/quick.yaml --out runs/demo
 	$(BIN) report runs/demo -o report.md
 	@echo "wrote report.md"
