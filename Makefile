@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin/kvbench
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+LDFLAGS := -X github.com/kvbench/kvbench/results.stamped=$(VERSION)
 
 .PHONY: all build demo test test-short race bench fuzz clean
 

@@ -37,10 +37,18 @@ func ThisMachine() Machine {
 	return m
 }
 
-// ThisVersion returns kvbench's version from the build info: the module
-// version, or the VCS revision for a build from a checkout.
+// stamped is set at link time by the Makefile:
+// -ldflags "-X github.com/kvbench/kvbench/results.stamped=$(git describe)".
+var stamped string
+
+// ThisVersion returns kvbench's version: the link-time stamp, else the
+// module version or VCS revision from the build info, else "dev".
 func ThisVersion() Versions {
 	v := Versions{Kvbench: "dev", Go: runtime.Version()}
+	if stamped != "" {
+		v.Kvbench = stamped
+		return v
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return v

@@ -11,11 +11,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/kvbench/kvbench/results"
 	"github.com/spf13/cobra"
 )
-
-// version is set with -ldflags "-X main.version=..." by the Makefile.
-var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -60,7 +58,7 @@ linearizability with Porcupine, and renders markdown reports.`,
   kvbench report`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       version,
+		Version:       results.ThisVersion().Kvbench,
 	}
 	root.AddCommand(
 		newGenCmd(stdout, stderr),
@@ -81,7 +79,8 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 		Example: "  kvbench version",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprintf(stdout, "kvbench %s\n", version)
+			v := results.ThisVersion()
+			fmt.Fprintf(stdout, "kvbench %s (%s)\n", v.Kvbench, v.Go)
 			return nil
 		},
 	}
