@@ -2,6 +2,7 @@ package checker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sort"
@@ -26,6 +27,9 @@ type Options struct {
 	// means it must be linearizable (external targets). A violation under a
 	// claim that is not Linearizable is reported as VerdictExpected.
 	Claim *impls.Claim
+	// MaxHeap is the Go heap size in bytes at which the check gives up with
+	// VerdictUnknown; 0 means DefaultMaxHeap, negative means no limit.
+	MaxHeap int64
 }
 
 // Result is the outcome of a check.
@@ -88,7 +92,9 @@ func Check(ctx context.Context, events []results.Event, opts Options) Result {
 // violating partitions, in key order.
 func check(ctx context.Context, h *history, opts Options) (Result, []partition) {
 	r := Result{Ops: h.ops, Keys: len(h.parts)}
-	verdicts := checkParts(ctx, h.parts, opts.Timeout)
+	gctx, stop := heapGuard(ctx, opts.MaxHeap)
+	defer stop()
+	verdicts := checkParts(gctx, h.parts, opts.Timeout)
 	var bad []partition
 	undecided := 0
 	for i, v := range verdicts {
@@ -103,16 +109,18 @@ func check(ctx context.Context, h *history, opts Options) (Result, []partition) 
 	case len(bad) > 0:
 		r.Verdict = results.VerdictViolation
 		r.Violating = len(bad)
-		r.Key, r.Detail = describeViolation(ctx, h, bad, opts.Timeout)
+		r.Key, r.Detail = describeViolation(gctx, h, bad, opts.Timeout)
 		if opts.Claim != nil && !opts.Claim.Linearizable {
 			r.Verdict = results.VerdictExpected
 			r.Detail = fmt.Sprintf("expected (%s): %s", opts.Claim.Why, r.Detail)
 		}
 	case undecided > 0:
 		r.Verdict = results.VerdictUnknown
-		why := "cancelled"
-		if ctx.Err() == nil {
-			why = "timed out after " + opts.Timeout.String()
+		why := "timed out after " + opts.Timeout.String()
+		if ctx.Err() != nil {
+			why = "cancelled"
+		} else if hl := (*heapLimitError)(nil); errors.As(context.Cause(gctx), &hl) {
+			why = hl.Error()
 		}
 		r.Detail = fmt.Sprintf("%s; %d of %d keys undecided, no violation found in the others",
 			why, undecided, len(h.parts))

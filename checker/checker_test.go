@@ -287,6 +287,10 @@ func TestTimeoutAndCancelAreUnknown(t *testing.T) {
 	if r.Elapsed > 10*time.Second {
 		t.Errorf("a 50ms check took %v", r.Elapsed)
 	}
+	r = Check(context.Background(), hard(24), Options{MaxHeap: 1})
+	if r.Verdict != results.VerdictUnknown || !strings.Contains(r.Detail, "gave up: the search outgrew 0 MiB of heap") {
+		t.Fatalf("heap limit: %q %q", r.Verdict, r.Detail)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	r = Check(ctx, h(put(0, "k", "a", 0, 10), get(1, "k", "a", 20, 30)), Options{})

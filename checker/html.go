@@ -41,6 +41,8 @@ func WriteHTML(ctx context.Context, path string, events []results.Event, opts Op
 // writeHTML runs the verbose check of the violating partitions bad (within
 // a budget of opts.Timeout) and writes the annotated visualization.
 func writeHTML(ctx context.Context, path string, h *history, bad []partition, opts Options) error {
+	ctx, stop := heapGuard(ctx, opts.MaxHeap)
+	defer stop()
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
@@ -53,8 +55,10 @@ func writeHTML(ctx context.Context, path string, h *history, bad []partition, op
 	model := newModel(ctx)
 	model.Partition = partitionByKey
 	_, info := porcupine.CheckOperationsVerbose(model, ops, budget(ctx))
-	if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err // cancelled; a timed-out search still has partial results to show
+	if ctx.Err() != nil && !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		// Cancelled or out of heap; a timed-out search still has partial
+		// results worth showing.
+		return context.Cause(ctx)
 	}
 	info.AddAnnotations(faultAnnotations(opts.Faults, h.end))
 	var buf bytes.Buffer

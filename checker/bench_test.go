@@ -1,0 +1,70 @@
+package checker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/kvbench/kvbench/results"
+)
+
+// BenchmarkCheck checks conflicting MadKV-mix histories recorded from a
+// real concurrent execution (see genHistory). Targets: 5 clients × 5000 ops
+// on 5 keys under 5 s; 100 000 ops over 1 000 keys under 10 s. Run with
+//
+//	go test -run '^$' -bench Check -benchtime 3x ./checker/
+func BenchmarkCheck(b *testing.B) {
+	for _, o := range []genOpts{
+		{clients: 5, ops: 5000, keys: 5, jitter: true},
+		{clients: 50, ops: 500, keys: 5, jitter: true},
+		{clients: 50, ops: 5000, keys: 5, jitter: true},
+		{clients: 10, ops: 10000, keys: 1000, scanWidth: 10, jitter: true},
+		{clients: 50, ops: 2000, keys: 1000, scanWidth: 10, jitter: true},
+		{clients: 10, ops: 10000, keys: 1000, scanWidth: 100, jitter: true},
+		{clients: 10, ops: 10000, keys: 1000, jitter: true}, // MadKV's scans: ~333 keys each
+	} {
+		name := o.String()
+		if o.scanWidth > 0 {
+			name += "/shortscans"
+		}
+		b.Run(name, func(b *testing.B) {
+			o.seed = 1
+			events := genHistory(o)
+			b.ReportAllocs()
+			b.ResetTimer()
+			var r Result
+			for b.Loop() {
+				r = Check(context.Background(), events, Options{Timeout: 5 * time.Minute})
+				if r.Verdict != results.VerdictOK {
+					b.Fatalf("%s: %s", r.Verdict, r.Detail)
+				}
+			}
+			b.ReportMetric(float64(r.Ops), "ops")
+			b.ReportMetric(float64(r.Elapsed)/float64(time.Millisecond), "ms/check")
+		})
+	}
+}
+
+// BenchmarkCheckViolation measures a violating 5×5000 history: the check,
+// the witness search and the verbose check behind check.html.
+func BenchmarkCheckViolation(b *testing.B) {
+	o := genOpts{clients: 5, ops: 5000, keys: 5, jitter: true, seed: 1}
+	events := genHistory(o)
+	for i := len(events) / 2; i < len(events); i++ {
+		if events[i].Req.Kind == 0 && events[i].Outcome == results.OK { // a Get
+			events[i].Resp.Found, events[i].Resp.Value = 1, "corrupt"
+			break
+		}
+	}
+	path := b.TempDir() + "/check.html"
+	b.ResetTimer()
+	for b.Loop() {
+		r := Check(context.Background(), events, Options{Timeout: time.Minute})
+		if r.Verdict != results.VerdictViolation {
+			b.Fatalf("%s: %s", r.Verdict, r.Detail)
+		}
+		if err := WriteHTML(context.Background(), path, events, Options{Timeout: time.Minute}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
