@@ -1,8 +1,11 @@
 package memkv
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -228,5 +231,62 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	os.WriteFile(path, data[:len(data)-5], 0o600)
 	if _, err := loadSnapshot(path, newStore(storeConfig{shards: 2, maxValue: 1}, nil)); err == nil {
 		t.Error("truncated snapshot loaded without error")
+	}
+}
+
+// TestAnswersWaitForDurability holds the log's flusher back: neither the
+// writer's STORED nor another client's read of the new value may be sent
+// before the record is fsynced, while a read of an untouched shard is not
+// held up.
+func TestAnswersWaitForDurability(t *testing.T) {
+	st := newStore(storeConfig{shards: 16, maxValue: 1 << 20}, nil)
+	w, _, err := openDir(t.TempDir(), st, FsyncAlways, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.j = w
+	s := &Server{cfg: (&Config{}).withDefaults(), store: st, wal: w, stats: &counters{}, conns: map[io.Closer]struct{}{}, failCh: make(chan struct{})}
+	s.snapCtx, s.snapStop = context.WithCancel(context.Background())
+	addr := startTCP(t, s)
+	var startOnce sync.Once
+	startFlusher := func() { startOnce.Do(w.start) }
+	t.Cleanup(func() { startFlusher(); s.Close() })
+	other := "other"
+	for i := 0; st.shardOf([]byte(other)) == st.shardOf([]byte("k")); i++ {
+		other = fmt.Sprint("other", i)
+	}
+	ask := func(in string) <-chan string {
+		ch := make(chan string, 1)
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		nc.Write([]byte(in))
+		go func() {
+			line, _ := bufio.NewReader(nc).ReadString('\n')
+			ch <- line
+		}()
+		return ch
+	}
+	set := ask("set k 0 0 1\r\nx\r\n")
+	time.Sleep(50 * time.Millisecond) // the set is applied, its record not yet durable
+	get := ask("get k\r\n")
+	if line := <-ask("get " + other + "\r\n"); line != "END\r\n" {
+		t.Errorf("read of another shard: %q", line)
+	}
+	select {
+	case line := <-set:
+		t.Fatalf("set answered %q before its record was durable", line)
+	case line := <-get:
+		t.Fatalf("get answered %q before the value it saw was durable", line)
+	case <-time.After(200 * time.Millisecond):
+	}
+	startFlusher()
+	if line := <-set; line != "STORED\r\n" {
+		t.Errorf("set: %q", line)
+	}
+	if line := <-get; line != "VALUE k 0 1\r\n" {
+		t.Errorf("get: %q", line)
 	}
 }
