@@ -134,7 +134,9 @@ func TestServeInProcess(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var log syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, []string{"--addr", "127.0.0.1:0", "--data", dir, "--fsync", "interval"}, &log, &log) }()
+	go func() {
+		done <- serve(ctx, []string{"--addr", "127.0.0.1:0", "--data", dir, "--fsync", "interval"}, &log, &log)
+	}()
 	ready := regexp.MustCompile(`memkv listening on (127\.0\.0\.1:\d+) \(data (.*), fsync interval\)\n`)
 	var m []string
 	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
