@@ -84,8 +84,8 @@ type thread struct {
 	r      *region
 	wait   *waitPolicy
 	poller *poller
-	base int // offset of the thread's first slot
-	w    int
+	base   int // offset of the thread's first slot
+	w      int
 
 	// lock serializes submission (a channel so that waiting honours ctx).
 	// Under it, last is the done channel of the newest request: closed once
