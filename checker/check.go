@@ -88,21 +88,25 @@ func Check(ctx context.Context, events []results.Event, opts Options) Result {
 	return r
 }
 
-// check runs the time-limited check of h and returns the result and the
-// violating partitions, in key order.
-func check(ctx context.Context, h *history, opts Options) (Result, []partition) {
+// check runs the time-limited check of h and returns the result and, for
+// each violating key in key order, its first violating segment.
+func check(ctx context.Context, h *history, opts Options) (Result, []segment) {
 	r := Result{Ops: h.ops, Keys: len(h.parts)}
 	gctx, stop := heapGuard(ctx, opts.MaxHeap)
 	defer stop()
-	verdicts := checkParts(gctx, h.parts, opts.Timeout)
-	var bad []partition
-	undecided := 0
+	var segs []segment
+	for _, p := range h.parts {
+		segs = append(segs, split(p)...)
+	}
+	verdicts := checkSegments(gctx, segs, opts.Timeout)
+	var bad []segment
+	undecided := map[string]bool{}
 	for i, v := range verdicts {
-		switch v {
-		case porcupine.Illegal:
-			bad = append(bad, h.parts[i])
-		case porcupine.Unknown:
-			undecided++
+		switch key := segs[i].key; {
+		case v == porcupine.Illegal && (len(bad) == 0 || bad[len(bad)-1].key != key):
+			bad = append(bad, segs[i])
+		case v == porcupine.Unknown:
+			undecided[key] = true
 		}
 	}
 	switch {
@@ -114,7 +118,7 @@ func check(ctx context.Context, h *history, opts Options) (Result, []partition) 
 			r.Verdict = results.VerdictExpected
 			r.Detail = fmt.Sprintf("expected (%s): %s", opts.Claim.Why, r.Detail)
 		}
-	case undecided > 0:
+	case len(undecided) > 0:
 		r.Verdict = results.VerdictUnknown
 		why := "timed out after " + opts.Timeout.String()
 		if ctx.Err() != nil {
@@ -123,7 +127,7 @@ func check(ctx context.Context, h *history, opts Options) (Result, []partition) 
 			why = hl.Error()
 		}
 		r.Detail = fmt.Sprintf("%s; %d of %d keys undecided, no violation found in the others",
-			why, undecided, len(h.parts))
+			why, len(undecided), len(h.parts))
 	default:
 		r.Verdict = results.VerdictOK
 		r.Detail = fmt.Sprintf("%d keys, linearizable", len(h.parts))
@@ -131,30 +135,30 @@ func check(ctx context.Context, h *history, opts Options) (Result, []partition) 
 	return r, bad
 }
 
-// checkParts checks each partition on its own, GOMAXPROCS at a time, largest
-// first, and returns Ok, Illegal or Unknown per partition. Unknown means the
-// time limit passed or ctx was cancelled before the partition was decided.
-func checkParts(ctx context.Context, parts []partition, timeout time.Duration) []porcupine.CheckResult {
+// checkSegments checks each segment on its own, GOMAXPROCS at a time,
+// largest first, and returns Ok, Illegal or Unknown per segment. Unknown
+// means the time limit passed or ctx was done before it was decided.
+func checkSegments(ctx context.Context, segs []segment, timeout time.Duration) []porcupine.CheckResult {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	model := newModel(ctx)
-	order := make([]int, len(parts))
+	order := make([]int, len(segs))
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool { return len(parts[order[a]].ops) > len(parts[order[b]].ops) })
-	verdicts := make([]porcupine.CheckResult, len(parts))
-	jobs := make(chan int)
+	sort.SliceStable(order, func(a, b int) bool { return len(segs[order[a]].ops) > len(segs[order[b]].ops) })
+	verdicts := make([]porcupine.CheckResult, len(segs))
+	jobs := make(chan int, 64)
 	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(parts)); w++ {
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(segs)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				verdicts[i] = checkOne(ctx, model, parts[i].ops)
+				verdicts[i] = checkOne(ctx, model, segs[i].ops)
 			}
 		}()
 	}
@@ -166,7 +170,7 @@ func checkParts(ctx context.Context, parts []partition, timeout time.Duration) [
 	return verdicts
 }
 
-// checkOne checks one partition until ctx is done.
+// checkOne checks one segment until ctx is done.
 func checkOne(ctx context.Context, model porcupine.Model, ops []porcupine.Operation) porcupine.CheckResult {
 	if ctx.Err() != nil {
 		return porcupine.Unknown
@@ -203,7 +207,7 @@ type witness struct {
 // describeViolation searches witnesses for up to maxWitnesses violating
 // keys (in key order, within a fresh budget of timeout) and describes the
 // one that returns first. Without any witness it names the first key.
-func describeViolation(ctx context.Context, h *history, bad []partition, timeout time.Duration) (key, detail string) {
+func describeViolation(ctx context.Context, h *history, bad []segment, timeout time.Duration) (key, detail string) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -221,7 +225,7 @@ func describeViolation(ctx context.Context, h *history, bad []partition, timeout
 	if best == nil {
 		key = bad[0].key
 		fmt.Fprintf(&b, "key %q: not linearizable (%d ops on the key; no witness within the time limit)",
-			key, len(bad[0].ops))
+			key, bad[0].total)
 	} else {
 		key = best.key
 		fmt.Fprintf(&b, "key %q: client %d %v during [%s, %s] cannot be linearized; the key is %v after the longest linearizable prefix (%d of %d ops",
@@ -248,10 +252,10 @@ func describeViolation(ctx context.Context, h *history, bad []partition, timeout
 	return key, b.String()
 }
 
-// findWitness runs the verbose check of one violating partition and picks,
+// findWitness runs the verbose check of one violating segment and picks,
 // among the ops outside its longest partial linearization, the one that
 // returns first. It returns nil if the search did not finish.
-func findWitness(ctx context.Context, model porcupine.Model, p partition) *witness {
+func findWitness(ctx context.Context, model porcupine.Model, p segment) *witness {
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -269,13 +273,15 @@ func findWitness(ctx context.Context, model porcupine.Model, p partition) *witne
 			longest = l
 		}
 	}
-	w := &witness{key: p.key, state: absent, prefix: len(longest), total: len(p.ops)}
+	w := &witness{key: p.key, state: absent, prefix: p.offset + len(longest) - p.carried(), total: p.total}
 	in := make([]bool, len(p.ops))
 	for _, id := range longest {
 		in[id] = true
 		o := p.ops[id].Input.(*op)
 		_, w.state = step(w.state, o)
-		w.last = o
+		if !o.carried {
+			w.last = o
+		}
 	}
 	for id, po := range p.ops {
 		o := po.Input.(*op)

@@ -22,8 +22,10 @@ var ErrNoViolation = errors.New("no linearizability violation to visualize")
 var ErrNoHistory = errors.New("no recorded history (history.jsonl); record one with `kvbench run --check` or `kvbench fuzz`")
 
 // WriteHTML checks events and, if some keys violate linearizability, writes
-// Porcupine's visualization of those keys (only them: the rest would bury
-// the witness) to path, atomically. Each fault window of opts.Faults is an
+// Porcupine's visualization of those keys to path, atomically. Only the
+// violating keys are shown (the rest would bury the witness), each from the
+// last point before its violation where the key was quiescent with a
+// determined state (see segment); that state appears as a "carried over" op. Each fault window of opts.Faults is an
 // annotation on a "nemesis" row, e.g. "crash memkv-0" over its time span.
 // It returns ErrNoViolation when there is nothing to show.
 func WriteHTML(ctx context.Context, path string, events []results.Event, opts Options) error {
@@ -38,9 +40,10 @@ func WriteHTML(ctx context.Context, path string, events []results.Event, opts Op
 	return writeHTML(ctx, path, h, bad, opts)
 }
 
-// writeHTML runs the verbose check of the violating partitions bad (within
-// a budget of opts.Timeout) and writes the annotated visualization.
-func writeHTML(ctx context.Context, path string, h *history, bad []partition, opts Options) error {
+// writeHTML runs the verbose check of the violating segments bad, one per
+// key (within a budget of opts.Timeout), and writes the annotated
+// visualization.
+func writeHTML(ctx context.Context, path string, h *history, bad []segment, opts Options) error {
 	ctx, stop := heapGuard(ctx, opts.MaxHeap)
 	defer stop()
 	if opts.Timeout > 0 {

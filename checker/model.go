@@ -37,6 +37,9 @@ type op struct {
 	kind    impls.Kind // Get for a projected scan read
 	found   impls.Found
 	unknown bool // outcome unknown: output not compared
+	// carried marks the synthetic op that sets the state a segment starts
+	// from (see segment); it is not part of the history.
+	carried bool
 	client  int
 	key     string
 	value   string // written value (Put, Swap)
@@ -134,6 +137,9 @@ func (s *state) String() string {
 // String describes an op the way MadKV's protocol would print it, with the
 // answer after the arrow.
 func (o *op) String() string {
+	if o.carried {
+		return fmt.Sprintf("%s is %v (carried over from earlier ops)", o.key, o.after)
+	}
 	var in string
 	switch o.kind {
 	case impls.Put, impls.Swap:
