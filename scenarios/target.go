@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/memkv"
 	"github.com/kvbench/kvbench/impls/proc"
 	"github.com/kvbench/kvbench/impls/registry"
 )
@@ -83,13 +84,19 @@ func checkWindow(im *impls.Impl, window int) error {
 	}
 }
 
+// memcachedProtocol describes an external memcached-protocol server: what
+// the protocol can express. It makes no claims, so any violation is one.
+func memcachedProtocol() *impls.Impl {
+	m := memkv.Impl()
+	return &impls.Impl{Name: "memcached", Summary: "external memcached-protocol server", Kinds: m.Kinds, MaxWindow: m.MaxWindow}
+}
+
 func openURL(ctx context.Context, t Target, window int, log io.Writer) (*opened, error) {
-	scheme, _, ok := strings.Cut(t.URL, "://")
-	if !ok || scheme != "memcached" {
-		return nil, fmt.Errorf("bad target %q: want memcached://host:port", t.URL)
-	}
-	addr, err := "", fmt.Errorf("memcached targets: not wired yet")
+	addr, err := memkv.ParseTarget(t.URL)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkWindow(memcachedProtocol(), window); err != nil {
 		return nil, err
 	}
 	var procs []*proc.Process
@@ -109,7 +116,6 @@ func openURL(ctx context.Context, t Target, window int, log io.Writer) (*opened,
 	} else if err := proc.TCPReady(addr)(ctx); err != nil {
 		return nil, fmt.Errorf("target %s unreachable (is the server running?): %w", t.URL, err)
 	}
-	var c impls.Cluster
-	_ = procs
-	return &opened{cluster: c, close: func() { c.Close() }}, nil
+	c := memkv.NewTargetCluster(addr, window, procs)
+	return &opened{cluster: c, impl: memcachedProtocol(), close: func() { c.Close() }}, nil
 }
