@@ -51,6 +51,7 @@ type clientConn struct {
 	fifo   chan *call
 	broken bool          // guarded by Client.mu
 	gone   chan struct{} // closed when broken
+	dead   chan struct{} // closed when the reader stops reading
 	done   chan struct{} // closed when the reader exited
 }
 
@@ -123,7 +124,7 @@ func (c *Client) connLocked(ctx context.Context) (*clientConn, error) {
 	}
 	cn := &clientConn{
 		nc: nc, bw: bufio.NewWriterSize(nc, 16<<10), br: bufio.NewReaderSize(nc, 64<<10),
-		fifo: make(chan *call, 2*c.window+8), gone: make(chan struct{}), done: make(chan struct{}),
+		fifo: make(chan *call, 2*c.window+8), gone: make(chan struct{}), dead: make(chan struct{}), done: make(chan struct{}),
 	}
 	c.cn = cn
 	go c.readLoop(cn)
@@ -278,6 +279,9 @@ func (c *Client) roundTrip(ctx context.Context, op byte, key, value string, cas 
 		case <-cn.gone:
 			cl.err = fmt.Errorf("memcached client: %s %q: %w: connection lost", opName(op), key, impls.ErrUnknownOutcome)
 			cl.done <- struct{}{}
+		case <-cn.dead: // the reader cannot take c.mu to mark cn broken while we hold it
+			cl.err = fmt.Errorf("memcached client: %s %q: %w: connection lost", opName(op), key, impls.ErrUnknownOutcome)
+			cl.done <- struct{}{}
 		}
 	}
 	if c.queued.Add(-1) == 0 || cn.bw.Buffered() > 8<<10 {
@@ -348,6 +352,7 @@ func (c *Client) readLoop(cn *clientConn) {
 		}
 		cur.done <- struct{}{}
 	}
+	close(cn.dead)
 	c.breakConn(cn)
 	for {
 		select {
@@ -445,8 +450,16 @@ func readRespLine(br *bufio.Reader) ([]byte, error) {
 
 // readValue parses "VALUE <key> <flags> <bytes> [<cas>]" and its data block.
 func readValue(br *bufio.Reader, line []byte, cl *call) error {
-	f := bytes.Fields(line)
-	if len(f) < 4 || string(f[0]) != "VALUE" || string(f[1]) != cl.key || (cl.op == reqGets) != (len(f) == 5) || len(f) > 5 {
+	var f [6][]byte
+	nf := 0
+	for rest := line; len(rest) > 0 && nf < len(f); {
+		var w []byte
+		if w, rest = nextWord(rest); len(w) > 0 {
+			f[nf] = w
+			nf++
+		}
+	}
+	if nf < 4 || nf > 5 || string(f[0]) != "VALUE" || string(f[1]) != cl.key || (cl.op == reqGets) != (nf == 5) {
 		return fmt.Errorf("%w to %s %q: %q", errProtocol, opName(cl.op), cl.key, line)
 	}
 	n, err := strconv.Atoi(string(f[3]))

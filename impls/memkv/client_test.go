@@ -309,3 +309,28 @@ func TestClientClose(t *testing.T) {
 		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestClientMoreCallersThanWindow overfills the response FIFO: callers
+// beyond the window wait for answers to drain instead of deadlocking.
+func TestClientMoreCallersThanWindow(t *testing.T) {
+	c := dial(t, startTCP(t, newMemServer(t, Config{})), 1)
+	var wg sync.WaitGroup
+	for g := 0; g < 64; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				key := fmt.Sprint("k", g)
+				if _, err := c.Do(context.Background(), impls.Request{Kind: impls.Put, Key: key, Value: fmt.Sprint(i)}); err != nil {
+					t.Error(err)
+					return
+				}
+				if r, err := c.Do(context.Background(), impls.Request{Kind: impls.Get, Key: key}); err != nil || r.Value != fmt.Sprint(i) {
+					t.Errorf("get %s = %+v, %v", key, r, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}

@@ -234,7 +234,10 @@ func newWAL(dir string, mode FsyncMode, f *os.File, gen uint64, size, compactByt
 	return w
 }
 
-// Append implements journal.
+// Append copies r into the log buffer and returns the log position just
+// past it. The store calls it with the mutated shard's lock held, which
+// puts each key's records in the log in the order they were applied; it
+// never waits for the disk.
 func (w *wal) Append(r *record) int64 {
 	if w.broken.Load() {
 		return 0

@@ -165,11 +165,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	served := make(chan struct{})
+	defer close(served)
 	go func() {
 		select {
 		case <-s.failCh:
 			ln.Close()
-		case <-ctx.Done():
+		case <-served:
 		}
 	}()
 	for {
@@ -291,6 +293,7 @@ func (s *Server) serveConn(rw io.ReadWriter) {
 			return
 		}
 		if err := c.process(line); err != nil {
+			c.flush() // answer what came before the short data block
 			return
 		}
 		if c.closing {
@@ -327,6 +330,9 @@ func (c *conn) readLine() ([]byte, error) {
 			c.long = append(c.long, line...)
 		}
 		line = c.long
+		if cap(c.long) > 64<<10 {
+			c.long = nil // the line is used before the next read; do not keep 1 MiB per connection
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -254,6 +254,9 @@ func openDir(dir string, st *Store, mode FsyncMode, compactBytes int64) (*wal, r
 		if rec.items, err = loadSnapshot(filepath.Join(dir, rec.snapshot), st); err != nil {
 			return nil, rec, err
 		}
+		// A crash between a snapshot's rename and the cleanup leaves
+		// superseded files behind.
+		removeSuperseded(dir, snapGen)
 	}
 	var logs []dataFile
 	for _, f := range files {

@@ -71,13 +71,6 @@ const (
 
 var storeResultLines = [...]string{"STORED", "NOT_STORED", "EXISTS", "NOT_FOUND"}
 
-// journal receives one record per mutation. Append is called with the
-// mutated shard's lock held and returns the log position just past the
-// record; the store never waits for durability itself.
-type journal interface {
-	Append(r *record) int64
-}
-
 // Store is the sharded in-memory map behind memkv. It is safe for concurrent
 // use; operations on different shards never contend, and reads of one shard
 // share its lock unless the LRU bound is on (a read then moves the entry to
@@ -86,7 +79,7 @@ type Store struct {
 	shards   []shard
 	mask     uint64
 	seed     maphash.Seed
-	j        journal // nil: memory only
+	j        *wal // nil: memory only
 	maxValue int
 	maxItems int64 // 0: unbounded
 	maxBytes int64 // 0: unbounded
@@ -111,7 +104,7 @@ type storeConfig struct {
 	maxBytes int64
 }
 
-func newStore(cfg storeConfig, j journal) *Store {
+func newStore(cfg storeConfig, j *wal) *Store {
 	n := 1
 	for n < cfg.shards {
 		n <<= 1
