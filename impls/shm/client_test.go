@@ -115,3 +115,11 @@ func TestUnsupported(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonical(t *testing.T) {
+	for in, want := range map[string]string{"7": "7", "0": "1", "abc": strconv.FormatUint(uint64(fnv1a("abc")), 10)} {
+		if got := Impl().Canonical(in); got != want {
+			t.Errorf("Canonical(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -22,11 +22,19 @@ func Impl() *impls.Impl {
 		Summary:   "shared-memory ring buffer + status board, u32 keys (seed 000)",
 		Kinds:     []impls.Kind{impls.Get, impls.Put},
 		MaxWindow: RingSize - 1,
-		Canonical: func(v string) string { return strconv.FormatUint(uint64(MapValue(v)), 10) },
+		Canonical: canonicalValue,
 		Claims:    claims,
 		Serve:     serve,
 		Start:     start,
 	}
+}
+
+// canonicalValue is Impl.Canonical: the decimal form of MapValue, which is
+// what a GET returns. 0 cannot be stored distinguishably (a GET that reads 0
+// reports the key absent), so its canonical form is 1: a writer that
+// canonicalizes never writes it.
+func canonicalValue(v string) string {
+	return strconv.FormatUint(uint64(max(MapValue(v), 1)), 10)
 }
 
 // claims: the table is linearizable (every operation takes its shard's
