@@ -100,7 +100,8 @@ const dialTimeout = 5 * time.Second
 
 // Dial connects to a memcached-protocol server at addr (host:port). window
 // is the largest number of concurrent Do calls the caller will make.
-func Dial(ctx context.Context, addr string, window int) (*Client, error) {
+// The result is a *Client.
+func Dial(ctx context.Context, addr string, window int) (impls.Client, error) {
 	c := &Client{addr: addr, window: max(window, 1)}
 	c.mu.Lock()
 	defer c.mu.Unlock()

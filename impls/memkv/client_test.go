@@ -28,10 +28,11 @@ var targets = []target{
 
 func dial(t testing.TB, addr string, window int) *Client {
 	t.Helper()
-	c, err := Dial(context.Background(), addr, window)
+	ic, err := Dial(context.Background(), addr, window)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := ic.(*Client)
 	t.Cleanup(func() { c.Close() })
 	return c
 }

@@ -193,12 +193,17 @@ func NewTargetCluster(addr string, window int, procs []*proc.Process) impls.Clus
 	return &cluster{addr: addr, window: window, procs: procs}
 }
 
+var _ impls.Cluster = (*cluster)(nil)
+
+// NewClient dials the server; every client pipelines up to the run's -w.
 func (c *cluster) NewClient(ctx context.Context, id int) (impls.Client, error) {
 	return Dial(ctx, c.addr, c.window)
 }
 
+// Processes returns the server processes kvbench manages (may be none).
 func (c *cluster) Processes() []*proc.Process { return c.procs }
 
+// Close stops the managed processes (SIGTERM, then SIGKILL after 5 s).
 func (c *cluster) Close() error {
 	var errs []error
 	for _, p := range c.procs {
@@ -239,8 +244,12 @@ func ParseTarget(target string) (string, error) {
 // byteSize is a flag value like 1m, 512k, 2g or 4096 (binary units).
 type byteSize int64
 
+var _ flag.Value = (*byteSize)(nil)
+
+// String implements flag.Value.
 func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
 
+// Set implements flag.Value.
 func (b *byteSize) Set(s string) error {
 	t := strings.ToLower(strings.TrimSpace(s))
 	mult := int64(1)

@@ -31,6 +31,7 @@ const (
 
 var fsyncNames = [...]string{"always", "interval", "never"}
 
+// String returns the mode's flag spelling.
 func (m FsyncMode) String() string {
 	if int(m) < len(fsyncNames) {
 		return fsyncNames[m]

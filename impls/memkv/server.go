@@ -62,7 +62,7 @@ func (cfg *Config) withDefaults() Config {
 // serves. Create it with NewServer, run it with Serve, stop it with Close.
 type Server struct {
 	cfg     Config
-	store   *Store
+	store   *memStore
 	wal     *wal // nil without a data directory
 	stats   *counters
 	started time.Time

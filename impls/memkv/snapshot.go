@@ -50,7 +50,7 @@ type snapLine struct {
 // writeSnapshot writes snapshot-gen of st into dir and, once it is durable,
 // removes the log files and snapshots it supersedes. Writers are blocked
 // only while one shard's entries are copied out (references, not bytes).
-func writeSnapshot(ctx context.Context, dir string, gen uint64, st *Store) (int, error) {
+func writeSnapshot(ctx context.Context, dir string, gen uint64, st *memStore) (int, error) {
 	final := filepath.Join(dir, snapshotName(gen))
 	tmp := final + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
@@ -78,7 +78,7 @@ func writeSnapshot(ctx context.Context, dir string, gen uint64, st *Store) (int,
 	return n, nil
 }
 
-func writeSnapshotTo(ctx context.Context, w io.Writer, gen uint64, st *Store) (int, error) {
+func writeSnapshotTo(ctx context.Context, w io.Writer, gen uint64, st *memStore) (int, error) {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	hdr, _ := json.Marshal(snapHeader{Format: snapshotFormat, Version: 1, Gen: gen, Cas: st.cas.Load(), FlushAt: st.flushAt.Load()})
 	bw.Write(hdr)
@@ -116,7 +116,7 @@ func writeSnapshotTo(ctx context.Context, w io.Writer, gen uint64, st *Store) (i
 }
 
 // loadSnapshot applies a snapshot file to an empty store.
-func loadSnapshot(path string, st *Store) (int, error) {
+func loadSnapshot(path string, st *memStore) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
@@ -234,7 +234,7 @@ type recovery struct {
 // replayed in order, stopping at the first torn or corrupt record. The log
 // is truncated there and any later generation is removed, so the recovered
 // state is a prefix of the logged history.
-func openDir(dir string, st *Store, mode FsyncMode, compactBytes int64) (*wal, recovery, error) {
+func openDir(dir string, st *memStore, mode FsyncMode, compactBytes int64) (*wal, recovery, error) {
 	var rec recovery
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, rec, err
@@ -304,7 +304,7 @@ func openDir(dir string, st *Store, mode FsyncMode, compactBytes int64) (*wal, r
 
 // replayLog applies one log file's valid prefix to st. end is the offset
 // just past the last good record; torn reports that bytes follow it.
-func replayLog(path string, st *Store) (n int, end int64, torn bool, err error) {
+func replayLog(path string, st *memStore) (n int, end int64, torn bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, false, err

@@ -71,11 +71,11 @@ const (
 
 var storeResultLines = [...]string{"STORED", "NOT_STORED", "EXISTS", "NOT_FOUND"}
 
-// Store is the sharded in-memory map behind memkv. It is safe for concurrent
+// memStore is the sharded in-memory map behind memkv. It is safe for concurrent
 // use; operations on different shards never contend, and reads of one shard
 // share its lock unless the LRU bound is on (a read then moves the entry to
 // the front of its shard's list).
-type Store struct {
+type memStore struct {
 	shards   []shard
 	mask     uint64
 	seed     maphash.Seed
@@ -96,7 +96,7 @@ type Store struct {
 	flushAt atomic.Int64 // pending delayed flush_all deadline, Unix ns; 0 none
 }
 
-// storeConfig sizes a Store.
+// storeConfig sizes a memStore.
 type storeConfig struct {
 	shards   int // rounded up to a power of two
 	maxValue int
@@ -104,12 +104,12 @@ type storeConfig struct {
 	maxBytes int64
 }
 
-func newStore(cfg storeConfig, j *wal) *Store {
+func newStore(cfg storeConfig, j *wal) *memStore {
 	n := 1
 	for n < cfg.shards {
 		n <<= 1
 	}
-	s := &Store{
+	s := &memStore{
 		shards: make([]shard, n), mask: uint64(n - 1), seed: maphash.MakeSeed(), j: j,
 		maxValue: cfg.maxValue, maxItems: cfg.maxItems, maxBytes: cfg.maxBytes,
 		bounded: cfg.maxItems > 0 || cfg.maxBytes > 0,
@@ -122,11 +122,11 @@ func newStore(cfg storeConfig, j *wal) *Store {
 	return s
 }
 
-func (s *Store) shardOf(key []byte) *shard {
+func (s *memStore) shardOf(key []byte) *shard {
 	return &s.shards[maphash.Bytes(s.seed, key)&s.mask]
 }
 
-func (s *Store) log(sh *shard, r *record) int64 {
+func (s *memStore) log(sh *shard, r *record) int64 {
 	if s.j == nil {
 		return 0
 	}
@@ -149,14 +149,14 @@ func (sh *shard) pushLRU(it *item) {
 	sh.lru.next = it
 }
 
-func (s *Store) bump(sh *shard, it *item) {
+func (s *memStore) bump(sh *shard, it *item) {
 	if s.bounded && sh.lru.next != it {
 		sh.unlinkLRU(it)
 		sh.pushLRU(it)
 	}
 }
 
-func (s *Store) insert(sh *shard, it *item) {
+func (s *memStore) insert(sh *shard, it *item) {
 	sh.items[it.key] = it
 	if s.bounded {
 		sh.pushLRU(it)
@@ -166,7 +166,7 @@ func (s *Store) insert(sh *shard, it *item) {
 	s.total.Add(1)
 }
 
-func (s *Store) remove(sh *shard, it *item) {
+func (s *memStore) remove(sh *shard, it *item) {
 	delete(sh.items, it.key)
 	sh.unlinkLRU(it)
 	s.nItems.Add(-1)
@@ -174,19 +174,19 @@ func (s *Store) remove(sh *shard, it *item) {
 }
 
 // replaceValue swaps in a new value, keeping byte accounting right.
-func (s *Store) replaceValue(it *item, v []byte) {
+func (s *memStore) replaceValue(it *item, v []byte) {
 	s.nBytes.Add(int64(len(v) - len(it.value)))
 	it.value = v
 }
 
-func (s *Store) overLimit() bool {
+func (s *memStore) overLimit() bool {
 	return (s.maxItems > 0 && s.nItems.Load() > s.maxItems) ||
 		(s.maxBytes > 0 && s.nBytes.Load() > s.maxBytes)
 }
 
 // evictLocked evicts least recently used entries of sh, never keep, while
 // the store is over its bound. It reports whether it got under the bound.
-func (s *Store) evictLocked(sh *shard, keep *item) bool {
+func (s *memStore) evictLocked(sh *shard, keep *item) bool {
 	for s.overLimit() {
 		victim := sh.lru.prev
 		if victim == &sh.lru || victim == keep {
@@ -201,7 +201,7 @@ func (s *Store) evictLocked(sh *shard, keep *item) bool {
 
 // evictElsewhere runs after a write whose own shard could not make room: it
 // walks the other shards round-robin, evicting each one's LRU tail.
-func (s *Store) evictElsewhere() {
+func (s *memStore) evictElsewhere() {
 	for tries := 0; s.overLimit() && tries < 2*len(s.shards); tries++ {
 		sh := &s.shards[s.evictNext.Add(1)&s.mask]
 		sh.mu.Lock()
@@ -216,7 +216,7 @@ func (s *Store) evictElsewhere() {
 
 // lookup returns the live item for key, dropping an expired one (expiry is
 // a function of the logged expiry time, so dropping needs no record).
-func (s *Store) lookup(sh *shard, key []byte, now int64, write bool) *item {
+func (s *memStore) lookup(sh *shard, key []byte, now int64, write bool) *item {
 	it := sh.items[string(key)]
 	if it != nil && it.expired(now) {
 		if write {
@@ -229,7 +229,7 @@ func (s *Store) lookup(sh *shard, key []byte, now int64, write bool) *item {
 
 // checkFlush fires a delayed flush_all whose deadline has passed, before the
 // caller takes any shard lock.
-func (s *Store) checkFlush(now int64) {
+func (s *memStore) checkFlush(now int64) {
 	if d := s.flushAt.Load(); d != 0 && now >= d {
 		s.flushMu.Lock()
 		if s.flushAt.Load() == d {
@@ -243,7 +243,7 @@ func (s *Store) checkFlush(now int64) {
 
 // get returns the value of key. seq is the log position the answer depends
 // on (the shard's newest record), to be durable before the answer is sent.
-func (s *Store) get(key []byte, now int64) (v view, ok bool, seq int64) {
+func (s *memStore) get(key []byte, now int64) (v view, ok bool, seq int64) {
 	s.checkFlush(now)
 	sh := s.shardOf(key)
 	if s.bounded {
@@ -267,7 +267,7 @@ func (s *Store) get(key []byte, now int64) (v view, ok bool, seq int64) {
 }
 
 // touch sets key's expiry and returns its value (for touch and gat).
-func (s *Store) touch(key []byte, exp, now int64) (v view, ok bool, seq int64) {
+func (s *memStore) touch(key []byte, exp, now int64) (v view, ok bool, seq int64) {
 	s.checkFlush(now)
 	sh := s.shardOf(key)
 	sh.mu.Lock()
@@ -283,7 +283,7 @@ func (s *Store) touch(key []byte, exp, now int64) (v view, ok bool, seq int64) {
 }
 
 // store runs a storage command. value becomes owned by the store.
-func (s *Store) store(mode storeMode, key []byte, flags uint32, exp int64, value []byte, casIn uint64, now int64) (storeResult, int64) {
+func (s *memStore) store(mode storeMode, key []byte, flags uint32, exp int64, value []byte, casIn uint64, now int64) (storeResult, int64) {
 	s.checkFlush(now)
 	sh := s.shardOf(key)
 	sh.mu.Lock()
@@ -295,7 +295,7 @@ func (s *Store) store(mode storeMode, key []byte, flags uint32, exp int64, value
 	return res, seq
 }
 
-func (s *Store) storeLocked(sh *shard, mode storeMode, key []byte, flags uint32, exp int64, value []byte, casIn uint64, now int64) (res storeResult, seq int64, spill bool) {
+func (s *memStore) storeLocked(sh *shard, mode storeMode, key []byte, flags uint32, exp int64, value []byte, casIn uint64, now int64) (res storeResult, seq int64, spill bool) {
 	old := s.lookup(sh, key, now, true)
 	if old != nil {
 		switch mode {
@@ -345,13 +345,13 @@ func (s *Store) storeLocked(sh *shard, mode storeMode, key []byte, flags uint32,
 // unlink removes key without counting it as a delete: memcached drops the
 // old value when a set is refused as too large, so a stale value cannot
 // survive a failed overwrite.
-func (s *Store) unlink(key []byte, now int64) int64 {
+func (s *memStore) unlink(key []byte, now int64) int64 {
 	_, seq := s.delete(key, now)
 	return seq
 }
 
 // delete removes key and reports whether it existed.
-func (s *Store) delete(key []byte, now int64) (bool, int64) {
+func (s *memStore) delete(key []byte, now int64) (bool, int64) {
 	s.checkFlush(now)
 	sh := s.shardOf(key)
 	sh.mu.Lock()
@@ -376,7 +376,7 @@ const (
 // incr adds delta to (or, for decr, subtracts it from) the decimal number
 // stored at key, the way memcached does: incr wraps at 2^64, decr stops at
 // zero, and a shorter result is padded with spaces to the old length.
-func (s *Store) incr(key []byte, delta uint64, decr bool, now int64) (uint64, deltaResult, int64) {
+func (s *memStore) incr(key []byte, delta uint64, decr bool, now int64) (uint64, deltaResult, int64) {
 	s.checkFlush(now)
 	sh := s.shardOf(key)
 	sh.mu.Lock()
@@ -414,7 +414,7 @@ func (s *Store) incr(key []byte, delta uint64, decr bool, now int64) (uint64, de
 
 // flushAll invalidates every entry now (deadline 0) or at deadline (Unix ns).
 // A later flush_all replaces a pending deadline, as in memcached.
-func (s *Store) flushAll(deadline, now int64) int64 {
+func (s *memStore) flushAll(deadline, now int64) int64 {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	if deadline == 0 || deadline <= now {
@@ -430,7 +430,7 @@ func (s *Store) flushAll(deadline, now int64) int64 {
 // flushNowLocked clears every shard under all shard locks, so the FLUSH
 // record sits in the log after every record applied before it and before
 // every record applied after it. The caller holds flushMu.
-func (s *Store) flushNowLocked() int64 {
+func (s *memStore) flushNowLocked() int64 {
 	for i := range s.shards {
 		s.shards[i].mu.Lock()
 	}
@@ -454,7 +454,7 @@ func (s *Store) flushNowLocked() int64 {
 // apply replays one log record during recovery, before the store serves.
 // It deliberately ignores expiry: a TOUCH was logged for an item that was
 // live then, and it must extend that item even if it has expired since.
-func (s *Store) apply(r *record) {
+func (s *memStore) apply(r *record) {
 	if r.cas > s.cas.Load() {
 		s.cas.Store(r.cas)
 	}
@@ -492,7 +492,7 @@ func (s *Store) apply(r *record) {
 
 // enforceLimits evicts after recovery when the bound is smaller than what
 // was recovered (the bound is a flag and may have changed).
-func (s *Store) enforceLimits() {
+func (s *memStore) enforceLimits() {
 	if !s.bounded {
 		return
 	}
@@ -514,7 +514,7 @@ type snapItem struct {
 }
 
 // copyShard appends shard i's live entries to dst under its read lock.
-func (s *Store) copyShard(i int, dst []snapItem, now int64) []snapItem {
+func (s *memStore) copyShard(i int, dst []snapItem, now int64) []snapItem {
 	sh := &s.shards[i]
 	sh.mu.RLock()
 	for _, it := range sh.items {
