@@ -87,11 +87,10 @@ func NewServer(cfg Config) (*Server, error) {
 	s := &Server{cfg: c, stats: &counters{}, started: time.Now(), conns: map[io.Closer]struct{}{}, failCh: make(chan struct{})}
 	s.snapCtx, s.snapStop = context.WithCancel(context.Background())
 	sc := storeConfig{shards: c.Shards, maxValue: c.MaxValueSize, maxItems: c.MaxItems, maxBytes: c.MaxBytes}
+	s.store = newStore(sc, nil)
 	if c.DataDir == "" {
-		s.store = newStore(sc, nil)
 		return s, nil
 	}
-	s.store = newStore(sc, nil)
 	w, rec, err := openDir(c.DataDir, s.store, c.Fsync, c.CompactBytes)
 	if err != nil {
 		return nil, fmt.Errorf("memkv: recover %s: %w", c.DataDir, err)
@@ -123,6 +122,12 @@ func orNone(s string) string {
 }
 
 func (s *Server) startSnapshot(gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		s.wal.snapshotDone()
+		return
+	}
 	s.snapWG.Add(1)
 	go func() {
 		defer s.snapWG.Done()
