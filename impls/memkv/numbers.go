@@ -130,4 +130,3 @@ func validKey(k []byte) bool {
 	}
 	return true
 }
-
