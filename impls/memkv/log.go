@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -173,12 +174,18 @@ func createLogFile(dir string, gen uint64) (*os.File, error) {
 	return f, nil
 }
 
+// syncDir makes directory entries (created, renamed, removed files)
+// durable. Filesystems that cannot fsync a directory report EINVAL; there
+// is nothing more to do on them.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
 	err = d.Sync()
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) {
+		err = nil
+	}
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}

@@ -298,6 +298,11 @@ func openDir(dir string, st *memStore, mode FsyncMode, compactBytes int64) (*wal
 		size = int64(len(logMagic))
 	} else if f, err = os.OpenFile(filepath.Join(dir, logName(gen)), os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		return nil, rec, err
+	} else if err := f.Sync(); err != nil {
+		// What was replayed may have been in the page cache only (a killed
+		// process's unsynced writes); make it durable before serving it.
+		f.Close()
+		return nil, rec, err
 	}
 	return newWAL(dir, mode, f, gen, size, compactBytes), rec, nil
 }
