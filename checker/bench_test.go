@@ -2,6 +2,7 @@ package checker
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ func BenchmarkCheck(b *testing.B) {
 	} {
 		name := o.String()
 		if o.scanWidth > 0 {
-			name += "/shortscans"
+			name += fmt.Sprintf("/scan%d", o.scanWidth)
 		}
 		b.Run(name, func(b *testing.B) {
 			o.seed = 1

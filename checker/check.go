@@ -91,22 +91,21 @@ func Check(ctx context.Context, events []results.Event, opts Options) Result {
 // check runs the time-limited check of h and returns the result and, for
 // each violating key in key order, its first violating segment.
 func check(ctx context.Context, h *history, opts Options) (Result, []segment) {
-	r := Result{Ops: h.ops, Keys: len(h.parts)}
+	r := Result{Ops: h.ops}
 	gctx, stop := heapGuard(ctx, opts.MaxHeap)
 	defer stop()
-	var segs []segment
-	for _, p := range h.parts {
-		segs = append(segs, split(p)...)
-	}
-	verdicts := checkSegments(gctx, segs, opts.Timeout)
+	verdicts, first := checkKeys(gctx, h, opts.Timeout)
 	var bad []segment
-	undecided := map[string]bool{}
-	for i, v := range verdicts {
-		switch key := segs[i].key; {
-		case v == porcupine.Illegal && (len(bad) == 0 || bad[len(bad)-1].key != key):
-			bad = append(bad, segs[i])
-		case v == porcupine.Unknown:
-			undecided[key] = true
+	undecided := 0
+	for k, v := range verdicts {
+		if h.size(k) > 0 {
+			r.Keys++
+		}
+		switch v {
+		case porcupine.Illegal:
+			bad = append(bad, first[k])
+		case porcupine.Unknown:
+			undecided++
 		}
 	}
 	switch {
@@ -118,7 +117,7 @@ func check(ctx context.Context, h *history, opts Options) (Result, []segment) {
 			r.Verdict = results.VerdictExpected
 			r.Detail = fmt.Sprintf("expected (%s): %s", opts.Claim.Why, r.Detail)
 		}
-	case len(undecided) > 0:
+	case undecided > 0:
 		r.Verdict = results.VerdictUnknown
 		why := "timed out after " + opts.Timeout.String()
 		if ctx.Err() != nil {
@@ -127,47 +126,66 @@ func check(ctx context.Context, h *history, opts Options) (Result, []segment) {
 			why = hl.Error()
 		}
 		r.Detail = fmt.Sprintf("%s; %d of %d keys undecided, no violation found in the others",
-			why, len(undecided), len(h.parts))
+			why, undecided, r.Keys)
 	default:
 		r.Verdict = results.VerdictOK
-		r.Detail = fmt.Sprintf("%d keys, linearizable", len(h.parts))
+		r.Detail = fmt.Sprintf("%d keys, linearizable", r.Keys)
 	}
 	return r, bad
 }
 
-// checkSegments checks each segment on its own, GOMAXPROCS at a time,
-// largest first, and returns Ok, Illegal or Unknown per segment. Unknown
-// means the time limit passed or ctx was done before it was decided.
-func checkSegments(ctx context.Context, segs []segment, timeout time.Duration) []porcupine.CheckResult {
+// checkKeys checks every key, GOMAXPROCS keys at a time, largest first,
+// building each key's operations only while it is checked. Per key it
+// returns Ok, Illegal or Unknown (the time limit passed or ctx was done
+// first) and, for Illegal, the first violating segment.
+func checkKeys(ctx context.Context, h *history, timeout time.Duration) ([]porcupine.CheckResult, []segment) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	model := newModel(ctx)
-	order := make([]int, len(segs))
-	for i := range order {
-		order[i] = i
+	var order []int
+	for k := range h.keys {
+		if h.size(k) > 0 {
+			order = append(order, k)
+		}
 	}
-	sort.SliceStable(order, func(a, b int) bool { return len(segs[order[a]].ops) > len(segs[order[b]].ops) })
-	verdicts := make([]porcupine.CheckResult, len(segs))
+	sort.SliceStable(order, func(a, b int) bool { return h.size(order[a]) > h.size(order[b]) })
+	verdicts := make([]porcupine.CheckResult, len(h.keys))
+	first := make([]segment, len(h.keys))
 	jobs := make(chan int, 64)
 	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(segs)); w++ {
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(order)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range jobs {
-				verdicts[i] = checkOne(ctx, model, segs[i].ops)
+			for k := range jobs {
+				verdicts[k] = porcupine.Ok
+				for _, seg := range split(h.partition(k), minSegment) {
+					v := checkOne(ctx, model, seg.ops)
+					if v == porcupine.Illegal {
+						verdicts[k], first[k] = v, seg
+						break
+					}
+					if v == porcupine.Unknown {
+						verdicts[k] = v // a later segment may still prove a violation
+					}
+				}
 			}
 		}()
 	}
-	for _, i := range order {
-		jobs <- i
+	for _, k := range order {
+		jobs <- k
 	}
 	close(jobs)
 	wg.Wait()
-	return verdicts
+	for k := range h.keys {
+		if h.size(k) == 0 {
+			verdicts[k] = porcupine.Ok
+		}
+	}
+	return verdicts, first
 }
 
 // checkOne checks one segment until ctx is done.

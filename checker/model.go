@@ -84,13 +84,13 @@ func step(s *state, o *op) (bool, *state) {
 	return true, s
 }
 
-// newModel returns the per-key model. Its steps fail once ctx is done, so
+// newModel returns the per-key model, without a partition function (the
+// checker hands Porcupine one key at a time). Its steps fail once ctx is done, so
 // a cancelled or timed-out check unwinds quickly; the caller must then
 // treat a non-Ok answer as unknown.
 func newModel(ctx context.Context) porcupine.Model {
 	return porcupine.Model{
-		Partition: partitionByKey,
-		Init:      func() interface{} { return absent },
+		Init: func() interface{} { return absent },
 		Step: func(st, in, _ interface{}) (bool, interface{}) {
 			if ctx.Err() != nil {
 				return false, st

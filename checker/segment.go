@@ -1,8 +1,6 @@
 package checker
 
 import (
-	"sort"
-
 	"github.com/anishathalye/porcupine"
 	"github.com/kvbench/kvbench/impls"
 )
@@ -41,11 +39,15 @@ func (s *segment) carried() int {
 	return 0
 }
 
-// split cuts one key's ops into segments (see segment). It sorts p.ops by
-// call time.
-func split(p partition) []segment {
+// minSegment is the fewest ops check puts in a segment before it cuts:
+// every Porcupine call has a fixed cost, so cutting after every quiescent
+// op would make a sparse history slower, not faster. Tests lower it.
+var minSegment = 256
+
+// split cuts one key's ops into segments (see segment) of at least minOps
+// ops (the last one may be shorter). p.ops must be sorted by call time.
+func split(p partition, minOps int) []segment {
 	ops := p.ops
-	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Call < ops[j].Call })
 	var segs []segment
 	start := 0
 	init := absent
@@ -54,7 +56,7 @@ func split(p partition) []segment {
 	var beforeLast int64 // the latest return of the segment's other writes
 	determined := true   // the segment's end state is known
 	for i := 0; i <= len(ops); i++ {
-		if i == len(ops) || i > start && maxRet < ops[i].Call && determined {
+		if i == len(ops) || i-start >= max(minOps, 1) && maxRet < ops[i].Call && determined {
 			seg := segment{key: p.key, offset: start, total: len(ops)}
 			if init.present {
 				first := ops[start].Call

@@ -40,7 +40,7 @@ func TestSplitCutsOnlyAtQuiescentDeterminedPoints(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			segs := split(hist.parts[0])
+			segs := split(hist.partition(0), 1)
 			if len(segs) != len(tc.sizes) {
 				t.Fatalf("%d segments, want %d", len(segs), len(tc.sizes))
 			}
@@ -119,6 +119,8 @@ func randomHistory(rng *rand.Rand, corrupt float64) []results.Event {
 // Porcupine's on the unsplit history, on many random small histories,
 // linearizable and not.
 func TestSplitAgreesWithWholeHistoryCheck(t *testing.T) {
+	defer func(m int) { minSegment = m }(minSegment)
+	minSegment = 1
 	rng := rand.New(rand.NewPCG(7, 7))
 	n := 20000
 	if testing.Short() {
@@ -132,9 +134,10 @@ func TestSplitAgreesWithWholeHistoryCheck(t *testing.T) {
 			t.Fatal(err)
 		}
 		var all []porcupine.Operation
-		for _, p := range hist.parts {
+		for k := range hist.keys {
+			p := hist.partition(k)
 			all = append(all, p.ops...)
-			if len(split(p)) > 1 {
+			if len(split(p, 1)) > 1 {
 				cut++
 			}
 		}
