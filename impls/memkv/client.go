@@ -180,7 +180,11 @@ func (c *Client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 		if err != nil {
 			return impls.Response{}, err
 		}
+		st := cl.st
 		release(cl)
+		if st != stStored {
+			return impls.Response{}, fmt.Errorf("memcached set %q: not stored", req.Key)
+		}
 		return impls.Response{Found: impls.Unknown}, nil
 	case impls.Delete:
 		cl, err := c.roundTrip(ctx, reqDelete, req.Key, "", 0)

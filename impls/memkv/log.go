@@ -270,8 +270,8 @@ func (w *wal) Append(r *record) int64 {
 // and returns the log's failure, if any. In the other modes it returns at
 // once: acknowledgements do not wait for the disk.
 func (w *wal) waitDurable(pos int64) error {
-	if w.mode != FsyncAlways {
-		return w.failure()
+	if err := w.failure(); err != nil || w.mode != FsyncAlways {
+		return err
 	}
 	return w.waitWritten(pos)
 }

@@ -153,6 +153,9 @@ func (s *Server) fail(err error) {
 		s.failErr = err
 		close(s.failCh)
 		fmt.Fprintf(s.cfg.Log, "memkv: %v; stopping\n", err)
+		for c := range s.conns {
+			c.Close()
+		}
 	}
 }
 
@@ -372,10 +375,10 @@ func (c *conn) flush() error {
 		return nil
 	}
 	if w := c.srv.wal; w != nil {
-		if c.wait > 0 {
-			if err := w.waitDurable(c.wait); err != nil {
-				return err
-			}
+		// Once the log has failed nothing is answered: a write applied
+		// since then has no record at all.
+		if err := w.waitDurable(c.wait); err != nil {
+			return err
 		}
 		if err := w.throttle(); err != nil {
 			return err
