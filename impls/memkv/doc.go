@@ -3,14 +3,22 @@
 // any real memcached.
 //
 // The package owns:
-//   - the server (`kvbench serve memkv`): a sharded in-memory map (one
-//     RWMutex per shard, no global lock on reads or writes except the log
-//     buffer append), memcached 1.6's text protocol with its exact response
-//     lines, optional LRU bound on items/bytes;
+//   - the server (`kvbench serve memkv`, Server): memcached 1.6's text
+//     protocol with its exact response lines (protocol.go lists the few
+//     deliberate differences), a goroutine per connection, and a map split
+//     into 256 shards with one RWMutex each. Reads and writes of different
+//     shards never contend; the one shared lock on the write path is the
+//     log buffer's, held for a copy of the record;
+//   - an optional bound (--max-items, --max-bytes): when the store is over
+//     it, the least recently used entry of the written shard is evicted
+//     (other shards' when that one has nothing else), an approximation of
+//     a global LRU; evictions are logged like deletes;
 //   - durability: an append-only log with group commit (--fsync
 //     always|interval|never), JSON Lines snapshots written by compaction,
-//     and recovery that stops at the first torn record (see log.go and
-//     snapshot.go for the formats);
+//     and recovery that stops at the first torn record (log.go and
+//     snapshot.go describe the formats). With --fsync always no answer,
+//     read or write, leaves the server before the log records it depends
+//     on are fsynced;
 //   - the adapter (Dial, Client) used for memkv and for --target
 //     memcached://host:port (ParseTarget, NewTargetCluster);
 //   - memkv's registry entry (Impl): kinds, claims, Serve and Start.
