@@ -159,6 +159,11 @@ func TestCheckDirErrors(t *testing.T) {
 	if _, err := CheckDir(context.Background(), dir, Options{}); err == nil || !strings.Contains(err.Error(), "line 3") {
 		t.Errorf("corrupt history: %v, want an error naming line 3", err)
 	}
+	dir = writeRunDir(t, h(get(0, "k", none, 10, 5)))
+	if _, err := CheckDir(context.Background(), dir, Options{}); !errors.Is(err, ErrMalformed) ||
+		!strings.Contains(err.Error(), "event 1: returns at 5 before its call at 10") {
+		t.Errorf("malformed history: %v, want ErrMalformed naming the event", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	dir = writeRunDir(t, lostAfterCrash)

@@ -17,6 +17,10 @@ import (
 // violation (linearizable, or undecided within the time limit).
 var ErrNoViolation = errors.New("no linearizability violation to visualize")
 
+// ErrMalformed is returned for a history no recorder produces (an op
+// returning before its call, an unknown kind or outcome).
+var ErrMalformed = errors.New("malformed history")
+
 // ErrNoHistory is returned by CheckDir for a run directory without
 // history.jsonl (the run did not record one).
 var ErrNoHistory = errors.New("no recorded history (history.jsonl); record one with `kvbench run --check` or `kvbench fuzz`")
@@ -38,6 +42,28 @@ func WriteHTML(ctx context.Context, path string, events []results.Event, opts Op
 		return fmt.Errorf("%s: %w", r.Verdict, ErrNoViolation)
 	}
 	return writeHTML(ctx, path, h, bad, opts)
+}
+
+// CheckAndWriteHTML is Check followed, on a violation (or an expected
+// one), by writing the visualization WriteHTML would to path, without
+// searching twice; Result.HTML is then path's base name. The Result is
+// valid even with an error: one wrapping ErrMalformed (the verdict is then
+// unknown), or one from writing path.
+func CheckAndWriteHTML(ctx context.Context, path string, events []results.Event, opts Options) (Result, error) {
+	start := time.Now()
+	h, err := build(events)
+	if err != nil {
+		return Check(ctx, events, opts), fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	r, bad := check(ctx, h, opts)
+	if len(bad) > 0 && ctx.Err() == nil {
+		err = writeHTML(ctx, path, h, bad, opts)
+		if err == nil {
+			r.HTML = filepath.Base(path)
+		}
+	}
+	r.Elapsed = time.Since(start)
+	return r, err
 }
 
 // writeHTML runs the verbose check of the violating segments bad, one per
@@ -115,7 +141,8 @@ func CheckDir(ctx context.Context, dir string, opts Options) (*results.Check, er
 
 // CheckDirResult is CheckDir returning the full Result. A directory without
 // run.json yields results.ErrNotRun, one without a history ErrNoHistory, a
-// corrupt history an error naming the line. If ctx is cancelled the verdict
+// corrupt history an error naming the line, a malformed one ErrMalformed
+// (run.json is then left as it was). If ctx is cancelled the verdict
 // is unknown and run.json is left as it was.
 func CheckDirResult(ctx context.Context, dir string, opts Options) (Result, error) {
 	run, err := results.ReadRun(dir)
@@ -132,19 +159,10 @@ func CheckDirResult(ctx context.Context, dir string, opts Options) (Result, erro
 	if opts.Faults == nil {
 		opts.Faults = run.Faults
 	}
-	start := time.Now()
-	h, err := build(events)
+	r, err := CheckAndWriteHTML(ctx, filepath.Join(dir, results.CheckHTML), events, opts)
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: malformed history: %w", dir, err)
+		return Result{}, fmt.Errorf("%s: %w", dir, err)
 	}
-	r, bad := check(ctx, h, opts)
-	if len(bad) > 0 && ctx.Err() == nil {
-		if err := writeHTML(ctx, filepath.Join(dir, results.CheckHTML), h, bad, opts); err != nil {
-			return Result{}, fmt.Errorf("%s: %w", dir, err)
-		}
-		r.HTML = results.CheckHTML
-	}
-	r.Elapsed = time.Since(start)
 	if ctx.Err() != nil {
 		return r, nil
 	}
