@@ -125,11 +125,11 @@ func check(ctx context.Context, h *history, opts Options) (Result, []segment) {
 		} else if hl := (*heapLimitError)(nil); errors.As(context.Cause(gctx), &hl) {
 			why = hl.Error()
 		}
-		r.Detail = fmt.Sprintf("%s; %d of %d keys undecided, no violation found in the others",
-			why, undecided, r.Keys)
+		r.Detail = fmt.Sprintf("%s; %d of %s undecided, no violation found in the others",
+			why, undecided, plural(r.Keys, "key"))
 	default:
 		r.Verdict = results.VerdictOK
-		r.Detail = fmt.Sprintf("%d keys, linearizable", r.Keys)
+		r.Detail = plural(r.Keys, "key") + ", linearizable"
 	}
 	return r, bad
 }
@@ -265,7 +265,8 @@ func describeViolation(ctx context.Context, h *history, bad []segment, timeout t
 		if len(bad)-1 > len(others) {
 			more = ", ..."
 		}
-		fmt.Fprintf(&b, "; %d more keys violate: %s%s", len(bad)-1, strings.Join(others, ", "), more)
+		fmt.Fprintf(&b, "; %d more %s: %s%s", len(bad)-1, map[bool]string{true: "key violates", false: "keys violate"}[len(bad) == 2],
+			strings.Join(others, ", "), more)
 	}
 	return key, b.String()
 }
@@ -328,4 +329,12 @@ func fmtTime(ns, end int64) string {
 		return "∞"
 	}
 	return time.Duration(ns).String()
+}
+
+// plural formats n with noun, adding an s unless n is 1: "1 key", "5 keys".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

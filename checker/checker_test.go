@@ -139,7 +139,7 @@ func TestAnomaliesAreViolations(t *testing.T) {
 		{name: "several bad keys: first witness in time wins", events: h(
 			put(0, "z", "1", 0, 10), get(1, "z", none, 20, 30),
 			put(0, "y", "1", 0, 10), get(1, "y", none, 40, 50)),
-			verdict: violation, key: "z", detail: []string{`1 more keys violate: "y"`}},
+			verdict: violation, key: "z", detail: []string{`1 more key violates: "y"`}},
 	}, Options{})
 }
 
