@@ -161,6 +161,10 @@ func checkKeys(ctx context.Context, h *history, timeout time.Duration) ([]porcup
 		go func() {
 			defer wg.Done()
 			for k := range jobs {
+				if ctx.Err() != nil {
+					verdicts[k] = porcupine.Unknown // do not even build it
+					continue
+				}
 				verdicts[k] = porcupine.Ok
 				for _, seg := range split(h.partition(k), minSegment) {
 					v := checkOne(ctx, model, seg.ops)

@@ -23,4 +23,13 @@
 //     atomic across keys.
 //   - Response fields the protocol does not reveal (impls.Unknown) are not
 //     compared.
+//
+// How it stays fast: each key is checked on its own, GOMAXPROCS keys at a
+// time, and its operations are built only while it is checked; a key's
+// history is further cut at quiescent points where its state is determined
+// (see segment), which keeps Porcupine's memory roughly linear in the
+// history's length. What remains exponential is concurrency on one key:
+// tens of clients hammering a handful of keys can outgrow any budget, so a
+// check is bounded by Options.Timeout and Options.MaxHeap and then says
+// unknown, never ok.
 package checker

@@ -26,12 +26,14 @@ var ErrMalformed = errors.New("malformed history")
 var ErrNoHistory = errors.New("no recorded history (history.jsonl); record one with `kvbench run --check` or `kvbench fuzz`")
 
 // WriteHTML checks events and, if some keys violate linearizability, writes
-// Porcupine's visualization of those keys to path, atomically. Only the
-// violating keys are shown (the rest would bury the witness), each from the
-// last point before its violation where the key was quiescent with a
-// determined state (see segment); that state appears as a "carried over" op. Each fault window of opts.Faults is an
-// annotation on a "nemesis" row, e.g. "crash memkv-0" over its time span.
-// It returns ErrNoViolation when there is nothing to show.
+// Porcupine's visualization of those keys to path, atomically. Only
+// violating keys are shown (the rest would bury the witness; at most 10,
+// the offending key first), each from the last point before its violation
+// where the key was quiescent with a determined state (see segment); that
+// state appears as a "carried over" op. Each fault window of opts.Faults is
+// an annotation on a row of its own ("nemesis memkv-0"), e.g. "crash
+// memkv-0" over its time span. It returns ErrNoViolation when there is
+// nothing to show. Prefer CheckAndWriteHTML, which searches only once.
 func WriteHTML(ctx context.Context, path string, events []results.Event, opts Options) error {
 	h, err := build(events)
 	if err != nil {
@@ -41,7 +43,7 @@ func WriteHTML(ctx context.Context, path string, events []results.Event, opts Op
 	if len(bad) == 0 {
 		return fmt.Errorf("%s: %w", r.Verdict, ErrNoViolation)
 	}
-	return writeHTML(ctx, path, h, bad, opts)
+	return writeHTML(ctx, path, h, focus(bad, r.Key), opts)
 }
 
 // CheckAndWriteHTML is Check followed, on a violation (or an expected
@@ -57,13 +59,33 @@ func CheckAndWriteHTML(ctx context.Context, path string, events []results.Event,
 	}
 	r, bad := check(ctx, h, opts)
 	if len(bad) > 0 && ctx.Err() == nil {
-		err = writeHTML(ctx, path, h, bad, opts)
+		err = writeHTML(ctx, path, h, focus(bad, r.Key), opts)
 		if err == nil {
 			r.HTML = filepath.Base(path)
 		}
 	}
 	r.Elapsed = time.Since(start)
 	return r, err
+}
+
+// maxHTMLKeys bounds how many violating keys check.html shows.
+const maxHTMLKeys = 10
+
+// focus picks the violating segments to visualize: the offending key's
+// first, then others in key order, at most maxHTMLKeys.
+func focus(bad []segment, key string) []segment {
+	out := make([]segment, 0, min(len(bad), maxHTMLKeys))
+	for _, s := range bad {
+		if s.key == key {
+			out = append(out, s)
+		}
+	}
+	for _, s := range bad {
+		if s.key != key && len(out) < maxHTMLKeys {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // writeHTML runs the verbose check of the violating segments bad, one per
