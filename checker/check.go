@@ -27,8 +27,9 @@ type Options struct {
 	// means it must be linearizable (external targets). A violation under a
 	// claim that is not Linearizable is reported as VerdictExpected.
 	Claim *impls.Claim
-	// MaxHeap is the Go heap size in bytes at which the check gives up with
-	// VerdictUnknown; 0 means DefaultMaxHeap, negative means no limit.
+	// MaxHeap is how far, in bytes, the Go heap may grow during the check
+	// before it gives up with VerdictUnknown; 0 means DefaultMaxHeap,
+	// negative no limit.
 	MaxHeap int64
 }
 

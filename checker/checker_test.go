@@ -288,7 +288,7 @@ func TestTimeoutAndCancelAreUnknown(t *testing.T) {
 		t.Errorf("a 50ms check took %v", r.Elapsed)
 	}
 	r = Check(context.Background(), hard(24), Options{MaxHeap: 1})
-	if r.Verdict != results.VerdictUnknown || !strings.Contains(r.Detail, "gave up: the search outgrew 0 MiB of heap") {
+	if r.Verdict != results.VerdictUnknown || !strings.Contains(r.Detail, "gave up: the search needed more than 0 MiB of heap") {
 		t.Fatalf("heap limit: %q %q", r.Verdict, r.Detail)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
