@@ -9,7 +9,7 @@ import (
 // yields on its own status slot (the answer usually comes within a few
 // microseconds); if that does not do, it registers the slot here and blocks
 // on a Go channel. Only the poller's goroutine then blocks in the kernel
-// (FUTEX_WAIT on the client wake word, bounded by the policy's ParkFor), so
+// (FUTEX_WAIT on the client wake word, bounded by the policy's park length), so
 // at most one OS thread of the client process sits in a system call holding
 // a Go P: with per-Do futex waits, two parked Do calls on a 2-core machine
 // held both Ps, and every other goroutine waited for the runtime's sysmon to
@@ -21,7 +21,7 @@ import (
 // issues FUTEX_WAKE on it. The poller loads the wake word, scans the
 // registered slots, and waits only while the word is unchanged, so an
 // answer posted between its scan and its wait is not missed. A C server
-// never wakes anybody; the ParkFor timeout bounds the delay then.
+// never wakes anybody; the park length bounds the delay then.
 type poller struct {
 	r    *region
 	wait *waitPolicy
@@ -93,9 +93,10 @@ func (p *poller) cancel(reg *pollReg) bool {
 }
 
 // scan completes every registration whose slot is ready; it reports how
-// many remain. When none remain the goroutine is marked stopped (under the
-// lock, so a concurrent register starts a new one).
-func (p *poller) scan() int {
+// many remain and whether it completed any. When none remain the goroutine
+// is marked stopped (under the lock, so a concurrent register starts a new
+// one).
+func (p *poller) scan() (int, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	keep := p.regs[:0]
@@ -106,33 +107,41 @@ func (p *poller) scan() int {
 		}
 		keep = append(keep, reg)
 	}
+	done := len(keep) < len(p.regs)
 	clear(p.regs[len(keep):])
 	p.regs = keep
 	if len(keep) == 0 {
 		p.running = false
 	}
-	return len(keep)
+	return len(keep), done
 }
 
-// loop runs while registrations are pending.
+// loop runs while registrations are pending. Its parks grow like a
+// waiter's (see backoff.park) while nothing completes.
 func (p *poller) loop() {
 	defer p.loops.Done()
 	wake := p.r.word(offClientWake)
+	b := backoff{p: p.wait}
 	for {
 		w := load(wake)
-		if p.scan() == 0 {
+		n, done := p.scan()
+		if n == 0 {
 			return
+		}
+		if done {
+			b.next = 0
 		}
 		select {
 		case <-p.kick: // a new registration: scan it at once
 			continue
 		default:
 		}
+		d := b.grow()
 		switch p.wait.Park {
 		case parkFutex:
-			futexWait(wake, w, p.wait.ParkFor)
+			futexWait(wake, w, d)
 		case parkSleep:
-			sleep(p.wait.ParkFor)
+			sleep(d)
 		default:
 			yield()
 		}

@@ -60,7 +60,7 @@ func (r *region) produce(ctx canceller, d Desc, p *waitPolicy) error {
 					return err
 				}
 				if b.parking() {
-					p.park(cTail, ct, r.word(offCTailWaiters))
+					b.park(cTail, ct, r.word(offCTailWaiters))
 				}
 			}
 			continue
@@ -95,7 +95,7 @@ func (r *region) consume(stop *atomic.Bool, p *waitPolicy, released *atomic.Uint
 					return Desc{}, 0, false
 				}
 				if b.parking() {
-					p.park(pTail, pt, r.word(offPTailWaiters))
+					b.park(pTail, pt, r.word(offPTailWaiters))
 				}
 			}
 			continue
@@ -122,7 +122,7 @@ func (r *region) awaitEqual(addr *uint32, want uint32, waiters *uint32, p *waitP
 			return
 		}
 		if b.step() && b.parking() {
-			p.park(addr, v, waiters)
+			b.park(addr, v, waiters)
 		}
 	}
 }

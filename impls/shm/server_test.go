@@ -21,7 +21,7 @@ func TestServerFlags(t *testing.T) {
 		{args: nil, threads: 1, size: 1000, file: "shmem_file"},
 		{args: []string{"-n", "2", "-s", "5"}, threads: 2, size: 5, file: "shmem_file"},
 		{args: []string{"--n=3", "-s=7", "--file", "x", "-v"}, threads: 3, size: 7, file: "x"},
-		{args: []string{"-n", "4", "--wait", "sleep:spin=1us,park=20us"}, threads: 4, size: 1000, file: "shmem_file"},
+		{args: []string{"-n", "4", "--wait", "sleep:spin=1us,yield=2us,park=20us"}, threads: 4, size: 1000, file: "shmem_file"},
 		{args: []string{"-h"}, err: "help"},
 		{args: []string{"-x"}, err: "flag provided but not defined: -x"},
 		{args: []string{"-n", "0"}, err: "number of threads"},

@@ -3,8 +3,7 @@ package shm
 import (
 	"fmt"
 	"runtime"
-	"strconv"
-	"strings"
+		"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -29,30 +28,36 @@ const (
 var parkNames = [...]string{"yield", "sleep", "futex"}
 
 // waitPolicy says how a thread waits for a word in the shared region to
-// change: it busy re-checks for SpinFor, then yields the processor Yield
-// times (runtime.Gosched for the other goroutines of this process, then
-// sched_yield(2) for the other processes), then parks per Park for at most
-// ParkFor at a time, re-checking in between. Zero SpinFor and Yield with
-// parkNone is pure yielding; a huge SpinFor is pure spinning.
+// change: it busy re-checks for SpinFor, then re-checks and yields the
+// processor in between (runtime.Gosched for the other goroutines of this
+// process, then sched_yield(2) for the other processes) until YieldFor has
+// passed as well, then parks per Park, re-checking in between: for ParkFor
+// at first, doubling with every further park of the same wait up to
+// ParkMax (an idle thread should cost next to nothing: every timed-out park
+// is a wake-up, tens of microseconds of CPU on a VM). Yielding costs nothing when no other thread wants
+// the processor and hands it over when one does, so it is polite spinning.
+// With parkNone it never parks; a huge SpinFor is pure spinning.
 type waitPolicy struct {
-	SpinFor time.Duration
-	Yield   int
-	Park    parkMode
-	ParkFor time.Duration
+	SpinFor  time.Duration
+	YieldFor time.Duration
+	Park     parkMode
+	ParkFor  time.Duration
+	ParkMax  time.Duration
 }
 
 // defaultWait is the policy kvbench uses; doc.go records the measurements
 // behind it.
 func defaultWait() waitPolicy {
-	return waitPolicy{SpinFor: 10 * time.Microsecond, Yield: 8, Park: parkFutex, ParkFor: 200 * time.Microsecond}
+	return waitPolicy{SpinFor: 10 * time.Microsecond, YieldFor: 50 * time.Microsecond,
+		Park: parkFutex, ParkFor: 200 * time.Microsecond, ParkMax: 2 * time.Millisecond}
 }
 
 // String renders p in the syntax parseWaitPolicy accepts.
 func (p waitPolicy) String() string {
-	return fmt.Sprintf("%s:spin=%v,yield=%d,park=%v", parkNames[p.Park], p.SpinFor, p.Yield, p.ParkFor)
+	return fmt.Sprintf("%s:spin=%v,yield=%v,park=%v,max=%v", parkNames[p.Park], p.SpinFor, p.YieldFor, p.ParkFor, p.ParkMax)
 }
 
-// parseWaitPolicy parses "MODE[:spin=DURATION,yield=N,park=DURATION]" where MODE is
+// parseWaitPolicy parses "MODE[:spin=D,yield=D,park=D,max=D]" (D a duration) where MODE is
 // spin (spin forever), yield, sleep or futex; omitted numbers keep the
 // defaults. It exists to measure the options (the hidden --wait flag).
 func parseWaitPolicy(s string) (waitPolicy, error) {
@@ -83,9 +88,11 @@ func parseWaitPolicy(s string) (waitPolicy, error) {
 		case "spin":
 			p.SpinFor, err = time.ParseDuration(v)
 		case "yield":
-			p.Yield, err = strconv.Atoi(v)
+			p.YieldFor, err = time.ParseDuration(v)
 		case "park":
 			p.ParkFor, err = time.ParseDuration(v)
+		case "max":
+			p.ParkMax, err = time.ParseDuration(v)
 		default:
 			err = fmt.Errorf("unknown key %q", k)
 		}
@@ -93,19 +100,21 @@ func parseWaitPolicy(s string) (waitPolicy, error) {
 			return p, fmt.Errorf("wait policy %q: %w", s, err)
 		}
 	}
-	if p.SpinFor < 0 || p.Yield < 0 || p.ParkFor < 0 {
-		return p, fmt.Errorf("wait policy %q: negative value", s)
+	if p.SpinFor < 0 || p.YieldFor < 0 || p.ParkFor <= 0 || p.ParkMax < 0 {
+		return p, fmt.Errorf("wait policy %q: negative duration or zero park", s)
 	}
+	p.ParkMax = max(p.ParkMax, p.ParkFor)
 	return p, nil
 }
 
 // backoff is the state of one wait: how many failed checks so far, when
-// the spinning started, and whether it is over.
+// the wait started, and its phase.
 type backoff struct {
-	p       *waitPolicy
-	n       int
-	t0      time.Time
-	yielded int // -1 while spinning
+	p     *waitPolicy
+	n     int
+	t0    time.Time
+	phase uint8         // 0 spinning, 1 yielding, 2 parking
+	next  time.Duration // the next park's length
 }
 
 // spinCheck is how many spins pass between two looks at the clock.
@@ -116,46 +125,63 @@ const spinCheck = 64
 // so, park: every check once parking, and now and then before.
 func (b *backoff) step() bool {
 	b.n++
-	if b.n == 1 {
-		b.t0, b.yielded = time.Now(), -1
-	}
-	if b.yielded < 0 {
+	switch b.phase {
+	case 0:
+		if b.n == 1 {
+			b.t0 = time.Now()
+		}
 		if b.n%spinCheck != 0 {
 			return false
 		}
 		if time.Since(b.t0) < b.p.SpinFor {
 			return b.n%(16*spinCheck) == 0
 		}
-		b.yielded = 0
-	}
-	if b.yielded < b.p.Yield || b.p.Park == parkNone {
-		b.yielded++
+		b.phase = 1
+		fallthrough
+	case 1:
+		if b.p.Park != parkNone && time.Since(b.t0) >= b.p.SpinFor+b.p.YieldFor {
+			b.phase = 2
+			return true
+		}
 		yield()
-		return b.yielded%16 == 0
+		return b.n%16 == 0
+	default:
+		return true
 	}
-	return true
 }
 
 // parking reports whether the next step parks (callers check ctx then).
-func (b *backoff) parking() bool { return b.p.Park != parkNone && b.yielded >= b.p.Yield }
+func (b *backoff) parking() bool { return b.phase == 2 }
 
-// park blocks while *addr == v, for at most the policy's ParkFor. With
-// parkFutex it registers in *waiters first, so that whoever changes *addr
-// and then sees a waiter issues FUTEX_WAKE: the writer stores the word and
-// then loads the counter, the waiter increments the counter and then the
-// kernel compares the word; both sides use sequentially consistent
-// operations, so at least one of them sees the other (no lost wake-up).
-func (p *waitPolicy) park(addr *uint32, v uint32, waiters *uint32) {
-	switch p.Park {
+// park blocks while *addr == v, for at most the wait's current park
+// length, which then doubles (up to ParkMax). With parkFutex it registers
+// in *waiters first, so that whoever changes *addr and then sees a waiter
+// issues FUTEX_WAKE: the writer stores the word and then loads the counter,
+// the waiter increments the counter and then the kernel compares the word;
+// both sides use sequentially consistent operations, so at least one of
+// them sees the other (no lost wake-up).
+func (b *backoff) park(addr *uint32, v uint32, waiters *uint32) {
+	d := b.grow()
+	switch b.p.Park {
 	case parkFutex:
 		atomic.AddUint32(waiters, 1)
 		if load(addr) == v {
-			futexWait(addr, v, p.ParkFor)
+			futexWait(addr, v, d)
 		}
 		atomic.AddUint32(waiters, ^uint32(0))
 	case parkSleep:
-		sleep(p.ParkFor)
+		sleep(d)
 	}
+}
+
+// grow returns the length of the next park and doubles the one after.
+func (b *backoff) grow() time.Duration {
+	if b.next == 0 {
+		b.next = b.p.ParkFor
+	}
+	d := b.next
+	b.next = min(2*b.next, max(b.p.ParkMax, b.p.ParkFor))
+	return d
 }
 
 // wakeWaiters wakes every thread parked on addr if the waiter count says
