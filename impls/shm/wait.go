@@ -3,7 +3,7 @@ package shm
 import (
 	"fmt"
 	"runtime"
-		"strings"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
