@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -20,12 +21,10 @@ func checkHistory(ctx context.Context, dir string, events []results.Event, fault
 		c := im.Claims(flags, requested)
 		opts.Claim = &c
 	}
-	r := checker.Check(ctx, events, opts)
-	if r.Verdict == results.VerdictViolation || r.Verdict == results.VerdictExpected {
-		if err := checker.WriteHTML(ctx, filepath.Join(dir, results.CheckHTML), events, opts); err != nil {
-			return nil, fmt.Errorf("write %s: %w", results.CheckHTML, err)
-		}
-		r.HTML = results.CheckHTML
+	// One search gives the verdict and, for a violation, check.html.
+	r, err := checker.CheckAndWriteHTML(ctx, filepath.Join(dir, results.CheckHTML), events, opts)
+	if err != nil && !errors.Is(err, checker.ErrMalformed) { // malformed: r says unknown, and why
+		return nil, fmt.Errorf("write %s: %w", results.CheckHTML, err)
 	}
 	return r.Record(), nil
 }
