@@ -57,20 +57,27 @@ func BenchmarkMatrix(b *testing.B) {
 }
 
 // BenchmarkWait compares waiting policies on a few points of the matrix.
+// For each point it runs every policy back to back, so that the policies
+// of one point see the same background load (the machine is shared).
 func BenchmarkWait(b *testing.B) {
-	policies := []string{"spin", "yield", "sleep:spin=64,yield=8,park=50us", "futex:spin=64,yield=8,park=200us"}
+	names := []string{"spin", "yield:spin=5us", "sleep:spin=5us,yield=50us,park=50us",
+		"futex:spin=5us,yield=0s", "futex"}
 	if s := os.Getenv("SHM_BENCH_WAIT"); s != "" {
-		policies = strings.Split(s, ";")
+		names = strings.Split(s, ";")
 	}
-	for _, ps := range policies {
+	var policies []waitPolicy
+	for _, ps := range names {
 		p, err := parseWaitPolicy(ps)
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, s := range benchList("SHM_BENCH_S", []int{1, 2}) {
-			for _, n := range benchList("SHM_BENCH_N", []int{1, 4}) {
-				for _, w := range benchList("SHM_BENCH_W", []int{1, 8}) {
-					b.Run(fmt.Sprintf("wait=%s/srv=%d/n=%d/w=%d", ps, s, n, w), func(b *testing.B) {
+		policies = append(policies, p)
+	}
+	for _, s := range benchList("SHM_BENCH_S", []int{1, 2}) {
+		for _, n := range benchList("SHM_BENCH_N", []int{1, 4}) {
+			for _, w := range benchList("SHM_BENCH_W", []int{1, 8}) {
+				for i, p := range policies {
+					b.Run(fmt.Sprintf("wait=%s/srv=%d/n=%d/w=%d", names[i], s, n, w), func(b *testing.B) {
 						benchShm(b, n, w, s, p)
 					})
 				}
@@ -119,6 +126,9 @@ func runLoad(b *testing.B, n, w int, client func(int) impls.Client) {
 	per := max(1, b.N/g)
 	lat := make([][]time.Duration, g)
 	var wg sync.WaitGroup
+	// One cancellable context for every worker, as the driver has.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	b.ResetTimer()
 	start := time.Now()
 	for i := range g {
@@ -128,7 +138,6 @@ func runLoad(b *testing.B, n, w int, client func(int) impls.Client) {
 			cl := client(i / w)
 			rng := rand.New(rand.NewPCG(uint64(i), 1))
 			l := make([]time.Duration, 0, per)
-			ctx := context.Background()
 			for j := range per {
 				if j&63 == 0 && time.Since(start) > benchCap {
 					break // a collapsing configuration would run for ages

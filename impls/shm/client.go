@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -233,15 +234,27 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 	return impls.Response{Found: impls.Present, Value: strconv.FormatUint(uint64(res.Value), 10)}, nil
 }
 
-// waitChan waits for ch to close, or for st to stop.
+// waitChan waits for ch (the previous request's done channel) to close, or
+// for ctx to end. It does not watch the cluster's closing channel: the
+// oldest request of the thread is never here but in spinReady or park,
+// which do, and its abandonment closes the chain behind it. It polls a few
+// times first, yielding to the other goroutines (the predecessor usually
+// completes within a microsecond): a blocking select locks every channel it
+// waits on, and ctx.Done() is often one channel shared by every worker.
 func waitChan(st stopper, ch <-chan struct{}) error {
+	for range 4 {
+		runtime.Gosched()
+		select {
+		case <-ch:
+			return nil
+		default:
+		}
+	}
 	select {
 	case <-ch:
 		return nil
 	case <-st.ctx.Done():
 		return st.ctx.Err()
-	case <-st.closing:
-		return errClosed
 	}
 }
 

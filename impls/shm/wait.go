@@ -48,7 +48,7 @@ type waitPolicy struct {
 // defaultWait is the policy kvbench uses; doc.go records the measurements
 // behind it.
 func defaultWait() waitPolicy {
-	return waitPolicy{SpinFor: 10 * time.Microsecond, YieldFor: 50 * time.Microsecond,
+	return waitPolicy{SpinFor: 5 * time.Microsecond, YieldFor: 50 * time.Microsecond,
 		Park: parkFutex, ParkFor: 200 * time.Microsecond, ParkMax: 2 * time.Millisecond}
 }
 
@@ -65,7 +65,7 @@ func parseWaitPolicy(s string) (waitPolicy, error) {
 	mode, rest, _ := strings.Cut(s, ":")
 	switch mode {
 	case "spin":
-		p = waitPolicy{SpinFor: 1 << 62, Park: parkNone}
+		p.SpinFor, p.Park = 1<<62, parkNone
 	case "yield":
 		p.Park = parkNone
 	case "sleep":
