@@ -98,6 +98,11 @@ type thread struct {
 
 	qmu        sync.Mutex
 	quarantine []abandoned
+
+	// inUse is held shared by every Do of the thread and exclusively by the
+	// cluster's Close (one per thread, so that Do calls of different
+	// threads do not bounce one cache line).
+	inUse sync.RWMutex
 }
 
 // abandoned is a slot whose request's caller gave up (ctx) before the
@@ -169,8 +174,8 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 	if c.closed.Load() {
 		return impls.Response{}, errClosed
 	}
-	c.c.mu.RLock() // the cluster's Close waits for Do calls before it unmaps
-	defer c.c.mu.RUnlock()
+	c.t.inUse.RLock() // the cluster's Close waits for Do calls before it unmaps
+	defer c.t.inUse.RUnlock()
 	st := stopper{ctx: ctx, closing: c.c.closing}
 	if err := st.Err(); err != nil {
 		return impls.Response{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -121,5 +122,29 @@ func TestCanonical(t *testing.T) {
 		if got := Impl().Canonical(in); got != want {
 			t.Errorf("Canonical(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCloseUnblocks: Close returns while a Do waits for an answer that
+// will never come, and later calls fail cleanly.
+func TestCloseUnblocks(t *testing.T) {
+	ip := noServer(t, 1, 1)
+	cl := mustClient(t, ip, 0)
+	done := make(chan error, 1)
+	go func() { _, err := cl.Do(context.Background(), get("1")); done <- err }()
+	for load(ip.r.pTail()) != 1 {
+		runtime.Gosched()
+	}
+	if err := ip.cluster.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, impls.ErrUnknownOutcome) || !errors.Is(err, errClosed) {
+		t.Errorf("pending Do: %v", err)
+	}
+	if _, err := cl.Do(context.Background(), get("1")); !errors.Is(err, errClosed) {
+		t.Errorf("Do after Close: %v", err)
+	}
+	if _, err := ip.cluster.NewClient(context.Background(), 0); !errors.Is(err, errClosed) {
+		t.Errorf("NewClient after Close: %v", err)
 	}
 }

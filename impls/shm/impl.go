@@ -100,7 +100,6 @@ type cluster struct {
 	proc    *proc.Process
 	seen    atomic.Uint32 // the last server epoch the readiness probe accepted
 
-	mu      sync.RWMutex // held shared by every Do, exclusively by Close
 	closing chan struct{}
 	once    sync.Once
 }
@@ -172,10 +171,14 @@ func (c *cluster) Close() error {
 		if c.proc != nil {
 			err = c.proc.Stop(2 * time.Second)
 		}
-		c.mu.Lock()
+		for _, t := range c.threads {
+			t.inUse.Lock() // wait for its Do calls; they see closing
+		}
 		c.poller.idle()
 		err = errors.Join(err, c.r.unmap())
-		c.mu.Unlock()
+		for _, t := range c.threads {
+			t.inUse.Unlock() // later calls see closing before touching the region
+		}
 	})
 	return err
 }
