@@ -1,5 +1,122 @@
-// Package shm is seed 000: the CS537 shared-memory ring-buffer KV server and
-// the multi-threaded client adapter that drives it.
+// Package shm is seed 000: the CS537 shared-memory ring-buffer KV server
+// (`kvbench serve shm`) and the multi-threaded client adapter that drives
+// it (Impl().Start). It owns the byte layout of specs/shm.md (layout.go),
+// the ring index and completion protocols on the mapped words (ring.go,
+// with the memory-ordering argument), waiting (wait.go, poller.go), the
+// server's concurrent hash table (table.go), the server (server.go) and the
+// client (client.go, impl.go).
 //
-// TODO: measurements.
+// # Interoperability
+//
+// The region is byte-compatible with the course's C structs and the ring
+// follows the spec's protocol, so a C client or server built from the
+// course template works with ours over the same file. The tests compile
+// testdata/client.c and testdata/server.c with gcc (skipped without it),
+// check the compiler's offsets against ours, run the C client (which creates
+// the file and forks our server) with exact GET validation, and drive the C
+// server with our client.
+//
+// kvbench adds a few words in the padding of the ring's index lines (see
+// layout.go): waiter counts for futex wake-ups, the server epoch and
+// "drained" marks used for readiness and crash recovery, and the count of
+// malformed descriptors. C code never touches that padding.
+//
+// # Keys and values
+//
+// See MapKey and MapValue: canonical decimal u32 strings are used as they
+// are (the course's workloads); other strings are hashed with 32-bit FNV-1a
+// (keys may then collide; values become checksums, and a GET returns the
+// checksum in decimal, which is what Impl().Canonical gives the fuzzer). A
+// GET that reads 0 is reported as Absent: the course's GET of a missing key
+// returns 0, so the value 0 cannot be told from "absent". Delete, Swap and
+// Scan are refused with impls.ErrUnsupported.
+//
+// # Server
+//
+// `kvbench serve shm -n THREADS -s TABLE_SIZE [--file PATH] [-v]` opens the
+// existing file (default shmem_file), maps all of it and learns the size of
+// the status board from the file size. Every descriptor is validated
+// (req_type 0 or 1; res_off inside the board and slot-aligned); a bad one
+// is skipped and counted (stderr summary on exit, each one with -v, and the
+// count in the region), never answered. Readiness: after mapping and
+// repairing the ring the server increments the epoch word and prints
+// "shm server ready: ..." on stdout; the adapter's probe waits for the epoch
+// to pass the last one it saw, which also works for restarts. The hidden
+// flag --wait POLICY (see parseWaitPolicy) exists for the measurements below.
+//
+// # Crash and restart
+//
+// The table lives in server memory: a crash loses it (Impl().Claims says
+// so). A restarted server resumes serving the ring: it first hands back to
+// itself entries a dead server claimed but never released (c_head =
+// c_tail), then answers what is in the ring. A request the dead server took
+// and released but never answered is lost. The client never takes a late
+// answer for a later request: when a caller gives up (ctx), its slot is
+// quarantined until the answer arrives (a paused server) or until a server
+// that started after the request was published has drained everything that
+// was in the ring when it started without answering it (then it is lost for
+// good and the slot is reused). Meanwhile the thread goes on with its other
+// slots; with w = 1 a call waits for the quarantine to resolve.
+//
+// # Waiting on two cores
+//
+// A waiter spins for 5 µs, then alternates checks with yielding
+// (runtime.Gosched and sched_yield) for 50 µs more, then parks in
+// FUTEX_WAIT on the watched word for 200 µs, doubling up to 2 ms while it
+// stays idle. A kvbench peer wakes parked waiters (waiter counts in the
+// padding; on the client side one poller goroutine per cluster parks for
+// all Do calls, so at most one OS thread of the client process blocks in
+// the kernel); a C peer never wakes anybody and the park length bounds the
+// delay. Measured with BenchmarkWait (go test -bench Wait): for each of the
+// 12 points server threads 1,2 × clients 1,2,4 × windows 1,8, every policy
+// back to back, 30 000 operations (50/50 PUT/GET, 100 000 keys), 5 rounds,
+// median per point, then the geometric mean over the points; idle CPU is
+// that of an idle `serve shm -n 2` over 3 s:
+//
+//	policy                              ops/s (geomean)  p99 (geomean)  worst point  idle server CPU
+//	spin only                               862 K            9 µs          350 K      1.98 cores
+//	spin 5 µs, then yield forever         1 064 K           36 µs          621 K      2.00 cores
+//	spin 5, yield 50 µs, nanosleep 50 µs    657 K           79 µs           44 K      0.04 cores
+//	spin 5 µs, then futex park              571 K          124 µs          368 K      0.04 cores
+//	spin 5, yield 50 µs, futex (default)    994 K           46 µs          396 K      0.04 cores
+//
+// Parks of a fixed 200 µs cost an idle server 0.27 cores (every timed-out
+// park is a wake-up costing tens of µs on this VM); growing them to 2 ms
+// brought that to 0.04. The default keeps most of the throughput of never
+// parking at a fiftieth of the idle cost. The yield phase matters: without
+// it both sides fall into park/wake round trips. Caveat: the machine
+// (2 vCPU AMD EPYC, Firecracker VM) is shared; these figures were taken
+// at load average 2-4. At load 10-30 every policy fell to 25-250 K ops/s
+// with run-to-run swings of 10x, because a sched_yield then gives the CPU
+// away for ~25 µs; rankings taken then were not reproducible.
+//
+// # Benchmarks
+//
+// BenchmarkMatrix (go test -bench Matrix; the real server process, default
+// policy, 50 000 operations, median of 3, load average ~2) in K ops/s and
+// p50/p99 latency per call (a call's latency includes waiting for the
+// w-1 earlier calls of its thread, so p50 grows with w):
+//
+//	                  server threads 1                 server threads 2
+//	n  w=1        w=2        w=8         w=32          w=1        w=2        w=8         w=32
+//	1  1536       867        991         961           832        1205       966         987
+//	   0.4/4µs    0.4/33µs   4/47µs      24/85µs       0.4/18µs   0.9/21µs   4/44µs      24/179µs
+//	2  675        1365       1335        1036          1408       1425       1024        996
+//	   0.4/29µs   0.9/23µs   5/99µs      24/325µs      0.4/7µs    0.9/22µs   5/172µs     33/228µs
+//	3  848        1136       708         1003          1121       1403       926         870
+//	   0.4/59µs   1.2/28µs   7/275µs     48/990µs      0.4/25µs   1.0/29µs   7/171µs     45/1.6ms
+//	4  952        1323       1150        806           1354       621        1202        653
+//	   0.4/64µs   1.9/45µs   10/218µs    118/1.1ms     0.4/35µs   1.9/81µs   10/236µs    79/3.3ms
+//
+// The ceiling, an in-process Go map behind the same Client interface and
+// key/value mapping (BenchmarkCeiling), does 5.3-7.1 M ops/s at every
+// point (p50 0.1 µs). shm reaches 0.6-1.5 M ops/s, 4-10x below it, so the
+// 3x goal is not met on this machine. Run-to-run spread is about ±40%. A
+// round trip crosses cores on some ten cache lines (p_head, the ring entry,
+// p_tail, c_head, c_tail, the status slot, the table), about 0.65 µs in the
+// best case (n=1, w=1, both sides spinning), and client and server share
+// the two cores; the harness alone costs 0.15 µs per operation.
+//
+// The table (BenchmarkTable, TestTableGrowth) grows from -s 1 to a million
+// keys with at most 26 entries moved by any one operation.
 package shm
