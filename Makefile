@@ -32,7 +32,12 @@ race:
 
 # Performance figures, printed side by side (see README "Performance").
 bench: build
-	$(GO) test -run XXX -bench . -benchtime 2000000x ./scenarios/
+	@echo "== driver overhead per op (no-op client; goal < 1 µs, 0 allocs) =="
+	$(GO) test -run XXX -bench DriverPerOp -benchtime 2000000x ./scenarios/
+	@echo "== checker: 5x5000 conflicting (goal < 5 s), 100k ops / 1000 keys (goal < 10 s) =="
+	$(GO) test -run XXX -bench 'Check$$' -benchtime 1x ./checker/
+	@echo "== shm: -n x -w x server threads matrix, and the in-process map ceiling =="
+	$(GO) test -run XXX -bench 'Matrix|Ceiling' -benchtime 1x ./impls/shm/
 	./scripts/bench.sh
 
 clean:

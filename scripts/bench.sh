@@ -24,7 +24,7 @@ LOAD=(--workload a -p readproportion=0.9 -p updateproportion=0.1 -p fieldcount=1
 printf '\n== 1. load generators against one real memcached (-t 2), 32 connections, 100 B values, 90%% get, %s ==\n' "$DUR"
 if command -v memcached >/dev/null && command -v memcaslap >/dev/null; then
   port=$(free_port)
-  memcached -l 127.0.0.1 -p "$port" -t 2 -m 1024 -U 0 & pids+=($!)
+  memcached -u "$(id -un)" -l 127.0.0.1 -p "$port" -t 2 -m 1024 -U 0 & pids+=($!)
   wait_port "$port"
   memcaslap -s "127.0.0.1:$port" -T 2 -c 32 -X 100 -t "$DUR" > "$OUT/memcaslap.txt" 2>&1 || true
   caslap=$(awk '/^Run time:/ {for (i=1;i<=NF;i++) if ($i=="TPS:") print $(i+1)}' "$OUT/memcaslap.txt" | tail -1)

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -179,15 +181,34 @@ func (p *Process) Restart(ctx context.Context) error {
 	return p.start(ctx)
 }
 
-// Pause stops the process group with SIGSTOP.
+// Pause stops the process group with SIGSTOP and returns once the kernel
+// reports the leader stopped (or after a second), so a recorded fault
+// window starts when the process really stopped.
 func (p *Process) Pause() error {
-	_, err := p.signalGroup(syscall.SIGSTOP)
-	if err == nil {
-		p.mu.Lock()
-		p.paused = true
-		p.mu.Unlock()
+	if _, err := p.signalGroup(syscall.SIGSTOP); err != nil {
+		return err
 	}
-	return err
+	p.mu.Lock()
+	p.paused = true
+	p.mu.Unlock()
+	if pid := p.Pid(); pid > 0 {
+		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline) && !stopped(pid); {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	return nil
+}
+
+// stopped reports whether /proc says pid is in the stopped state.
+func stopped(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true // gone: nothing left to wait for
+	}
+	// The state follows the command name, which is in parentheses and may
+	// itself contain spaces or parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && (b[i+2] == 'T' || b[i+2] == 't')
 }
 
 // Resume continues a paused process group with SIGCONT.

@@ -53,6 +53,9 @@ func TestStartKillRestartPause(t *testing.T) {
 	if err := p.Pause(); err != nil {
 		t.Fatal(err)
 	}
+	if !stopped(pid) {
+		t.Error("Pause returned before the process stopped")
+	}
 	if state := procState(t, pid); state != 'T' {
 		t.Errorf("paused process state %q, want T (stopped)", state)
 	}
