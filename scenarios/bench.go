@@ -43,19 +43,8 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 		}
 	}
 	out := o.Output
-	dir, err = results.NewDir(outDir(out), "run", o.Target.Name(), time.Now())
+	dir, tgt, err := startRun(ctx, out, "run", o.Target, o.Clients, o.Window)
 	if err != nil {
-		return "", nil, err
-	}
-	serverLog, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return dir, nil, err
-	}
-	defer serverLog.Close()
-
-	tgt, err := openTarget(ctx, o.Target, o.Clients, o.Window, serverLog)
-	if err != nil {
-		os.RemoveAll(dir)
 		return "", nil, err
 	}
 	defer tgt.close()

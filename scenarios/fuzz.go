@@ -62,18 +62,8 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	if err != nil {
 		return "", nil, err
 	}
-	dir, err = results.NewDir(outDir(out), "fuzz", o.Target.Name(), time.Now())
+	dir, tgt, err := startRun(ctx, out, "fuzz", o.Target, o.Clients, 1)
 	if err != nil {
-		return "", nil, err
-	}
-	serverLog, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return dir, nil, err
-	}
-	defer serverLog.Close()
-	tgt, err := openTarget(ctx, o.Target, o.Clients, 1, serverLog)
-	if err != nil {
-		os.RemoveAll(dir)
 		return "", nil, err
 	}
 	defer tgt.close()

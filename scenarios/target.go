@@ -7,12 +7,38 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/impls/memkv"
 	"github.com/kvbench/kvbench/impls/proc"
 	"github.com/kvbench/kvbench/impls/registry"
+	"github.com/kvbench/kvbench/results"
 )
+
+// startRun creates the run's results directory and starts its target, with
+// the servers' output going to server.log in that directory. On failure it
+// removes the directory, so a run that never started leaves nothing behind.
+func startRun(ctx context.Context, out Output, command string, t Target, clients, window int) (string, *opened, error) {
+	dir, err := results.NewDir(outDir(out), command, t.Name(), time.Now())
+	if err != nil {
+		return "", nil, err
+	}
+	serverLog, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	tgt, err := openTarget(ctx, t, clients, window, serverLog)
+	if err != nil {
+		serverLog.Close()
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	stop := tgt.close
+	tgt.close = func() { stop(); serverLog.Close() }
+	return dir, tgt, nil
+}
 
 // opened is a started target: the cluster, the bundled impl (nil for an
 // external target) and a cleanup that stops processes and removes temp dirs.
