@@ -37,7 +37,7 @@ bench: build
 	@echo "== checker: 5x5000 conflicting (goal < 5 s), 100k ops / 1000 keys (goal < 10 s) =="
 	$(GO) test -run XXX -bench 'Check$$' -benchtime 1x ./checker/
 	@echo "== shm: -n x -w x server threads matrix, and the in-process map ceiling =="
-	$(GO) test -run XXX -bench 'Matrix|Ceiling' -benchtime 1x ./impls/shm/
+	$(GO) test -run XXX -bench 'Matrix|Ceiling' -benchtime 50000x ./impls/shm/
 	./scripts/bench.sh
 
 clean:
