@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/kvbench/kvbench/results"
@@ -59,6 +60,27 @@ linearizability with Porcupine, and renders markdown reports.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       results.ThisVersion().Kvbench,
+	}
+	var cpuprofile string
+	root.PersistentFlags().StringVar(&cpuprofile, "cpuprofile", "", "write a Go CPU profile of kvbench itself to this file (go tool pprof)")
+	var profile *os.File
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if cpuprofile == "" {
+			return nil
+		}
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		profile = f
+		return pprof.StartCPUProfile(f)
+	}
+	root.PersistentPostRunE = func(cmd *cobra.Command, args []string) error {
+		if profile == nil {
+			return nil
+		}
+		pprof.StopCPUProfile()
+		return profile.Close()
 	}
 	root.AddCommand(
 		newGenCmd(stdout, stderr),

@@ -8,18 +8,21 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
 )
 
 // Client is the memcached adapter: one TCP connection on which up to window
-// concurrent Do calls pipeline. Requests are written in the order callers
-// get the write lock, the last writer of a burst flushes, and one reader
-// goroutine matches responses to a FIFO of waiting calls.
+// concurrent Do calls pipeline. Requests are appended to an output buffer in
+// the order callers get the lock; with a window above one, a flusher
+// goroutine writes whatever accumulated while its previous write was in the
+// kernel (group commit for the socket: one write syscall carries many
+// requests under load), and one reader goroutine matches responses to a
+// FIFO of waiting calls. With window 1 the caller writes its own request.
 //
 // Mapping: Get is `get`, Put is `set` (memcached does not say whether the key
 // existed, so Found is Unknown), Delete is `delete`, Swap is a gets/cas loop
@@ -34,25 +37,28 @@ type Client struct {
 	addr   string
 	window int
 
-	queued atomic.Int32 // callers that want to write; the last one flushes
-
-	mu      sync.Mutex // guards cn, closed, scratch and writes to cn.bw
-	cn      *clientConn
-	closed  bool
-	scratch []byte
+	mu     sync.Mutex // guards cn, closed, and cn.out, cn.spare, cn.flushQueued
+	cn     *clientConn
+	closed bool
 }
 
 var _ impls.Client = (*Client)(nil)
 
 type clientConn struct {
-	nc     net.Conn
-	bw     *bufio.Writer
-	br     *bufio.Reader
-	fifo   chan *call
-	broken bool          // guarded by Client.mu
-	gone   chan struct{} // closed when broken
-	dead   chan struct{} // closed when the reader stops reading
-	done   chan struct{} // closed when the reader exited
+	nc net.Conn
+	br *bufio.Reader
+	// out holds requests not yet written; spare is the flusher's other
+	// buffer. wmu serializes writes to nc so bytes leave in append order:
+	// whoever writes takes wmu before releasing Client.mu.
+	out, spare  []byte
+	wmu         sync.Mutex
+	flushQueued bool
+	wake        chan struct{} // cap 1: the flusher has work
+	fifo        chan *call
+	broken      bool          // guarded by Client.mu
+	gone        chan struct{} // closed when broken
+	dead        chan struct{} // closed when the reader stops reading
+	done        chan struct{} // closed when the reader exited
 }
 
 // Errors the client returns.
@@ -124,11 +130,15 @@ func (c *Client) connLocked(ctx context.Context) (*clientConn, error) {
 		return nil, fmt.Errorf("memcached client: dial %s: %v", c.addr, err)
 	}
 	cn := &clientConn{
-		nc: nc, bw: bufio.NewWriterSize(nc, 16<<10), br: bufio.NewReaderSize(nc, 64<<10),
+		nc: nc, br: bufio.NewReaderSize(nc, 64<<10), wake: make(chan struct{}, 1),
+		out: make([]byte, 0, 16<<10), spare: make([]byte, 0, 16<<10),
 		fifo: make(chan *call, 2*c.window+8), gone: make(chan struct{}), dead: make(chan struct{}), done: make(chan struct{}),
 	}
 	c.cn = cn
 	go c.readLoop(cn)
+	if c.window > 1 {
+		go c.flushLoop(cn)
+	}
 	return cn, nil
 }
 
@@ -262,23 +272,19 @@ func (c *Client) roundTrip(ctx context.Context, op byte, key, value string, cas 
 	}
 	cl := callPool.Get().(*call)
 	cl.op, cl.key = op, key
-	c.queued.Add(1)
 	c.mu.Lock()
 	cn, err := c.connLocked(ctx)
 	if err != nil {
-		c.queued.Add(-1)
 		c.mu.Unlock()
 		callPool.Put(cl)
 		return nil, err
 	}
-	c.writeRequest(cn.bw, op, key, value, cas)
+	cn.out = appendRequest(cn.out, op, key, value, cas)
 	select {
 	case cn.fifo <- cl:
 	default:
 		// More callers than the window: let responses drain, then queue.
-		if cn.bw.Flush() != nil {
-			c.breakLocked(cn)
-		}
+		c.writeLocked(cn)
 		select {
 		case cn.fifo <- cl:
 		case <-cn.gone:
@@ -289,9 +295,14 @@ func (c *Client) roundTrip(ctx context.Context, op byte, key, value string, cas 
 			cl.done <- struct{}{}
 		}
 	}
-	if c.queued.Add(-1) == 0 || cn.bw.Buffered() > 8<<10 {
-		if cn.bw.Flush() != nil {
-			c.breakLocked(cn)
+	switch {
+	case c.window == 1:
+		c.writeLocked(cn)
+	case !cn.flushQueued:
+		cn.flushQueued = true
+		select {
+		case cn.wake <- struct{}{}:
+		default:
 		}
 	}
 	c.mu.Unlock()
@@ -313,24 +324,72 @@ func opName(op byte) string {
 	return [...]string{"get", "gets", "set", "add", "cas", "delete"}[op]
 }
 
-func (c *Client) writeRequest(bw *bufio.Writer, op byte, key, value string, cas uint64) {
-	bw.WriteString(opName(op))
-	bw.WriteByte(' ')
-	bw.WriteString(key)
+// appendRequest appends one request line (and data block) to b.
+func appendRequest(b []byte, op byte, key, value string, cas uint64) []byte {
+	b = append(b, opName(op)...)
+	b = append(b, ' ')
+	b = append(b, key...)
 	switch op {
 	case reqSet, reqAdd, reqCas:
-		b := append(c.scratch[:0], " 0 0 "...)
+		b = append(b, " 0 0 "...)
 		b = strconv.AppendInt(b, int64(len(value)), 10)
 		if op == reqCas {
 			b = append(b, ' ')
 			b = strconv.AppendUint(b, cas, 10)
 		}
 		b = append(b, "\r\n"...)
-		c.scratch = b
-		bw.Write(b)
-		bw.WriteString(value)
+		b = append(b, value...)
 	}
-	bw.WriteString("\r\n")
+	return append(b, "\r\n"...)
+}
+
+// writeLocked writes cn.out now, after any write the flusher has in
+// flight (older bytes). The caller holds c.mu.
+func (c *Client) writeLocked(cn *clientConn) {
+	if len(cn.out) == 0 || cn.broken {
+		return
+	}
+	cn.wmu.Lock()
+	_, err := cn.nc.Write(cn.out)
+	cn.wmu.Unlock()
+	cn.out = cn.out[:0]
+	if err != nil {
+		c.breakLocked(cn)
+	}
+}
+
+// flushLoop writes the requests that accumulate in cn.out, one write per
+// batch: while one write is in the kernel, later callers append to the
+// other buffer, and the next write carries all of them.
+func (c *Client) flushLoop(cn *clientConn) {
+	for {
+		select {
+		case <-cn.wake:
+		case <-cn.gone:
+			return
+		}
+		// Callers woken by the reader's last batch of answers are runnable
+		// now; let them append their next requests before this write.
+		runtime.Gosched()
+		c.mu.Lock()
+		cn.flushQueued = false
+		if len(cn.out) == 0 || cn.broken {
+			c.mu.Unlock()
+			continue
+		}
+		buf := cn.out
+		cn.out = cn.spare[:0]
+		cn.wmu.Lock() // before releasing mu: no later bytes can overtake these
+		c.mu.Unlock()
+		_, err := cn.nc.Write(buf)
+		cn.wmu.Unlock()
+		c.mu.Lock()
+		cn.spare = buf[:0]
+		if err != nil {
+			c.breakLocked(cn)
+		}
+		c.mu.Unlock()
+	}
 }
 
 // readLoop reads responses in order and completes the FIFO's calls. When
