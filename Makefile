@@ -18,11 +18,13 @@ demo: build
 	$(BIN) report runs/demo -o report.md
 	@echo "wrote report.md"
 
-# Everything CI runs: vet, then every test (integration tests start real
-# servers, memcached and memccapable when installed).
+# Everything CI runs: vet, every test (integration tests start real
+# servers, memcached and memccapable when installed), then the short suite
+# under the race detector.
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 12m ./...
+	$(GO) test -race -short -count=1 -timeout 10m ./...
 
 test-short:
 	$(GO) test -short ./...
