@@ -1,10 +1,7 @@
 package scenarios
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"strconv"
 
 	"github.com/kvbench/kvbench/impls"
@@ -34,7 +31,7 @@ func resolveProperties(o *BenchOptions) (workload.Properties, int64, error) {
 	}
 	var explicit string
 	for _, path := range o.PropertyFiles {
-		p, err := loadPropertyFile(path)
+		p, err := workload.LoadPropertyFile(path)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -66,19 +63,6 @@ func resolveProperties(o *BenchOptions) (workload.Properties, int64, error) {
 		}
 	}
 	return props, n, nil
-}
-
-// loadPropertyFile reads a -P file. YCSB's stock names (workloada ..
-// workloadf, also as workloads/workloada) fall back to the embedded copies
-// when no such file exists, so `-P workloada` works from any directory.
-func loadPropertyFile(path string) (workload.Properties, error) {
-	p, err := workload.LoadPropertyFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		if core, cerr := workload.Core(filepath.Base(path)); cerr == nil {
-			return core, nil
-		}
-	}
-	return p, err
 }
 
 // kindsOf lists the request kinds a fixed list of ops uses.

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -67,9 +69,17 @@ func Core(letter string) (Properties, error) {
 	return p, nil
 }
 
-// LoadPropertyFile reads a YCSB property file (the argument of -P).
+// LoadPropertyFile reads a YCSB property file (the argument of -P). A path
+// that does not exist but names one of YCSB's stock files (workloada ..
+// workloadf, in any directory, as in `-P workloads/workloada`) reads the
+// embedded copy, so YCSB command lines work from any directory.
 func LoadPropertyFile(path string) (Properties, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if core, cerr := Core(filepath.Base(path)); cerr == nil {
+			return core, nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
