@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/memkv"
 	"github.com/kvbench/kvbench/results"
 )
 
@@ -137,5 +139,56 @@ func TestFuzzFindsStaleReadsInABuggyServer(t *testing.T) {
 	}
 	if run.Check.Verdict != results.VerdictOK {
 		t.Fatalf("single client: verdict %q (%s), want ok", run.Check.Verdict, run.Check.Detail)
+	}
+}
+
+// TestFuzzLeavesForeignDataAlone fuzzes a correct server that already holds
+// someone else's data under the very keys the MadKV fuzzer uses
+// (key00000..): the fuzz must pass and leave that data as it was.
+func TestFuzzLeavesForeignDataAlone(t *testing.T) {
+	srv, err := memkv.NewServer(memkv.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx, ln)
+	defer srv.Close()
+	addr := ln.Addr().String()
+
+	c, err := memkv.Dial(ctx, addr, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	foreign := map[string]string{}
+	for i := 0; i < 5; i++ {
+		k := fmt.Sprintf("key%05d", i)
+		foreign[k] = "someoneelses" + k
+		if _, err := c.Do(ctx, impls.Request{Kind: impls.Put, Key: k, Value: foreign[k]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for rep := 0; rep < 2; rep++ { // a second run also meets the first run's keys
+		_, run, err := Fuzz(ctx, FuzzOptions{
+			Target:  Target{URL: "memcached://" + addr},
+			Clients: 3, Keys: 5, OpsPerClient: 300, Conflict: true, Seed: 1, Output: Output{Dir: t.TempDir()},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Check.Verdict != results.VerdictOK {
+			t.Fatalf("run %d: verdict %q (%s), want ok", rep, run.Check.Verdict, run.Check.Detail)
+		}
+	}
+	for k, want := range foreign {
+		r, err := c.Do(ctx, impls.Request{Kind: impls.Get, Key: k})
+		if err != nil || r.Found != impls.Present || r.Value != want {
+			t.Errorf("foreign key %s: %+v, %v; want %q untouched", k, r, err, want)
+		}
 	}
 }
