@@ -75,40 +75,35 @@ func (n *nemesis) record(f results.Fault) {
 	}
 }
 
-// crashOnce kills p and restarts it after the fault duration (or at once
-// when ctx ends). The window spans kill to ready.
+// crashOnce kills p (SIGKILL of its group) and restarts it on the same data
+// after the fault duration; the window spans kill to ready. The restart
+// happens even when the run is over: the store must serve afterwards.
 func (n *nemesis) crashOnce(ctx context.Context, p *proc.Process) {
-	f := results.Fault{Kind: "crash", Process: p.Name(), Start: n.since()}
-	if err := p.Kill(); err != nil {
-		f.End, f.Error = n.since(), err.Error()
-		n.record(f)
-		return
-	}
-	select {
-	case <-ctx.Done():
-	case <-time.After(n.duration):
-	}
-	// Restart even when the run is over: the store must serve afterwards.
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		rctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		err = p.Restart(rctx)
-		cancel()
-		if err == nil {
-			break
+	n.inject(ctx, "crash", p, p.Kill, func() error {
+		var err error
+		for attempt := 0; attempt < 3; attempt++ {
+			rctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			err = p.Restart(rctx)
+			cancel()
+			if err == nil {
+				return nil
+			}
 		}
-	}
-	f.End = n.since()
-	if err != nil {
-		f.Error = err.Error()
-	}
-	n.record(f)
+		return err
+	})
 }
 
-// pauseOnce stops p with SIGSTOP and continues it after the fault duration.
+// pauseOnce stops p's group with SIGSTOP and continues it after the fault
+// duration.
 func (n *nemesis) pauseOnce(ctx context.Context, p *proc.Process) {
-	f := results.Fault{Kind: "pause", Process: p.Name(), Start: n.since()}
-	if err := p.Pause(); err != nil {
+	n.inject(ctx, "pause", p, p.Pause, p.Resume)
+}
+
+// inject applies one fault, holds it for the fault duration (or until ctx
+// ends), heals it, and records the window and any error.
+func (n *nemesis) inject(ctx context.Context, kind string, p *proc.Process, apply, heal func() error) {
+	f := results.Fault{Kind: kind, Process: p.Name(), Start: n.since()}
+	if err := apply(); err != nil {
 		f.End, f.Error = n.since(), err.Error()
 		n.record(f)
 		return
@@ -117,7 +112,7 @@ func (n *nemesis) pauseOnce(ctx context.Context, p *proc.Process) {
 	case <-ctx.Done():
 	case <-time.After(n.duration):
 	}
-	if err := p.Resume(); err != nil {
+	if err := heal(); err != nil {
 		f.Error = err.Error()
 	}
 	f.End = n.since()
