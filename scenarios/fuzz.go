@@ -3,7 +3,6 @@ package scenarios
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -51,14 +50,8 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	status := statusWriter(out)
 	// The namespace is fresh on every run, whatever the seed: a replayed
 	// seed must not collide with the keys an earlier run left behind.
-	// The streams are unbounded: the driver's quota (and with faults,
-	// Continue) decides how many ops run, after unsupported kinds are skipped.
-	const streamOps = math.MaxInt32
 	ns := workload.RandomNamespace(rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))))
-	fz, err := workload.NewFuzz(workload.FuzzConfig{
-		Clients: o.Clients, Keys: o.Keys, OpsPerClient: streamOps, Conflict: o.Conflict,
-		ValueSize: o.ValueSize, Namespace: ns, Seed: o.Seed,
-	})
+	mix, err := newFuzzMix(o, ns)
 	if err != nil {
 		return "", nil, err
 	}
@@ -100,7 +93,7 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	} else {
 		close(nemDone)
 	}
-	streams := func(i int) workload.Stream { return adaptStream(fz.Stream(i), tgt.impl) }
+	streams := func(i int) workload.Stream { return adaptStream(mix.streams(i), tgt.impl) }
 	res, err := Run(ctx, cfg, tgt.cluster.NewClient, streams)
 	st.done()
 	stopNemesis()
@@ -114,7 +107,7 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	}
 
 	run = &results.Run{
-		ID: filepath.Base(dir), Command: "fuzz", Args: out.Args, Impl: o.Target.Name(), Workload: "fuzz",
+		ID: filepath.Base(dir), Command: "fuzz", Args: out.Args, Impl: o.Target.Name(), Workload: mix.name,
 		Tags: out.Tags, Seed: o.Seed, Clients: o.Clients, Window: 1, Start: epoch,
 		Versions: results.ThisVersion(), Machine: results.ThisMachine(), Faults: faults,
 		Options: map[string]string{
@@ -134,7 +127,7 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	// After the last fault the store must serve again.
 	var recoveryErr error
 	if len(faults) > 0 && ctx.Err() == nil {
-		recoveryErr = probeRecovery(ctx, tgt.cluster, fz.Keys())
+		recoveryErr = probeRecovery(ctx, tgt.cluster, mix.keys)
 	}
 	check, err := checkHistory(ctx, dir, res.Events, faults, tgt.impl, o.Target.ImplFlags,
 		impls.Faults{Crash: o.Crash, Pause: o.Pause})

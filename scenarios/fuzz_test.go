@@ -192,3 +192,30 @@ func TestFuzzLeavesForeignDataAlone(t *testing.T) {
 		}
 	}
 }
+
+func TestFuzzWithYCSBWorkloads(t *testing.T) {
+	addr := startStaleServer(t)
+	for _, c := range []struct {
+		workload string
+		clients  int
+		verdict  string
+	}{
+		{"a", 3, results.VerdictViolation}, // reads and updates race on shared records
+		{"f", 3, results.VerdictViolation},
+		{"a", 1, results.VerdictOK}, // one client cannot observe the stale cache
+		{"c", 3, results.VerdictOK}, // read-only after the load: nothing goes stale
+	} {
+		t.Run(fmt.Sprintf("%s-%d", c.workload, c.clients), func(t *testing.T) {
+			_, run, err := Fuzz(context.Background(), FuzzOptions{
+				Target: Target{URL: "memcached://" + addr}, Workload: c.workload,
+				Clients: c.clients, Keys: 3, OpsPerClient: 400, Seed: 2, Output: Output{Dir: t.TempDir()},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.Workload != c.workload || run.Check.Verdict != c.verdict {
+				t.Fatalf("workload %q verdict %q (%s), want %q", run.Workload, run.Check.Verdict, run.Check.Detail, c.verdict)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ type fuzzOptions struct {
 	ops           int
 	conflict      bool
 	valueSize     int
+	workload      string
 	seed          int64
 	crash, pause  bool
 	faultInterval time.Duration
@@ -40,6 +41,7 @@ with --fsync never (0, reported as expected); violation (1); unknown (2).`,
   kvbench fuzz --impl memkv --clients 5 --conflict --crash
   kvbench fuzz --impl memkv --crash --impl-flags '--fsync never'
   kvbench fuzz --impl shm --clients 3 --conflict --pause
+  kvbench fuzz --impl memkv --workload f --clients 4 --keys 10 --crash
   kvbench fuzz --target memcached://127.0.0.1:11211 --clients 5 --conflict
   kvbench fuzz --target memcached://127.0.0.1:22122 --serve './myserver --port 22122' --crash`,
 		Args: cobra.NoArgs,
@@ -54,6 +56,7 @@ with --fsync never (0, reported as expected); violation (1); unknown (2).`,
 	fs.IntVar(&o.ops, "ops", scenarios.DefaultFuzzOps, "operations per client")
 	fs.BoolVar(&o.conflict, "conflict", false, "all clients use the same keys")
 	fs.IntVar(&o.valueSize, "value-size", scenarios.DefaultFuzzValueSize, "value length in characters")
+	fs.StringVar(&o.workload, "workload", "", "send YCSB core workload a..f instead of the MadKV mix (--keys records, shared by all clients)")
 	fs.Int64Var(&o.seed, "seed", 0, "random seed (default: random, recorded in run.json)")
 	fs.BoolVar(&o.crash, "crash", false, "SIGKILL a server process every --fault-interval and restart it")
 	fs.BoolVar(&o.pause, "pause", false, "SIGSTOP a server process every --fault-interval, SIGCONT after --fault-duration")
@@ -83,7 +86,7 @@ func (o *fuzzOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 	}
 	fo := scenarios.FuzzOptions{
 		Target: target, Clients: o.clients, Keys: o.keys, OpsPerClient: o.ops, Conflict: o.conflict,
-		ValueSize: o.valueSize, Seed: seed, Crash: o.crash, Pause: o.pause,
+		ValueSize: o.valueSize, Workload: o.workload, Seed: seed, Crash: o.crash, Pause: o.pause,
 		FaultInterval: o.faultInterval, FaultDuration: o.faultDuration,
 		Output: scenarios.Output{Dir: o.out, Args: commandLine(), Stdout: stdout, Status: stderr, Quiet: o.quiet, JSON: o.json},
 	}
