@@ -12,6 +12,7 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/kvbench/kvbench/results"
 )
@@ -211,6 +212,9 @@ func dashOf(keys []seriesKey, i int) int {
 // barsByWorkload compares stores per workload at one point, with min–max
 // error bars over repetitions.
 func (f *figures) barsByWorkload(pt point, gs []*group, workloads, stores []string) (string, error) {
+	if lo, hi := meanRange(pt, gs); lo > 0 && hi/lo > logBarsRatio {
+		return f.dotsByWorkload(pt, gs, workloads, stores, lo, hi)
+	}
 	p := newPlot("Throughput per YCSB workload, "+pointTitle(pt), "workload", "ops/s")
 	var names []string
 	for _, w := range workloads {
@@ -244,6 +248,65 @@ func (f *figures) barsByWorkload(pt point, gs []*group, workloads, stores []stri
 	p.X.Min, p.X.Max = -0.5, float64(len(workloads))-0.5
 	p.Y.Min = 0
 	headroom(p)
+	return f.save(p, "throughput-by-workload-"+pointName(pt))
+}
+
+// logBarsRatio: when the fastest and slowest store differ by more than this,
+// linear bars would flatten the slow ones to nothing, so the comparison is
+// drawn as dots on a log axis instead.
+const logBarsRatio = 30
+
+// meanRange returns the smallest and largest nonzero mean throughput at pt.
+func meanRange(pt point, gs []*group) (lo, hi float64) {
+	for _, g := range gs {
+		if g.point() != pt || g.tput.mean <= 0 {
+			continue
+		}
+		if lo == 0 || g.tput.mean < lo {
+			lo = g.tput.mean
+		}
+		hi = math.Max(hi, g.tput.mean)
+	}
+	return lo, hi
+}
+
+// dotsByWorkload is barsByWorkload on a log axis: a dot per store and
+// workload, side by side within the workload's slot, with the same error bars.
+func (f *figures) dotsByWorkload(pt point, gs []*group, workloads, stores []string, lo, hi float64) (string, error) {
+	p := newPlot("Throughput per YCSB workload, "+pointTitle(pt), "workload", "ops/s (log scale)")
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.TickerFunc(logTicks)
+	var names []string
+	for _, w := range workloads {
+		names = append(names, workloadName(w))
+	}
+	for i, s := range stores {
+		shift := 0.8 * (float64(i) - float64(len(stores)-1)/2) / float64(len(stores))
+		var xys plotter.XYs
+		bars := newErrorBars()
+		for j, w := range workloads {
+			for _, g := range gs {
+				if g.store == s && g.workload == w && g.point() == pt && g.tput.mean > 0 {
+					xys = append(xys, plotter.XY{X: float64(j) + shift, Y: g.tput.mean})
+					bars.add(float64(j)+shift, g.tput)
+				}
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		sc, err := plotter.NewScatter(xys)
+		if err != nil {
+			return "", err
+		}
+		sc.GlyphStyle = draw.GlyphStyle{Color: f.pal.color(s), Radius: vg.Points(4), Shape: draw.CircleGlyph{}}
+		p.Add(sc, bars)
+		p.Legend.Add(s, sc)
+	}
+	p.NominalX(names...)
+	p.X.Min, p.X.Max = -0.5, float64(len(workloads))-0.5
+	p.Y.Min = math.Pow(10, math.Floor(math.Log10(lo/1.5)))
+	p.Y.Max = hi * 8 // room for the legend above the data
 	return f.save(p, "throughput-by-workload-"+pointName(pt))
 }
 

@@ -270,7 +270,8 @@ func (d *document) comparison() error {
 			return err
 		}
 		d.figure(rel, "Throughput per workload, "+pointTitle(pt), "bars",
-			"one group of bars per YCSB workload, one bar per store; taller is faster. "+
+			"one group per YCSB workload, one bar per store (a dot on a log axis when the stores differ "+
+				"by more than 30×, so the slower ones stay visible); higher is faster. "+
 				"Error bars span the slowest and fastest repetition.")
 	}
 	return nil
