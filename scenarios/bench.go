@@ -69,7 +69,8 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 			fmt.Fprintf(statusWriter(out), "load phase: %d of %d inserts failed (first: %v)\n", n, plan.records, res.FirstErr)
 		}
 		if ctx.Err() != nil {
-			return dir, nil, ctx.Err()
+			os.RemoveAll(dir) // nothing was measured
+			return "", nil, fmt.Errorf("interrupted during the load phase; no results written")
 		}
 	}
 
