@@ -62,3 +62,28 @@ func TestClamp(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeHlog: a corrupt or hostile latency.hlog gives an error, never a
+// panic or a hang.
+func FuzzDecodeHlog(f *testing.F) {
+	var buf bytes.Buffer
+	w, _ := NewHlogWriter(&buf, time.Unix(1_800_000_000, 0))
+	h := NewHistogram()
+	for i := int64(1); i < 100; i++ {
+		h.RecordValue(i * 1000)
+	}
+	w.Write("READ", 0, time.Second, h)
+	f.Add(buf.String())
+	f.Add("Tag=READ,0.0,1.0,2.0,HISTFAAAAB\n")
+	f.Add("#[BaseTime: x\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		ivs, err := DecodeHlog(bytes.NewBufferString(s))
+		if err == nil {
+			for _, iv := range ivs {
+				if iv.Hist == nil {
+					t.Fatal("interval without histogram")
+				}
+			}
+		}
+	})
+}
