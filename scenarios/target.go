@@ -2,11 +2,14 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
@@ -81,8 +84,13 @@ func openImpl(ctx context.Context, t Target, clients, window int, log io.Writer)
 	if err != nil {
 		return nil, fmt.Errorf("find the kvbench binary to start servers: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "kvbench-"+im.Name+"-")
+	removeOrphanDirs()
+	dir, err := os.MkdirTemp("", tempPrefix+im.Name+"-")
 	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	env := impls.StartEnv{Exe: exe, Dir: dir, Clients: clients, Window: window, Flags: t.ImplFlags, Log: log}
@@ -92,6 +100,34 @@ func openImpl(ctx context.Context, t Target, clients, window int, log io.Writer)
 		return nil, fmt.Errorf("start %s: %w", im.Name, err)
 	}
 	return &opened{cluster: c, impl: im, close: func() { c.Close(); os.RemoveAll(dir) }}, nil
+}
+
+// Temp data dirs of bundled stores are named tempPrefix+name+"-*" and hold
+// ownerFile, the pid of the kvbench that made them.
+const (
+	tempPrefix = "kvbench-"
+	ownerFile  = "kvbench.owner"
+)
+
+// removeOrphanDirs removes the temp data dirs of kvbench processes that no
+// longer exist (a kvbench killed with SIGKILL cannot remove its own; its
+// servers died with it). A dir without an owner file, or whose owner pid is
+// alive (even if reused by another process), is left alone.
+func removeOrphanDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(string(b))
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // checkWindow refuses a -w the impl's protocol cannot pipeline.
