@@ -3,8 +3,6 @@ package impls
 import (
 	"context"
 	"io"
-
-	"github.com/kvbench/kvbench/impls/proc"
 )
 
 // Impl describes one bundled store: what it supports, what it promises, how to
@@ -31,6 +29,12 @@ type Impl struct {
 	Serve func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// Start starts the store's server processes and returns once they are ready.
 	Start func(ctx context.Context, env StartEnv) (Cluster, error)
+	// Client runs the store's own client in the foreground with the system's
+	// own command line (`kvbench client NAME ...`): the original's client
+	// where it is line-oriented, else a MadKV stdin/stdout client (package
+	// madkvline), so every bundled store can be driven through exec:.
+	// Nil when the store has no client of its own.
+	Client func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
 }
 
 // Supports reports whether the store's protocol has kind k.
@@ -43,11 +47,23 @@ func (im *Impl) Supports(k Kind) bool {
 	return false
 }
 
-// Faults names the faults a run injects.
+// Faults names the faults a run injects, and on which nodes.
 type Faults struct {
 	Crash bool
 	Pause bool
+	// Partition: network faults through kvbench's proxy on the nodes' links
+	// (isolate a node, split a group).
+	Partition bool
+	// Net lists degraded-link faults through the proxy ("loss", "delay",
+	// "dup"); empty for none.
+	Net []string
+	// Target is the --fault-target policy: random, leader, follower,
+	// minority, majority, or a role or node name. "" means random.
+	Target string
 }
+
+// Any reports whether f injects any fault.
+func (f Faults) Any() bool { return f.Crash || f.Pause || f.Partition || len(f.Net) > 0 }
 
 // Claim is what a store promises for one configuration.
 type Claim struct {
@@ -74,13 +90,13 @@ type StartEnv struct {
 	Log io.Writer
 }
 
-// Cluster is a running store: its processes and a way to open clients.
+// Cluster is a running store: its nodes and a way to open clients.
 type Cluster interface {
 	// NewClient opens client number id (0-based, id < StartEnv.Clients).
 	NewClient(ctx context.Context, id int) (Client, error)
-	// Processes lists the server processes the nemesis may crash or pause;
+	// Nodes lists the processes the nemesis may fault, with their roles;
 	// empty for a target kvbench does not manage.
-	Processes() []*proc.Process
+	Nodes() []Node
 	// Close stops every process and releases resources.
 	Close() error
 }

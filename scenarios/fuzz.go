@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/proc"
 	"github.com/kvbench/kvbench/results"
 	"github.com/kvbench/kvbench/workload"
 )
@@ -60,7 +61,7 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 		return "", nil, err
 	}
 	defer tgt.close()
-	procs := tgt.cluster.Processes()
+	procs := nodeProcs(tgt.cluster.Nodes())
 	if (o.Crash || o.Pause) && len(procs) == 0 {
 		return dir, nil, fmt.Errorf("--crash and --pause need a server kvbench manages: use --impl, or --target with --serve 'CMD'")
 	}
@@ -225,4 +226,14 @@ func countUnknown(run *results.Run) (n int64) {
 		n += op.Unknown
 	}
 	return n
+}
+
+// nodeProcs lists the nodes' processes (temporary until the nemesis picks
+// nodes by role).
+func nodeProcs(nodes []impls.Node) []*proc.Process {
+	var ps []*proc.Process
+	for _, n := range nodes {
+		ps = append(ps, n.Proc)
+	}
+	return ps
 }

@@ -155,7 +155,7 @@ func crashDuringWrites(t *testing.T, cl *cluster, valueSize int, minAcked int64)
 	for acked.Load() < minAcked && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := cl.Processes()[0].Kill(); err != nil {
+	if err := cl.Nodes()[0].Proc.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	close(stop)
@@ -205,7 +205,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 			if tc.tamper != nil {
 				tc.tamper(t, dataDir)
 			}
-			if err := cl.Processes()[0].Restart(context.Background()); err != nil {
+			if err := cl.Nodes()[0].Proc.Restart(context.Background()); err != nil {
 				t.Fatalf("restart: %v", err)
 			}
 			verifyStates(t, cl, states)
@@ -249,7 +249,7 @@ func TestServerStopsGracefully(t *testing.T) {
 		}
 	}
 	c.Close()
-	if err := cl.Processes()[0].Stop(5 * time.Second); err != nil {
+	if err := cl.Nodes()[0].Proc.Stop(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(log.String(), "memkv listening on "+cl.addr) {
@@ -260,7 +260,7 @@ func TestServerStopsGracefully(t *testing.T) {
 	if err != nil || torn || n != 100 || end == 0 {
 		t.Errorf("log after SIGTERM: %d records, torn %v, err %v; want 100 intact", n, torn, err)
 	}
-	if err := cl.Processes()[0].Restart(context.Background()); err != nil {
+	if err := cl.Nodes()[0].Proc.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	c2, _ := cl.NewClient(context.Background(), 0)

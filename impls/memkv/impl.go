@@ -200,8 +200,8 @@ func (c *cluster) NewClient(ctx context.Context, id int) (impls.Client, error) {
 	return Dial(ctx, c.addr, c.window)
 }
 
-// Processes returns the server processes kvbench manages (may be none).
-func (c *cluster) Processes() []*proc.Process { return c.procs }
+// Nodes returns the server processes kvbench manages (may be none).
+func (c *cluster) Nodes() []impls.Node { return impls.ProcNodes("server", c.procs...) }
 
 // Close stops the managed processes (SIGTERM, then SIGKILL after 5 s).
 func (c *cluster) Close() error {

@@ -179,7 +179,7 @@ func TestTargetCluster(t *testing.T) {
 	s := newMemServer(t, Config{})
 	cl := NewTargetCluster(startTCP(t, s), 4, nil)
 	defer cl.Close()
-	if len(cl.Processes()) != 0 {
+	if len(cl.Nodes()) != 0 {
 		t.Error("external target reports processes")
 	}
 	c, err := cl.NewClient(context.Background(), 0)

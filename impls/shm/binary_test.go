@@ -44,7 +44,7 @@ func TestBinary(t *testing.T) {
 				}
 			}
 			wg.Wait()
-			p := c.Processes()[0]
+			p := c.Nodes()[0].Proc
 			if err := p.Kill(); err != nil {
 				t.Fatal(err)
 			}

@@ -149,7 +149,7 @@ func TestCrashRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p := c.Processes()[0]
+	p := c.Nodes()[0].Proc
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}

@@ -154,13 +154,8 @@ func (c *cluster) NewClient(_ context.Context, id int) (impls.Client, error) {
 	return &client{c: c, t: c.threads[id]}, nil
 }
 
-// Processes returns the server process.
-func (c *cluster) Processes() []*proc.Process {
-	if c.proc == nil {
-		return nil
-	}
-	return []*proc.Process{c.proc}
-}
+// Nodes returns the server process.
+func (c *cluster) Nodes() []impls.Node { return impls.ProcNodes("server", c.proc) }
 
 // Close stops the server, makes every Do under way return, and unmaps the
 // file (the caller removes StartEnv.Dir).
