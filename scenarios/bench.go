@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/kvbench/kvbench/driver"
 	"io"
 	"os"
 	"path/filepath"
@@ -59,7 +60,7 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 	if plan.load != nil {
 		st := newStatusLine(statusWriter(out), "load")
 		fmt.Fprintf(statusWriter(out), "loading %d records into %s with %d clients\n", plan.records, o.Target.Name(), o.Clients)
-		res, err := Run(ctx, DriverConfig{Clients: o.Clients, Window: o.Window, Ops: plan.records, Progress: st.update},
+		res, err := driver.Run(ctx, driver.Config{Clients: o.Clients, Window: o.Window, Ops: plan.records, Progress: st.update},
 			tgt.cluster.NewClient, plan.load)
 		st.done()
 		if err != nil {
@@ -84,13 +85,13 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 	if err != nil {
 		return dir, nil, err
 	}
-	cfg := DriverConfig{
+	cfg := driver.Config{
 		Clients: o.Clients, Window: o.Window, Ops: plan.ops, Duration: plan.duration,
 		Rate: o.Rate, Record: o.Check || solution != nil, Hlog: hlog, Epoch: start,
 	}
 	st := newStatusLine(statusWriter(out), "run")
 	cfg.Progress = st.update
-	res, err := Run(ctx, cfg, tgt.cluster.NewClient, plan.run)
+	res, err := driver.Run(ctx, cfg, tgt.cluster.NewClient, plan.run)
 	st.done()
 	if err != nil {
 		return dir, nil, err
@@ -141,7 +142,7 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 }
 
 // summarize fills run's measured fields from a driver result.
-func summarize(run *results.Run, res *Result) {
+func summarize(run *results.Run, res *driver.Result) {
 	run.Seconds = res.Elapsed.Seconds()
 	run.Clamped = res.Clamped
 	for k := workload.OpType(0); k < workload.NumOpTypes; k++ {
@@ -173,7 +174,7 @@ func summarize(run *results.Run, res *Result) {
 	}
 }
 
-func sumErrors(res *Result) (n int64) {
+func sumErrors(res *driver.Result) (n int64) {
 	for k := range res.Errors {
 		n += res.Errors[k] + res.Unknown[k]
 	}

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"github.com/kvbench/kvbench/driver"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -67,7 +68,7 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	}
 
 	epoch := time.Now()
-	cfg := DriverConfig{
+	cfg := driver.Config{
 		Clients: o.Clients, Window: 1, Ops: int64(o.Clients) * int64(o.OpsPerClient),
 		Record: true, Epoch: epoch, OpTimeout: o.FaultDuration + opTimeoutBeyondFault,
 		FailBackoff: failBackoff,
@@ -95,7 +96,7 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 		close(nemDone)
 	}
 	streams := func(i int) workload.Stream { return adaptStream(mix.streams(i), tgt.impl) }
-	res, err := Run(ctx, cfg, tgt.cluster.NewClient, streams)
+	res, err := driver.Run(ctx, cfg, tgt.cluster.NewClient, streams)
 	st.done()
 	stopNemesis()
 	<-nemDone

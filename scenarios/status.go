@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"github.com/kvbench/kvbench/driver"
 	"io"
 	"os"
 	"time"
@@ -36,7 +37,7 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
-func (s *statusLine) update(p Progress) {
+func (s *statusLine) update(p driver.Progress) {
 	if s == nil || s.w == nil {
 		return
 	}

@@ -1,4 +1,4 @@
-package scenarios
+package driver
 
 import (
 	"context"
@@ -31,7 +31,7 @@ func BenchmarkDriverPerOp(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			res, err := Run(context.Background(), DriverConfig{Clients: bc.clients, Window: 1, Ops: int64(b.N), Record: bc.record}, open, streams)
+			res, err := Run(context.Background(), Config{Clients: bc.clients, Window: 1, Ops: int64(b.N), Record: bc.record}, open, streams)
 			if err != nil {
 				b.Fatal(err)
 			}

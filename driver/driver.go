@@ -1,4 +1,4 @@
-package scenarios
+package driver
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 	"github.com/kvbench/kvbench/workload"
 )
 
-// DriverConfig configures one measured phase.
-type DriverConfig struct {
+// Config configures one measured phase.
+type Config struct {
 	// Clients is -n; Window is -w. The driver runs Clients*Window worker
 	// goroutines; the Window workers of one client share its Client.
 	Clients, Window int
@@ -56,7 +56,7 @@ type DriverConfig struct {
 type Progress struct {
 	Elapsed   time.Duration
 	Done      int64 // operations finished so far
-	Total     int64 // DriverConfig.Ops, 0 if unbounded
+	Total     int64 // Config.Ops, 0 if unbounded
 	Left      time.Duration
 	OpsPerSec float64 // over the last interval
 	P99       time.Duration
@@ -103,6 +103,9 @@ type worker struct {
 	mu      sync.Mutex
 	hist    [workload.NumOpTypes]*hdr.Histogram
 	raw     [workload.NumOpTypes]*hdr.Histogram
+	// spareHist and spareRaw are owned by the merger: it swaps them with
+	// hist and raw under mu, then merges and resets them outside it.
+	spareHist, spareRaw [workload.NumOpTypes]*hdr.Histogram
 	errs    [workload.NumOpTypes]int64
 	unknown [workload.NumOpTypes]int64
 	clamped int64
@@ -123,7 +126,7 @@ func newHists() (h [workload.NumOpTypes]*hdr.Histogram) {
 // streams(worker) and sending through clients opened with open. It returns
 // when every stream or quota is exhausted, Duration has passed, or ctx is
 // cancelled (cancellation is not an error: the result covers what ran).
-func Run(ctx context.Context, cfg DriverConfig, open OpenClient, streams func(worker int) workload.Stream) (*Result, error) {
+func Run(ctx context.Context, cfg Config, open OpenClient, streams func(worker int) workload.Stream) (*Result, error) {
 	if cfg.Clients < 1 || cfg.Window < 1 {
 		return nil, fmt.Errorf("need at least one client and a window of one (got -n %d -w %d)", cfg.Clients, cfg.Window)
 	}
@@ -160,6 +163,7 @@ func Run(ctx context.Context, cfg DriverConfig, open OpenClient, streams func(wo
 			}
 		}
 		w.hist, w.raw = newHists(), newHists()
+		w.spareHist, w.spareRaw = newHists(), newHists()
 		workers[i] = w
 	}
 
@@ -254,7 +258,7 @@ func Run(ctx context.Context, cfg DriverConfig, open OpenClient, streams func(wo
 
 // merge swaps every worker's interval histograms out, logs them per op type
 // and adds them to the totals.
-func merge(res *Result, workers []*worker, cfg DriverConfig, epoch, start time.Time, from, to time.Duration) error {
+func merge(res *Result, workers []*worker, cfg Config, epoch, start time.Time, from, to time.Duration) error {
 	interval, raw := newHists(), newHists()
 	var done, errs int64
 	for _, w := range workers {
@@ -262,11 +266,9 @@ func merge(res *Result, workers []*worker, cfg DriverConfig, epoch, start time.T
 			continue
 		}
 		w.mu.Lock()
-		for k := range w.hist {
-			interval[k].Merge(w.hist[k])
-			w.hist[k].Reset()
-			raw[k].Merge(w.raw[k])
-			w.raw[k].Reset()
+		w.hist, w.spareHist = w.spareHist, w.hist
+		w.raw, w.spareRaw = w.spareRaw, w.raw
+		for k := range w.errs {
 			res.Errors[k] += w.errs[k]
 			res.Unknown[k] += w.unknown[k]
 			errs += w.errs[k] + w.unknown[k]
@@ -276,6 +278,12 @@ func merge(res *Result, workers []*worker, cfg DriverConfig, epoch, start time.T
 		w.clamped = 0
 		done += w.done
 		w.mu.Unlock()
+		for k := range w.spareHist {
+			interval[k].Merge(w.spareHist[k])
+			w.spareHist[k].Reset()
+			raw[k].Merge(w.spareRaw[k])
+			w.spareRaw[k].Reset()
+		}
 	}
 	var ops int64
 	var all = results.NewHistogram()
@@ -324,13 +332,14 @@ func merge(res *Result, workers []*worker, cfg DriverConfig, epoch, start time.T
 
 // loop is one worker's request loop.
 type loop struct {
-	cfg          DriverConfig
+	cfg          Config
 	w            *worker
 	epoch, start time.Time
 	period       time.Duration // open loop: time between a worker's intended starts
 	stop         *atomic.Bool
 	client       func() impls.Client
 	reopen       func()
+	timer        *time.Timer // sleep's, created on first use
 }
 
 func (l *loop) run(ctx context.Context) {
@@ -341,8 +350,8 @@ func (l *loop) run(ctx context.Context) {
 		var intended time.Time
 		if l.period > 0 {
 			intended = l.start.Add(time.Duration(n) * l.period)
-			if d := time.Until(intended); d > 0 {
-				time.Sleep(d)
+			if d := time.Until(intended); d > 0 && !l.sleep(ctx, d) {
+				return
 			}
 		}
 		t0 := time.Now()
@@ -358,10 +367,27 @@ func (l *loop) run(ctx context.Context) {
 		if err == nil && w.acker != nil {
 			w.acker.Ack(&op)
 		}
-		if err != nil && l.cfg.FailBackoff > 0 {
-			time.Sleep(l.cfg.FailBackoff)
+		if err != nil && l.cfg.FailBackoff > 0 && !l.sleep(ctx, l.cfg.FailBackoff) {
+			return
 		}
 		n++
+	}
+}
+
+// sleep waits d or until ctx ends, and reports whether the full d passed.
+// It reuses one timer per loop, so an open loop's pacing allocates nothing.
+func (l *loop) sleep(ctx context.Context, d time.Duration) bool {
+	if l.timer == nil {
+		l.timer = time.NewTimer(d)
+	} else {
+		l.timer.Reset(d)
+	}
+	select {
+	case <-ctx.Done():
+		l.timer.Stop()
+		return false
+	case <-l.timer.C:
+		return true
 	}
 }
 

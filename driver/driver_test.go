@@ -1,4 +1,4 @@
-package scenarios
+package driver
 
 import (
 	"context"
@@ -69,7 +69,7 @@ func TestRunCountsOpsPerTypeAndWorker(t *testing.T) {
 			{Type: workload.DeleteOp, Req: impls.Request{Kind: impls.Delete, Key: k}},
 		}}
 	}
-	res, err := Run(context.Background(), DriverConfig{Clients: 3, Window: 2, Ops: 1003, Record: true}, open, streams)
+	res, err := Run(context.Background(), Config{Clients: 3, Window: 2, Ops: 1003, Record: true}, open, streams)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestRunStopsAtDurationAndCancel(t *testing.T) {
 		return &cycleStream{ops: []workload.Op{{Type: workload.Read, Req: impls.Request{Kind: impls.Get, Key: "x"}}}}
 	}
 	var ticks atomic.Int32
-	cfg := DriverConfig{Clients: 2, Window: 1, Duration: 300 * time.Millisecond, Interval: 50 * time.Millisecond,
+	cfg := Config{Clients: 2, Window: 1, Duration: 300 * time.Millisecond, Interval: 50 * time.Millisecond,
 		Progress: func(Progress) { ticks.Add(1) }}
 	res, err := Run(context.Background(), cfg, open, streams)
 	if err != nil {
@@ -174,7 +174,7 @@ func TestOpenLoopCorrectsForCoordinatedOmission(t *testing.T) {
 	streams := func(int) workload.Stream {
 		return &cycleStream{ops: []workload.Op{{Type: workload.Read, Req: impls.Request{Kind: impls.Get, Key: "x"}}}}
 	}
-	res, err := Run(context.Background(), DriverConfig{Clients: 1, Window: 1, Ops: 200, Rate: 500}, open, streams)
+	res, err := Run(context.Background(), Config{Clients: 1, Window: 1, Ops: 200, Rate: 500}, open, streams)
 	if err != nil {
 		t.Fatal(err)
 	}
