@@ -36,7 +36,7 @@ type Event struct {
 // WriteHistory writes events to dir/history.jsonl atomically.
 func WriteHistory(dir string, events []Event) error {
 	path := filepath.Join(dir, HistoryFile)
-	f, err := os.CreateTemp(dir, "."+HistoryFile+".tmp*")
+	f, err := CreateTemp(dir, "."+HistoryFile+".tmp*")
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,8 @@ func TestClamp(t *testing.T) {
 	for _, c := range []struct {
 		in, want int64
 		clamped  bool
-	}{{5, MinLatency, true}, {MinLatency, MinLatency, false}, {MaxLatency + 1, MaxLatency, true}, {5000, 5000, false}} {
+	}{{0, MinLatency, true}, {-3, MinLatency, true}, {MinLatency, MinLatency, false}, {5, 5, false}, {350, 350, false},
+		{MaxLatency + 1, MaxLatency, true}, {5000, 5000, false}} {
 		got, cl := Clamp(c.in)
 		if got != c.want || cl != c.clamped {
 			t.Errorf("Clamp(%d) = %d, %v", c.in, got, cl)
@@ -86,4 +87,26 @@ func FuzzDecodeHlog(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSubMicrosecond: latencies of a few hundred nanoseconds (shm's) are
+// recorded and summarized as measured, not clamped to a 1 µs floor.
+func TestSubMicrosecond(t *testing.T) {
+	h := NewHistogram()
+	for _, ns := range []int64{120, 350, 351, 352, 900} {
+		v, clamped := Clamp(ns)
+		if clamped {
+			t.Fatalf("Clamp(%d) clamped", ns)
+		}
+		if err := h.RecordValue(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := Summarize(h)
+	if l.Min != 0.12 || l.P50 != 0.351 || l.Max != 0.9 {
+		t.Errorf("Summarize = min %v p50 %v max %v µs, want 0.12 0.351 0.9", l.Min, l.P50, l.Max)
+	}
+	if b := HistogramBytes(); b <= 0 || b > 256<<10 {
+		t.Errorf("HistogramBytes() = %d, want at most 256 KiB", b)
+	}
 }

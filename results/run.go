@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
@@ -20,7 +21,19 @@ const (
 // Run is the content of run.json.
 type Run struct {
 	// ID is the run directory's base name, e.g. "20261121-130501-run-memkv".
-	ID      string   `json:"id"`
+	ID string `json:"id"`
+	// Config is the run's full configuration, typed (written by every
+	// kvbench since it existed; see Configuration for older runs).
+	Config *Config `json:"config,omitempty"`
+	// Interrupted is set when the measured phase was cut short (Ctrl-C,
+	// SIGTERM): its numbers cover only part of what was asked for.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// ValidationFailed is set when -c found a GET result that differs from
+	// the solution file; ValidationError says which.
+	ValidationFailed bool   `json:"validation_failed,omitempty"`
+	ValidationError  string `json:"validation_error,omitempty"`
+	// Load is how busy the machine was during the measured phase.
+	Load    *Load    `json:"load,omitempty"`
 	Command string   `json:"command"` // "run" or "fuzz"
 	Args    []string `json:"args"`    // the command line as typed
 	// Impl is the bundled store's name, or the target URL for external ones.
@@ -40,7 +53,7 @@ type Run struct {
 	Machine  Machine           `json:"machine"`
 	Overall  Overall           `json:"overall"`
 	Ops      []OpSummary       `json:"ops"`
-	// Clamped counts latencies outside the histogram range (1 µs..60 s),
+	// Clamped counts latencies outside the histogram range (1 ns..60 s),
 	// recorded at the nearest bound.
 	Clamped int64   `json:"clamped,omitempty"`
 	Faults  []Fault `json:"faults,omitempty"`
@@ -100,10 +113,18 @@ type Latency struct {
 // Fault is one window during which the nemesis held a fault on a process.
 // Times are nanoseconds since the run's start, like history events.
 type Fault struct {
-	Kind    string `json:"kind"` // "crash" or "pause"
+	// Kind is one of the nemesis's kinds: crash, pause, partition, loss,
+	// delay, dup.
+	Kind string `json:"kind"`
+	// Process names the node(s) the fault hit, comma-separated.
 	Process string `json:"process"`
-	Start   int64  `json:"start_ns"`
-	End     int64  `json:"end_ns"`
+	// Target is the --fault-target policy that chose them (random, leader,
+	// minority, a role...); Role says what they were when chosen, e.g.
+	// "leader of p1".
+	Target string `json:"target,omitempty"`
+	Role   string `json:"role,omitempty"`
+	Start  int64  `json:"start_ns"`
+	End    int64  `json:"end_ns"`
 	// Error is set when the fault could not be healed (restart failed).
 	Error string `json:"error,omitempty"`
 }
@@ -136,7 +157,11 @@ func WriteRun(dir string, r *Run) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, RunFile), append(b, '\n'))
+	if err := WriteFileAtomic(filepath.Join(dir, RunFile), append(b, '\n')); err != nil {
+		return err
+	}
+	os.Remove(filepath.Join(dir, OwnerFile)) // finished: no longer partial
+	return nil
 }
 
 // ReadRun reads dir/run.json.
@@ -158,7 +183,7 @@ func ReadRun(dir string) (*Run, error) {
 // WriteFileAtomic writes data to a temp file beside path, syncs it and
 // renames it over path, so readers see the old file or the new one.
 func WriteFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	f, err := CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
@@ -180,7 +205,8 @@ func WriteFileAtomic(path string, data []byte) error {
 	return nil
 }
 
-// NewDir creates base/<UTC timestamp>-<command>-<name>/ and returns its path.
+// NewDir creates base/<UTC timestamp>-<command>-<name>/ and returns its
+// path. The directory holds OwnerFile until WriteRun completes it.
 // name is sanitized to [A-Za-z0-9._-].
 func NewDir(base, command, name string, now time.Time) (string, error) {
 	safe := []byte(name)
@@ -201,6 +227,11 @@ func NewDir(base, command, name string, now time.Time) (string, error) {
 		}
 		err := os.Mkdir(dir, 0o755)
 		if err == nil {
+			owner := []byte(strconv.Itoa(os.Getpid()))
+			if err := os.WriteFile(filepath.Join(dir, OwnerFile), owner, 0o644); err != nil {
+				os.Remove(dir)
+				return "", err
+			}
 			return dir, nil
 		}
 		if !errors.Is(err, os.ErrExist) {

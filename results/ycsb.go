@@ -17,7 +17,9 @@ import (
 //	[READ], 99thPercentileLatency(us), 120
 //	[READ], Return=OK, 206283
 //
-// Percentiles are whole microseconds as YCSB prints them. Failed operations
+// Percentiles are whole microseconds as YCSB prints them from 100 µs up,
+// and three significant digits below (0.351 for 351 ns: HdrHistogram's
+// precision, where a whole number would print 0). Failed operations
 // appear as Return=ERROR, operations with an unknown outcome (timeout,
 // connection lost) as Return=UNKNOWN. In open loop the uncorrected
 // latencies follow under [<OP>-UNCORRECTED].
@@ -47,7 +49,7 @@ func WriteYCSB(w io.Writer, r *Run) error {
 }
 
 func writeLatency(p *printer, op string, n int64, l Latency) {
-	us := func(v float64) string { return strconv.FormatInt(int64(math.Round(v)), 10) }
+	us := FormatMicros
 	p.line(op, "Operations", strconv.FormatInt(n, 10))
 	p.line(op, "AverageLatency(us)", strconv.FormatFloat(l.Mean, 'f', 2, 64))
 	p.line(op, "MinLatency(us)", us(l.Min))
@@ -68,4 +70,20 @@ func (p *printer) line(section, metric, value string) {
 	if p.err == nil {
 		_, p.err = fmt.Fprintf(p.w, "[%s], %s, %s\n", section, metric, value)
 	}
+}
+
+// FormatMicros formats a latency in microseconds with the precision the
+// histograms have: whole microseconds from 100 µs, else three significant
+// digits (40.4, 1.02, 0.351); 0 and values that are not finite print as is.
+func FormatMicros(v float64) string {
+	a := math.Abs(v)
+	if a >= 100 || a == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		if a >= 1e18 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return strconv.FormatFloat(v, 'g', 4, 64)
+		}
+		return strconv.FormatInt(int64(math.Round(v)), 10)
+	}
+	dec := 2 - int(math.Floor(math.Log10(a)))
+	dec = max(0, min(dec, 3))
+	return strconv.FormatFloat(v, 'f', dec, 64)
 }

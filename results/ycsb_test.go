@@ -43,3 +43,17 @@ func TestWriteYCSBGolden(t *testing.T) {
 		t.Errorf("output differs from %s:\n%s", golden, buf.String())
 	}
 }
+
+func TestFormatMicros(t *testing.T) {
+	for _, c := range []struct {
+		in   float64
+		want string
+	}{
+		{0, "0"}, {0.351, "0.351"}, {0.012, "0.012"}, {1.024, "1.02"}, {40.44, "40.4"},
+		{99.94, "99.9"}, {120.6, "121"}, {1e7, "10000000"}, {1e20, "1e+20"},
+	} {
+		if got := FormatMicros(c.in); got != c.want {
+			t.Errorf("FormatMicros(%v) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
