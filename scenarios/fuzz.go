@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
-	"github.com/kvbench/kvbench/impls/proc"
+	"github.com/kvbench/kvbench/nemesis"
 	"github.com/kvbench/kvbench/results"
 	"github.com/kvbench/kvbench/workload"
 )
@@ -62,11 +62,7 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 		return "", nil, err
 	}
 	defer tgt.close()
-	procs := nodeProcs(tgt.cluster.Nodes())
-	if (o.Crash || o.Pause) && len(procs) == 0 {
-		return dir, nil, fmt.Errorf("--crash and --pause need a server kvbench manages: use --impl, or --target with --serve 'CMD'")
-	}
-
+	faults := o.Faults()
 	epoch := time.Now()
 	cfg := driver.Config{
 		Clients: o.Clients, Window: 1, Ops: int64(o.Clients) * int64(o.OpsPerClient),
@@ -75,23 +71,27 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	}
 	st := newStatusLine(status, fuzzStatusLabel)
 	cfg.Progress = st.update
-	var nem *nemesis
+	var nem *nemesis.Nemesis
 	nemDone := make(chan struct{})
 	nemCtx, stopNemesis := context.WithCancel(ctx)
 	defer stopNemesis()
-	if o.Crash || o.Pause {
-		nem = &nemesis{procs: procs, crash: o.Crash, pause: o.Pause, interval: o.FaultInterval,
-			duration: o.FaultDuration, epoch: epoch, rng: rand.New(rand.NewPCG(uint64(o.Seed), 0x6e656d)), log: status,
-			minFaults: minFaults, enough: make(chan struct{})}
+	if faults.Any() {
+		nem, err = nemesis.New(tgt.cluster, nemesis.Config{
+			Kinds: faultKinds(faults), Target: faults.Target, Interval: o.FaultInterval, Duration: o.FaultDuration,
+			Epoch: epoch, Seed: o.Seed, MinFaults: minFaults, Log: status,
+		})
+		if err != nil {
+			return dir, nil, err
+		}
 		// Pace the clients so the requested ops span about minFaults+1
 		// fault intervals: the faults land inside the run and the history
 		// stays the size the user asked for. Continue covers a store too
 		// slow or too fast for the estimate.
 		span := time.Duration(minFaults+1) * (o.FaultInterval + o.FaultDuration)
 		cfg.Rate = float64(cfg.Ops) / span.Seconds()
-		cfg.Continue = nem.enough
+		cfg.Continue = nem.Enough()
 		cfg.Duration = maxFaultRun
-		go func() { nem.run(nemCtx); close(nemDone) }()
+		go func() { nem.Run(nemCtx); close(nemDone) }()
 	} else {
 		close(nemDone)
 	}
@@ -103,20 +103,21 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	if err != nil {
 		return dir, nil, err
 	}
-	var faults []results.Fault
+	var windows []results.Fault
 	if nem != nil {
-		faults = nem.windows()
+		windows = nem.Windows()
 	}
 
 	run = &results.Run{
 		ID: filepath.Base(dir), Command: "fuzz", Args: out.Args, Impl: o.Target.Name(), Workload: mix.name,
 		Tags: out.Tags, Seed: o.Seed, Clients: o.Clients, Window: 1, Start: epoch,
-		Versions: results.ThisVersion(), Machine: results.ThisMachine(), Faults: faults,
+		Versions: results.ThisVersion(), Machine: results.ThisMachine(), Faults: windows,
 		Options: map[string]string{
 			"keys": strconv.Itoa(o.Keys), "ops_per_client": strconv.Itoa(o.OpsPerClient),
 			"conflict": strconv.FormatBool(o.Conflict), "value_size": strconv.Itoa(o.ValueSize),
 			"namespace": ns, "crash": strconv.FormatBool(o.Crash), "pause": strconv.FormatBool(o.Pause),
 			"fault_interval": o.FaultInterval.String(), "fault_duration": o.FaultDuration.String(),
+			"partition": strconv.FormatBool(o.Partition), "net": strings.Join(o.Net, ","), "fault_target": o.FaultTarget,
 		},
 	}
 	if len(o.Target.ImplFlags) > 0 {
@@ -128,11 +129,10 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	}
 	// After the last fault the store must serve again.
 	var recoveryErr error
-	if len(faults) > 0 && ctx.Err() == nil {
+	if len(windows) > 0 && ctx.Err() == nil {
 		recoveryErr = probeRecovery(ctx, tgt.cluster, mix.keys)
 	}
-	check, err := checkHistory(ctx, dir, res.Events, faults, tgt.impl, o.Target.ImplFlags,
-		impls.Faults{Crash: o.Crash, Pause: o.Pause})
+	check, err := checkHistory(ctx, dir, res.Events, windows, tgt.impl, o.Target.ImplFlags, faults)
 	if err != nil {
 		return dir, nil, err
 	}
@@ -229,12 +229,19 @@ func countUnknown(run *results.Run) (n int64) {
 	return n
 }
 
-// nodeProcs lists the nodes' processes (temporary until the nemesis picks
-// nodes by role).
-func nodeProcs(nodes []impls.Node) []*proc.Process {
-	var ps []*proc.Process
-	for _, n := range nodes {
-		ps = append(ps, n.Proc)
+// faultKinds lists the nemesis kinds f asks for, in a fixed order.
+func faultKinds(f impls.Faults) []nemesis.Kind {
+	var ks []nemesis.Kind
+	for _, k := range []struct {
+		on   bool
+		kind nemesis.Kind
+	}{{f.Crash, nemesis.Crash}, {f.Pause, nemesis.Pause}, {f.Partition, nemesis.Partition}} {
+		if k.on {
+			ks = append(ks, k.kind)
+		}
 	}
-	return ps
+	for _, n := range f.Net {
+		ks = append(ks, nemesis.Kind(n))
+	}
+	return ks
 }

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"github.com/kvbench/kvbench/impls"
 	"io"
 	"time"
 )
@@ -69,17 +70,30 @@ type BenchOptions struct {
 
 // FuzzOptions configures one fuzz run (`kvbench fuzz`).
 type FuzzOptions struct {
-	Target        Target
-	Clients       int
-	Keys          int
-	OpsPerClient  int
-	Conflict      bool
-	ValueSize     int
-	Workload      string // optional YCSB workload instead of the MadKV mix
-	Seed          int64
-	Crash         bool
-	Pause         bool
+	Target       Target
+	Clients      int
+	Keys         int
+	OpsPerClient int
+	Conflict     bool
+	ValueSize    int
+	Workload     string // optional YCSB workload instead of the MadKV mix
+	Seed         int64
+	Crash        bool
+	Pause        bool
+	// Partition isolates nodes through kvbench's proxy; Net degrades their
+	// links ("loss", "delay", "dup").
+	Partition bool
+	Net       []string
+	// FaultTarget picks the nodes each fault hits: random (the default),
+	// leader, follower, minority, majority, or a role or node name.
+	FaultTarget   string
 	FaultInterval time.Duration
 	FaultDuration time.Duration
 	Output        Output
+}
+
+// Faults returns the faults o asks for, as the store's claims see them.
+func (o FuzzOptions) Faults() impls.Faults {
+	return impls.Faults{Crash: o.Crash, Pause: o.Pause, Partition: o.Partition,
+		Net: append([]string(nil), o.Net...), Target: o.FaultTarget}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/kvbench/kvbench/nemesis"
 	"github.com/kvbench/kvbench/scenarios"
 	"github.com/spf13/cobra"
 )
@@ -18,6 +19,9 @@ type fuzzOptions struct {
 	workload      string
 	seed          int64
 	crash, pause  bool
+	partition     bool
+	net           []string
+	faultTarget   string
 	faultInterval time.Duration
 	faultDuration time.Duration
 	out           string
@@ -43,7 +47,8 @@ with --fsync never (0, reported as expected); violation (1); unknown (2).`,
   kvbench fuzz --impl shm --clients 3 --conflict --pause
   kvbench fuzz --impl memkv --workload f --clients 4 --keys 10 --crash
   kvbench fuzz --target memcached://127.0.0.1:11211 --clients 5 --conflict
-  kvbench fuzz --target memcached://127.0.0.1:22122 --serve './myserver --port 22122' --crash`,
+  kvbench fuzz --target memcached://127.0.0.1:22122 --serve './myserver --port 22122' --crash
+  kvbench fuzz --impl madkv --impl-flags '--partitions 3' --clients 5 --conflict --crash --fault-target server`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, stdout, stderr)
@@ -60,6 +65,9 @@ with --fsync never (0, reported as expected); violation (1); unknown (2).`,
 	fs.Int64Var(&o.seed, "seed", 0, "random seed (default: random, recorded in run.json)")
 	fs.BoolVar(&o.crash, "crash", false, "SIGKILL a server process every --fault-interval and restart it")
 	fs.BoolVar(&o.pause, "pause", false, "SIGSTOP a server process every --fault-interval, SIGCONT after --fault-duration")
+	fs.BoolVar(&o.partition, "partition", false, "cut a node's links through kvbench's proxy every --fault-interval (stores whose nodes have one)")
+	fs.StringSliceVar(&o.net, "net", nil, "degrade a node's links through kvbench's proxy: loss, delay, dup (comma-separated)")
+	fs.StringVar(&o.faultTarget, "fault-target", "random", "which nodes a fault hits: random, leader, follower, minority, majority, or a role or node name")
 	fs.DurationVar(&o.faultInterval, "fault-interval", scenarios.DefaultFaultInterval, "mean time between faults")
 	fs.DurationVar(&o.faultDuration, "fault-duration", scenarios.DefaultFaultDuration, "how long a process stays down or paused")
 	fs.StringVar(&o.out, "out", "runs", "results directory")
@@ -80,6 +88,11 @@ func (o *fuzzOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 	if o.faultInterval <= 0 || o.faultDuration <= 0 {
 		return fmt.Errorf("--fault-interval and --fault-duration must be positive")
 	}
+	for _, n := range o.net {
+		if k, err := nemesis.ParseKind(n); err != nil || (k != nemesis.Loss && k != nemesis.Delay && k != nemesis.Dup) {
+			return fmt.Errorf("--net %q: want loss, delay or dup", n)
+		}
+	}
 	seed := o.seed
 	if !fs.Changed("seed") {
 		seed = randomSeed()
@@ -87,6 +100,7 @@ func (o *fuzzOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 	fo := scenarios.FuzzOptions{
 		Target: target, Clients: o.clients, Keys: o.keys, OpsPerClient: o.ops, Conflict: o.conflict,
 		ValueSize: o.valueSize, Workload: o.workload, Seed: seed, Crash: o.crash, Pause: o.pause,
+		Partition: o.partition, Net: o.net, FaultTarget: o.faultTarget,
 		FaultInterval: o.faultInterval, FaultDuration: o.faultDuration,
 		Output: scenarios.Output{Dir: o.out, Args: commandLine(), Stdout: stdout, Status: stderr, Quiet: o.quiet, JSON: o.json},
 	}

@@ -28,6 +28,10 @@ type Spec struct {
 	// Ready is polled until it returns nil (the port accepts, the file is
 	// mapped, ...). Nil means ready as soon as the process started.
 	Ready func(ctx context.Context) error
+	// Probe, when set, is polled like Ready (after it) with the process, so
+	// it can check that this process is the one answering (OwnedTCPReady),
+	// not another that happens to hold the port.
+	Probe func(ctx context.Context, p *Process) error
 	// ReadyTimeout bounds the wait for Ready; 0 means 10 s.
 	ReadyTimeout time.Duration
 }
@@ -40,15 +44,18 @@ var ErrExited = errors.New("process exited before it was ready")
 type Process struct {
 	spec Spec
 
+	tail *tailWriter // the last bytes of output, for errors
+
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when cmd has been waited for
 	paused bool
+	state  *os.ProcessState // set when cmd has been waited for
 }
 
 // Start starts the process described by spec and waits until it is ready.
 func Start(ctx context.Context, spec Spec) (*Process, error) {
-	p := &Process{spec: spec}
+	p := &Process{spec: spec, tail: &tailWriter{max: tailBytes}}
 	if err := p.start(ctx); err != nil {
 		return nil, err
 	}
@@ -74,15 +81,23 @@ func (p *Process) start(ctx context.Context) error {
 	if p.spec.Env != nil {
 		cmd.Env = append(os.Environ(), p.spec.Env...)
 	}
+	var out io.Writer = p.tail
 	if p.spec.Log != nil {
-		cmd.Stdout, cmd.Stderr = p.spec.Log, p.spec.Log
+		out = io.MultiWriter(p.spec.Log, p.tail)
 	}
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := startLocked(cmd); err != nil {
 		return fmt.Errorf("start %s: %w", p.spec.Name, err)
 	}
 	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	go func() {
+		_ = cmd.Wait()
+		p.mu.Lock()
+		p.state = cmd.ProcessState
+		p.mu.Unlock()
+		close(done)
+	}()
 	p.mu.Lock()
 	p.cmd, p.done, p.paused = cmd, done, false
 	p.mu.Unlock()
@@ -94,7 +109,7 @@ func (p *Process) start(ctx context.Context) error {
 }
 
 func (p *Process) waitReady(ctx context.Context, done <-chan struct{}) error {
-	if p.spec.Ready == nil {
+	if p.spec.Ready == nil && p.spec.Probe == nil {
 		return nil
 	}
 	timeout := p.spec.ReadyTimeout
@@ -105,14 +120,28 @@ func (p *Process) waitReady(ctx context.Context, done <-chan struct{}) error {
 	defer cancel()
 	delay := time.Millisecond
 	for {
-		err := p.spec.Ready(ctx)
+		var err error
+		if p.spec.Ready != nil {
+			err = p.spec.Ready(ctx)
+		}
+		if err == nil && p.spec.Probe != nil {
+			err = p.spec.Probe(ctx, p)
+		}
 		if err == nil {
-			return nil
+			select {
+			case <-done: // answered, but the process we started is gone
+				return p.exitedError()
+			default:
+				return nil
+			}
 		}
 		select {
 		case <-done:
-			return fmt.Errorf("%s: %w", p.spec.Name, ErrExited)
+			return p.exitedError()
 		case <-ctx.Done():
+			if out := p.tail.String(); out != "" {
+				return fmt.Errorf("%s not ready after %v: %w; its last output:\n%s", p.spec.Name, timeout, err, out)
+			}
 			return fmt.Errorf("%s not ready after %v: %w", p.spec.Name, timeout, err)
 		case <-time.After(delay):
 		}
@@ -120,6 +149,23 @@ func (p *Process) waitReady(ctx context.Context, done <-chan struct{}) error {
 			delay *= 2
 		}
 	}
+}
+
+// exitedError says that the process exited before it was ready, with its
+// exit status and the tail of its output (e.g. memcached's "can't run as
+// root without the -u switch").
+func (p *Process) exitedError() error {
+	p.mu.Lock()
+	st := p.state
+	p.mu.Unlock()
+	status := ""
+	if st != nil {
+		status = " (" + st.String() + ")"
+	}
+	if out := p.tail.String(); out != "" {
+		return fmt.Errorf("%s%s: %w; its last output:\n%s", p.spec.Name, status, ErrExited, out)
+	}
+	return fmt.Errorf("%s%s: %w, with no output", p.spec.Name, status, ErrExited)
 }
 
 // signalGroup sends sig to the process group of the current incarnation.
