@@ -199,6 +199,7 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 		return impls.Response{}, errClosed
 	}
 	prev, mine := t.last, make(chan struct{})
+	t.r.markSlot(off, d)
 	if err := t.r.produce(st, d, t.wait); err != nil {
 		<-t.lock
 		t.free <- slot
@@ -226,9 +227,9 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 	store(t.r.ready(off), 0)
 	close(mine)
 	t.free <- slot
-	if res.Key != d.Key || res.Type != d.Type {
-		return impls.Response{}, fmt.Errorf("shm: slot %d answered {req_type=%d k=%d} for {req_type=%d k=%d}: %w",
-			off, res.Type, res.Key, d.Type, d.Key, impls.ErrUnknownOutcome)
+	if !echoMatches(res, d, off) {
+		return impls.Response{}, fmt.Errorf("shm: slot %d answered {req_type=%d k=%d res_off=%d} for {req_type=%d k=%d}: %w",
+			off, res.Type, res.Key, res.ResOff, d.Type, d.Key, errWrongAnswer)
 	}
 	if d.Type == TypePut {
 		return impls.Response{Found: impls.Unknown}, nil
@@ -237,6 +238,39 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 		return impls.Response{Found: impls.Absent}, nil
 	}
 	return impls.Response{Found: impls.Present, Value: strconv.FormatUint(uint64(res.Value), 10)}, nil
+}
+
+// errWrongAnswer is returned when a server echoed another request's fields
+// into a slot: the answer belongs to some other request. The outcome of
+// this request is unknown (the server may yet apply and answer it).
+var errWrongAnswer = fmt.Errorf("the server answered another request in this slot: %w", impls.ErrUnknownOutcome)
+
+// Slot marks. Before it submits a request the client fills the fields of
+// its status slot that a server may echo with values no echo of this
+// request can have: an impossible req_type, the key's complement and
+// res_off -1. The course's server writes only v (for a GET) and ready, so
+// the marks survive; kvbench's server writes the whole descriptor. After
+// the answer each field must hold either its mark (not written) or this
+// request's value (echoed): anything else is another request's answer.
+const (
+	markType   = ^uint32(0)
+	markResOff = int32(-1)
+)
+
+// markSlot writes the marks for request d into its status slot at off and
+// clears ready. The slot is the caller's (no answer for it is pending); the
+// plain stores are published by produce's atomic store of p_tail.
+func (r *region) markSlot(off int, d Desc) {
+	r.writePayload(off, Desc{Type: markType, Key: ^d.Key, Value: d.Value, ResOff: markResOff})
+	store(r.ready(off), 0)
+}
+
+// echoMatches reports whether the answer res read from the slot at off can
+// be the answer to d: each echoable field holds its mark or d's value.
+func echoMatches(res, d Desc, off int) bool {
+	return (res.Type == markType || res.Type == d.Type) &&
+		(res.Key == ^d.Key || res.Key == d.Key) &&
+		(res.ResOff == markResOff || res.ResOff == int32(off))
 }
 
 // waitChan waits for ch (the previous request's done channel) to close, or

@@ -7,7 +7,9 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kvbench/kvbench/impls"
 )
@@ -147,4 +149,89 @@ func TestCloseUnblocks(t *testing.T) {
 	if _, err := ip.cluster.NewClient(context.Background(), 0); !errors.Is(err, errClosed) {
 		t.Errorf("NewClient after Close: %v", err)
 	}
+}
+
+// TestCompletionFields: the client accepts a status slot in which the
+// server wrote only v (for a GET) and ready, as the course's server does,
+// or the whole descriptor, as kvbench's does; a server that echoes another
+// request's req_type, k or res_off is caught.
+func TestCompletionFields(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		write func(r *region, d Desc) // posts the answer d (v already set)
+		wrong bool
+	}{
+		{"course: value and ready only", func(r *region, d Desc) {
+			if d.Type == TypeGet {
+				*r.word(int(d.ResOff) + FieldValue) = d.Value
+			}
+			store(r.ready(int(d.ResOff)), 1)
+		}, false},
+		{"kvbench: whole descriptor", (*region).answer, false},
+		{"echoes the key only", func(r *region, d Desc) {
+			*r.word(int(d.ResOff) + FieldKey) = d.Key
+			*r.word(int(d.ResOff) + FieldValue) = d.Value
+			store(r.ready(int(d.ResOff)), 1)
+		}, false},
+		{"echoes another key", func(r *region, d Desc) { d.Key++; r.answer(d) }, true},
+		{"echoes another req_type", func(r *region, d Desc) { d.Type ^= 1; r.answer(d) }, true},
+		{"echoes another res_off", func(r *region, d Desc) {
+			off := int(d.ResOff)
+			d.ResOff += DescSize
+			r.writePayload(off, d)
+			store(r.ready(off), 1)
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ip := noServer(t, 1, 2)
+			stop := fakeServer(ip.r, tc.write)
+			defer stop()
+			cl := mustClient(t, ip, 0)
+			ctx := shortCtx(5 * time.Second)
+			_, err := cl.Do(ctx, put("5", "77"))
+			if tc.wrong {
+				if !errors.Is(err, errWrongAnswer) || !errors.Is(err, impls.ErrUnknownOutcome) {
+					t.Fatalf("put: err = %v, want errWrongAnswer", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("put: %v", err)
+			}
+			for k, want := range map[string]impls.Response{
+				"5": {Found: impls.Present, Value: "77"},
+				"6": {Found: impls.Absent},
+			} {
+				if res, err := cl.Do(ctx, get(k)); err != nil || res.Found != want.Found || res.Value != want.Value {
+					t.Errorf("get %s = %+v, %v; want %+v", k, res, err, want)
+				}
+			}
+		})
+	}
+}
+
+// fakeServer serves the ring of r from a goroutine with a map, posting each
+// answer with write; the returned func stops it.
+func fakeServer(r *region, write func(r *region, d Desc)) (stop func()) {
+	var quit atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		table := map[uint32]uint32{}
+		wait := defaultWait()
+		var released atomic.Uint64
+		for {
+			d, _, ok := r.consume(&quit, &wait, &released)
+			if !ok {
+				return
+			}
+			if d.Type == TypePut {
+				table[d.Key] = d.Value
+			} else {
+				d.Value = table[d.Key]
+			}
+			write(r, d)
+		}
+	}()
+	return func() { quit.Store(true); <-done }
 }

@@ -1,7 +1,7 @@
 /* A course-style shm server (see shm.h): maps the existing shared file,
  * serves the ring with -n threads over a hash table with one mutex per
- * bucket (chaining, k % size), writes each result into its status slot and
- * then sets ready = 1. It creates FILE.ready once the file is mapped.
+ * bucket (chaining, k % size), writes the value of a GET into its status
+ * slot and then sets ready = 1 (like the course's, it writes nothing else). It creates FILE.ready once the file is mapped.
  *
  *   server [-n threads] [-s table size] [-F file] */
 #include "shm.h"
@@ -57,9 +57,12 @@ static void *worker(void *arg)
 			continue;
 		if (bd.req_type == PUT) put(bd.k, bd.v);
 		else bd.v = get(bd.k);
+		/* Like the course's server: only the value (for a GET) and the
+		 * ready flag are written; req_type, k and res_off of the slot
+		 * keep whatever the client left there. */
 		struct buffer_descriptor *res = (void *)(mem + bd.res_off);
-		bd.ready = 0;
-		memcpy(res, &bd, sizeof bd);
+		if (bd.req_type == GET)
+			res->v = bd.v;
 		__atomic_store_n(&res->ready, 1, __ATOMIC_RELEASE);
 	}
 	return NULL;
