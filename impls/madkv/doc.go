@@ -1,0 +1,66 @@
+// Package madkv is kvbench's reference MadKV (seed 003, the UW-Madison CS 739
+// project; spec ../shared/specs/madkv.md): the stages are modes of one
+// system, chosen by the command line.
+//
+//   - Stage 1: `kvbench serve madkv server ADDR`: one server, every
+//     operation applied under one lock to an in-memory B-tree. Linearizable;
+//     not durable (a crash loses everything).
+//   - Stage 2: `kvbench serve madkv manager PORT ip:port,...` and
+//     `kvbench serve madkv server ID MANAGER_ADDR API_PORT BACKER_PATH`. The
+//     manager knows the fixed server list; servers register with it (and
+//     re-register every second, so a restarted manager learns of them again)
+//     and it hands out the partition map once all have. A key belongs to
+//     partition FNV-1a(key) mod P; a server refuses keys of other partitions.
+//     Each server keeps its partition in a bbolt file under BACKER_PATH.
+//   - Stage 3 (Raft, not built yet) slots in as a third mode: each partition
+//     becomes a replica group behind the same client protocol, whose
+//     stRedirect status (reserved) points a client to the leader, and the
+//     manager's map lists every replica.
+//
+// A bare port binds 127.0.0.1.
+//
+// # Wire protocol, and why
+//
+// Clients, servers and the manager speak one binary protocol (wire.go):
+// length-prefixed frames, requests tagged so that responses can come back in
+// any order. Binary and length-prefixed because MadKV keys and values are
+// any bytes (the course's runner sends YCSB values with punctuation and DEL;
+// 1 MiB values must work), so nothing needs escaping and a reader knows each
+// frame's size before it allocates (frames over MaxRequestFrame or
+// MaxResponseFrame are refused and the connection closed: a bad peer cannot
+// crash a server or make it allocate without bound). Tagged so one
+// connection pipelines: a client sends its next request without waiting, a
+// server answers reads at once while writes wait for their group commit, and
+// -w above one costs no extra connections. A text protocol would need
+// quoting for arbitrary bytes; gRPC would add a dependency, HTTP/2 framing
+// and per-call allocation for no gain on a loopback benchmark.
+//
+// # Durability and group commit (stage 2)
+//
+// One commit loop per server takes every write queued when it starts a
+// bbolt transaction, applies them in queue order, commits (bbolt fsyncs),
+// and only then answers them. Concurrent clients therefore share syncs: the
+// server counts commits and writes (HELLO reports them, and the server logs
+// them at exit). Reads run in read-only transactions and so see only
+// committed, durable state: no read can return a value a crash would lose.
+//
+// # Retries and idempotence
+//
+// A client retries an operation whose connection broke, or that a server
+// refused as not ready (restarting, not registered), until it gets an answer
+// or its context ends. Reads are idempotent. A mutation carries (client id,
+// sequence number); the server stores each mutation's reply beside the data,
+// in the same transaction, and answers a retry of an executed mutation with
+// the stored reply. So a PUT retried after a crash reports whether the key
+// existed before it, not "found" because its own first attempt landed. A
+// mutation whose reply never came before ctx ended returns an error wrapping
+// impls.ErrUnknownOutcome. Each request also says which sequence numbers the
+// client has seen answered, and the server forgets those replies.
+//
+// # SCAN
+//
+// SCAN k1 k2 is inclusive at both ends. Stage 2 asks every partition
+// concurrently and merges the sorted answers; each entry is consistent for
+// its key (read in one transaction of its partition), the scan as a whole
+// is not one snapshot across partitions, as the spec allows.
+package madkv

@@ -1,0 +1,177 @@
+package madkv
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/proc"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// TestMain doubles as `kvbench serve madkv ...` when the test binary is
+// re-executed with those arguments (crash tests and Impl.Start tests), so
+// they need no separately built kvbench.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "serve" && os.Args[2] == "madkv" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		err := serve(ctx, os.Args[3:], os.Stdout, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// testExe is the test binary, re-executable as a madkv server.
+func testExe(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	a, err := proc.FreeTCPAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// inProc runs `kvbench serve madkv args...` in this process until stop.
+type inProc struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startInProc(t *testing.T, args ...string) *inProc {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &inProc{cancel: cancel, done: make(chan error, 1)}
+	go func() { p.done <- serve(ctx, args, io.Discard, testLog{t}) }()
+	t.Cleanup(func() { p.stop() })
+	return p
+}
+
+func (p *inProc) stop() error {
+	p.cancel()
+	err := <-p.done
+	p.done <- err // idempotent
+	return err
+}
+
+// testLog sends server logs to t.Log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(b []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+// stage1 starts an in-process stage 1 server and returns its address.
+func stage1(t *testing.T) string {
+	t.Helper()
+	addr := freeAddr(t)
+	startInProc(t, "server", addr)
+	return addr
+}
+
+// stage2 is an in-process manager and servers.
+type stage2Cluster struct {
+	mgr     string
+	servers []string
+	backers []string
+	procs   []*inProc
+}
+
+func startStage2(t *testing.T, parts int) *stage2Cluster {
+	t.Helper()
+	c := &stage2Cluster{mgr: freeAddr(t)}
+	dir := t.TempDir()
+	for i := 0; i < parts; i++ {
+		c.servers = append(c.servers, freeAddr(t))
+		c.backers = append(c.backers, filepath.Join(dir, "backer.s"+strconv.Itoa(i)))
+	}
+	startInProc(t, "manager", portOf(c.mgr), strings.Join(c.servers, ","))
+	for i := range c.servers {
+		c.procs = append(c.procs, c.startServer(t, i))
+	}
+	return c
+}
+
+func (c *stage2Cluster) startServer(t *testing.T, i int) *inProc {
+	return startInProc(t, "server", strconv.Itoa(i), c.mgr, portOf(c.servers[i]), c.backers[i])
+}
+
+func dial(t *testing.T, addr string) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// do runs one request with a 10 s bound and fails the test on error.
+func do(t *testing.T, c impls.Client, req impls.Request) impls.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := c.Do(ctx, req)
+	if err != nil {
+		t.Fatalf("%s %q: %v", req.Kind, req.Key, err)
+	}
+	return resp
+}
+
+func put(k, v string) impls.Request  { return impls.Request{Kind: impls.Put, Key: k, Value: v} }
+func swap(k, v string) impls.Request { return impls.Request{Kind: impls.Swap, Key: k, Value: v} }
+func get(k string) impls.Request     { return impls.Request{Kind: impls.Get, Key: k} }
+func del(k string) impls.Request     { return impls.Request{Kind: impls.Delete, Key: k} }
+func scan(a, b string) impls.Request { return impls.Request{Kind: impls.Scan, Key: a, End: b} }
+
+// syncWriter is a concurrency-safe buffer for child process logs.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
