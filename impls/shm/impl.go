@@ -26,6 +26,7 @@ func Impl() *impls.Impl {
 		Claims:    claims,
 		Serve:     serve,
 		Start:     start,
+		Epilogue:  epilogue,
 	}
 }
 
@@ -59,8 +60,8 @@ func start(ctx context.Context, env impls.StartEnv) (impls.Cluster, error) {
 	if w == 0 {
 		w = 1
 	}
-	if n < 1 || w < 1 || w > RingSize-1 {
-		return nil, fmt.Errorf("shm: -n %d -w %d: need at least one client and 1 <= w <= %d", n, w, RingSize-1)
+	if err := checkShape(n, w); err != nil {
+		return nil, err
 	}
 	for _, f := range env.Flags {
 		if name := strings.TrimLeft(f, "-"); name == "file" || strings.HasPrefix(name, "file=") {
@@ -89,6 +90,18 @@ func start(ctx context.Context, env impls.StartEnv) (impls.Cluster, error) {
 		return nil, fmt.Errorf("shm: %w", err)
 	}
 	return c, nil
+}
+
+// MaxSlots bounds -n times -w: the status board has one 20-byte slot per
+// request in flight (20 MiB at this bound), and the file is mapped whole.
+const MaxSlots = 1 << 20
+
+// checkShape validates -n and -w for a shared file.
+func checkShape(n, w int) error {
+	if n < 1 || w < 1 || w > RingSize-1 || n > MaxSlots/w {
+		return fmt.Errorf("shm: -n %d -w %d: need 1 <= w <= %d and 1 <= n*w <= %d", n, w, RingSize-1, MaxSlots)
+	}
+	return nil
 }
 
 // cluster is a started shm server and the client side's mapping of its file.

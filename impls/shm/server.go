@@ -29,6 +29,10 @@ type ServerOptions struct {
 	wait    waitPolicy
 }
 
+// MaxTableSize bounds -s: the initial buckets are allocated at start (4
+// bytes each, so 64 MiB at this bound); the table grows past it as needed.
+const MaxTableSize = 1 << 24
+
 // errHelp is returned by parseServerFlags for -h.
 var errHelp = errors.New("help requested")
 
@@ -60,8 +64,9 @@ func parseServerFlags(args []string) (ServerOptions, error) {
 	if o.Threads < 1 || o.Threads > 1024 {
 		return o, fmt.Errorf("-n %d: the number of threads must be in [1, 1024]", o.Threads)
 	}
-	if o.TableSize < 1 {
-		return o, fmt.Errorf("-s %d: the table size must be at least 1", o.TableSize)
+	if o.TableSize < 1 || o.TableSize > MaxTableSize {
+		return o, fmt.Errorf("-s %d: the initial table size must be in [1, %d] (the table grows as keys arrive)",
+			o.TableSize, MaxTableSize)
 	}
 	if *wait != "" {
 		p, err := parseWaitPolicy(*wait)

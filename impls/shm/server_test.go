@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kvbench/kvbench/impls"
 )
 
 func TestServerFlags(t *testing.T) {
@@ -27,6 +30,11 @@ func TestServerFlags(t *testing.T) {
 		{args: []string{"-n", "0"}, err: "number of threads"},
 		{args: []string{"-n", "two"}, err: "invalid value"},
 		{args: []string{"-s", "0"}, err: "table size"},
+		{args: []string{"-s", "-3"}, err: "table size must be in [1, 16777216]"},
+		{args: []string{"-s", "2000000000"}, err: "-s 2000000000: the initial table size must be in [1, 16777216]"},
+		{args: []string{"-s", "99999999999999999999"}, err: "value out of range"},
+		{args: []string{"-s", "16777216"}, threads: 1, size: 16777216, file: "shmem_file"},
+		{args: []string{"-n", "1025"}, err: "-n 1025: the number of threads must be in [1, 1024]"},
 		{args: []string{"stray"}, err: "unexpected argument"},
 		{args: []string{"--wait", "bogus"}, err: "mode must be"},
 	} {
@@ -143,4 +151,29 @@ func FuzzHandle(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStartShape: absurd -n/-w are refused before any file is created.
+func TestStartShape(t *testing.T) {
+	for _, tc := range []struct {
+		n, w int
+		ok   bool
+	}{
+		{1, 1, true}, {1, 1023, true}, {1024, 1023, true}, {1 << 20, 1, true},
+		{0, 1, false}, {1, 0, false}, {1, 1024, false}, {1<<20 + 1, 1, false},
+		{1 << 30, 1 << 9, false}, {-1, -1, false}, {1 << 62, 2, false},
+	} {
+		err := checkShape(tc.n, tc.w)
+		if (err == nil) != tc.ok {
+			t.Errorf("checkShape(%d, %d) = %v, want ok %v", tc.n, tc.w, err, tc.ok)
+		}
+	}
+	dir := t.TempDir()
+	_, err := Impl().Start(context.Background(), impls.StartEnv{Dir: dir, Clients: 1 << 30, Window: 512})
+	if err == nil || !strings.Contains(err.Error(), "n*w <= 1048576") {
+		t.Errorf("Start with -n 2^30 -w 512: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("Start left %d files", len(ents))
+	}
 }
