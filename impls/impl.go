@@ -3,6 +3,7 @@ package impls
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // Impl describes one bundled store: what it supports, what it promises, how to
@@ -29,6 +30,10 @@ type Impl struct {
 	Serve func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// Start starts the store's server processes and returns once they are ready.
 	Start func(ctx context.Context, env StartEnv) (Cluster, error)
+	// Epilogue, when set, prints the system's own closing lines after a
+	// benchmark's summary (shm: the CS537 client's "Total time" and
+	// "Throughput"), given the successful ops and the measured time.
+	Epilogue func(w io.Writer, ops int64, elapsed time.Duration)
 	// Client runs the store's own client in the foreground with the system's
 	// own command line (`kvbench client NAME ...`): the original's client
 	// where it is line-oriented, else a MadKV stdin/stdout client (package

@@ -79,7 +79,8 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 	if err != nil {
 		return dir, nil, err
 	}
-	defer os.Remove(hlogFile.Name())
+	defer os.Remove(hlogFile.Name()) // after the rename below, a no-op
+	defer hlogFile.Close()             // closes it on the early returns; a second Close is harmless
 	start := time.Now()
 	hlog, err := results.NewHlogWriter(hlogFile, start)
 	if err != nil {
@@ -137,6 +138,9 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 	}
 	if err := printSummary(out, run); err != nil {
 		return dir, run, err
+	}
+	if im := tgt.impl; im != nil && im.Epilogue != nil && out.Stdout != nil && !out.JSON {
+		im.Epilogue(out.Stdout, run.Overall.Ops, res.Elapsed)
 	}
 	return dir, run, nil
 }

@@ -13,9 +13,12 @@ type Target struct {
 	Impl string
 	// URL is an external target: memcached://host:port.
 	URL string
-	// Serve is a server command kvbench starts (in its own process group)
-	// and treats as the target's process for the nemesis.
-	Serve string
+	// Serve are server commands kvbench starts (each in its own process
+	// group) for an external target, and may fault.
+	Serve []impls.ServeCommand
+	// OpTimeout bounds one request where the target cannot tell by itself
+	// (exec: clients); 0 means the target's default.
+	OpTimeout time.Duration
 	// ImplFlags are extra flags for the bundled store's server, in the
 	// system's own syntax (--impl-flags '--fsync never').
 	ImplFlags []string

@@ -8,12 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
-	"github.com/kvbench/kvbench/impls/memkv"
 	"github.com/kvbench/kvbench/impls/proc"
 	"github.com/kvbench/kvbench/impls/registry"
 	"github.com/kvbench/kvbench/results"
@@ -60,7 +58,7 @@ func openTarget(ctx context.Context, t Target, clients, window int, log io.Write
 	case t.Impl != "":
 		return openImpl(ctx, t, clients, window, log)
 	case t.URL != "":
-		return openURL(ctx, t, window, log)
+		return openURL(ctx, t, clients, window, log)
 	default:
 		return nil, fmt.Errorf("no store given: use --impl NAME or --target URL")
 	}
@@ -71,7 +69,7 @@ func openImpl(ctx context.Context, t Target, clients, window int, log io.Writer)
 	if err != nil {
 		return nil, err
 	}
-	if t.Serve != "" {
+	if len(t.Serve) > 0 {
 		return nil, fmt.Errorf("--serve starts an external server; use it with --target, not --impl")
 	}
 	if err := checkWindow(im, window); err != nil {
@@ -84,13 +82,8 @@ func openImpl(ctx context.Context, t Target, clients, window int, log io.Writer)
 	if err != nil {
 		return nil, fmt.Errorf("find the kvbench binary to start servers: %w", err)
 	}
-	removeOrphanDirs()
-	dir, err := os.MkdirTemp("", tempPrefix+im.Name+"-")
+	dir, err := newTempDir(im.Name)
 	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	env := impls.StartEnv{Exe: exe, Dir: dir, Clients: clients, Window: window, Flags: t.ImplFlags, Log: log}
@@ -108,6 +101,21 @@ const (
 	tempPrefix = "kvbench-"
 	ownerFile  = "kvbench.owner"
 )
+
+// newTempDir makes a private temp dir for a store's data, owned by this
+// kvbench (after removing those of dead ones).
+func newTempDir(name string) (string, error) {
+	removeOrphanDirs()
+	dir, err := os.MkdirTemp("", tempPrefix+name+"-")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
+}
 
 // removeOrphanDirs removes the temp data dirs of kvbench processes that no
 // longer exist (a kvbench killed with SIGKILL cannot remove its own; its
@@ -146,38 +154,28 @@ func checkWindow(im *impls.Impl, window int) error {
 	}
 }
 
-// memcachedProtocol describes an external memcached-protocol server: what
-// the protocol can express. It makes no claims, so any violation is one.
-func memcachedProtocol() *impls.Impl {
-	m := memkv.Impl()
-	return &impls.Impl{Name: "memcached", Summary: "external memcached-protocol server", Kinds: m.Kinds, MaxWindow: m.MaxWindow}
-}
-
-func openURL(ctx context.Context, t Target, window int, log io.Writer) (*opened, error) {
-	addr, err := memkv.ParseTarget(t.URL)
+// openURL opens an external target through its scheme's registry entry.
+func openURL(ctx context.Context, t Target, clients, window int, log io.Writer) (*opened, error) {
+	tg, rest, err := registry.LookupTarget(t.URL)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkWindow(memcachedProtocol(), window); err != nil {
+	dir, err := newTempDir("target")
+	if err != nil {
 		return nil, err
 	}
-	var procs []*proc.Process
-	if t.Serve != "" {
-		// The user's server command runs in its own process group, so a
-		// crash fault kills it and everything it started.
-		wd, _ := os.Getwd()
-		p, err := proc.Start(ctx, proc.Spec{
-			Name: filepath.Base(strings.Fields(t.Serve)[0]),
-			Path: "/bin/sh", Args: []string{"-c", "exec " + t.Serve},
-			Dir: wd, Log: log, Ready: proc.TCPReady(addr),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("--serve %q: %w", t.Serve, err)
-		}
-		procs = append(procs, p)
-	} else if err := proc.TCPReady(addr)(ctx); err != nil {
-		return nil, fmt.Errorf("target %s unreachable (is the server running?): %w", t.URL, err)
+	exe, _ := proc.Executable()
+	env := impls.TargetEnv{URL: t.URL, Rest: rest, Serve: t.Serve, Dir: dir, Clients: clients, Window: window,
+		OpTimeout: t.OpTimeout, Log: log, Exe: exe}
+	im, c, err := tg.Open(ctx, env)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
-	c := memkv.NewTargetCluster(addr, window, procs)
-	return &opened{cluster: c, impl: memcachedProtocol(), close: func() { c.Close() }}, nil
+	if err := checkWindow(im, window); err != nil {
+		c.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &opened{cluster: c, impl: im, close: func() { c.Close(); os.RemoveAll(dir) }}, nil
 }

@@ -40,7 +40,7 @@ limit ran out first; unknown is never a pass).`,
   kvbench check --timeout 10m runs/20261121-130501-fuzz-memkv`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), args[0], stdout, stderr)
+			return noVerdict(o.run(cmd.Context(), args[0], stdout, stderr))
 		},
 	}
 	fs := cmd.Flags()

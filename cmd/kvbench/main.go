@@ -23,6 +23,9 @@ func main() {
 	if err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
+			if ee.err != nil {
+				fmt.Fprintln(os.Stderr, "kvbench:", ee.err)
+			}
 			os.Exit(ee.code)
 		}
 		fmt.Fprintln(os.Stderr, "kvbench:", err)
@@ -30,12 +33,38 @@ func main() {
 	}
 }
 
-// exitError carries an exit code for outcomes that are not failures of
-// kvbench itself (a check that found a violation exits 1, an unknown verdict
-// 2); the command has already printed what it needs to.
-type exitError struct{ code int }
+// exitError carries an exit code: a check that found a violation exits 1,
+// an unknown verdict 2 (the command has already printed its verdict; err is
+// nil), and an error that kept a checking command from reaching a verdict
+// exits exitNoVerdict with err printed, so a script never reads a server
+// that failed to start as a caught bug.
+type exitError struct {
+	code int
+	err  error
+}
 
-func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+func (e exitError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}
+
+func (e exitError) Unwrap() error { return e.err }
+
+// exitNoVerdict is the exit code of a checking command (fuzz, check,
+// run --check, scenario run) that failed before it could give a verdict.
+const exitNoVerdict = 3
+
+// noVerdict maps an error of a checking command to exitNoVerdict, keeping
+// verdict codes as they are.
+func noVerdict(err error) error {
+	var ee exitError
+	if err == nil || errors.As(err, &ee) {
+		return err
+	}
+	return exitError{code: exitNoVerdict, err: err}
+}
 
 // run builds the command tree and executes it with args.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -90,6 +119,8 @@ linearizability with Porcupine, and renders markdown reports.`,
 		newReportCmd(stdout, stderr),
 		newScenarioCmd(stdout, stderr),
 		newServeCmd(stdout, stderr),
+		newClientCmd(stdout, stderr),
+		newTargetsCmd(stdout),
 		newVersionCmd(stdout),
 	)
 	return root

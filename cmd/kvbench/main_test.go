@@ -51,7 +51,7 @@ func TestBadInputGivesOneClearError(t *testing.T) {
 		want string
 	}{
 		{"unknown impl", []string{"run", "--impl", "nosuch", "--out", out}, `unknown impl "nosuch"`},
-		{"bad target", []string{"run", "--target", "http://127.0.0.1:1", "--out", out}, "want memcached://host:port"},
+		{"bad target", []string{"run", "--target", "http://127.0.0.1:1", "--out", out}, "unknown scheme (known: memcached:"},
 		{"unreachable target", []string{"run", "--target", "memcached://127.0.0.1:1", "--out", out}, "unreachable"},
 		{"malformed property file", []string{"run", "-P", badProps, "--out", out}, "line 2"},
 		{"missing property file", []string{"run", "-P", filepath.Join(dir, "nope"), "--out", out}, "no such file"},

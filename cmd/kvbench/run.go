@@ -53,7 +53,11 @@ request's intended start (coordinated-omission corrected; uncorrected beside it)
   kvbench run --impl shm -n 3 -w 2 -i workload.txt --check`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd, stdout, stderr)
+			err := o.run(cmd, stdout, stderr)
+			if o.check {
+				return noVerdict(err)
+			}
+			return err
 		},
 	}
 	fs := cmd.Flags()
@@ -116,12 +120,6 @@ func (o *runOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		return err
-	}
-	if target.Impl == "shm" && !o.json {
-		// The CS537 client's own closing lines.
-		ms := run.Seconds * 1000
-		fmt.Fprintf(stdout, "Total time: %f ms\n", ms)
-		fmt.Fprintf(stdout, "Throughput: %f K/s\n", float64(run.Overall.Ops)/ms)
 	}
 	if c := run.Check; c != nil {
 		line := fmt.Sprintf("check: %s — %d ops checked in %.2fs", c.Verdict, c.Ops, c.Seconds)

@@ -3,7 +3,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/registry"
 
 	"github.com/kvbench/kvbench/impls/proc"
 	"github.com/kvbench/kvbench/scenarios"
@@ -13,14 +20,17 @@ import (
 // targetFlags are the flags that choose what a command drives; run and fuzz
 // share them.
 type targetFlags struct {
-	impl, url, serve, implFlags string
-	serverThreads, tableSize    int
+	impl, url, implFlags     string
+	serve                    []string
+	opTimeout                time.Duration
+	serverThreads, tableSize int
 }
 
 func (t *targetFlags) register(fs *pflag.FlagSet, defaultImpl string) {
-	fs.StringVar(&t.impl, "impl", defaultImpl, "bundled store to start and drive (see `kvbench serve --help` for the list)")
-	fs.StringVar(&t.url, "target", "", "external store instead of --impl: memcached://host:port")
-	fs.StringVar(&t.serve, "serve", "", "server command kvbench starts for --target (so faults can crash it), e.g. './myserver --port 22122'")
+	fs.StringVar(&t.impl, "impl", defaultImpl, "bundled store to start and drive: "+strings.Join(implNames(), ", "))
+	fs.StringVar(&t.url, "target", "", "external system instead of --impl: "+strings.Join(targetExamples(), ", ")+" (kvbench targets lists them)")
+	fs.StringArrayVar(&t.serve, "serve", nil, "a server command kvbench starts for --target and may fault; repeat it, as NAME='cmd', once per node")
+	fs.DurationVar(&t.opTimeout, "op-timeout", 0, "bound on one request for targets that cannot tell by themselves (exec: clients; default 10s)")
 	fs.StringVar(&t.implFlags, "impl-flags", "", "extra flags for the bundled store's server, in its own syntax, e.g. '--fsync never'")
 	fs.IntVar(&t.serverThreads, "server-threads", 0, "shm: server threads (the course server's -n)")
 	fs.IntVar(&t.tableSize, "table-size", 0, "shm: initial hash table size (the course server's -s)")
@@ -38,10 +48,18 @@ func (t *targetFlags) resolve(fs *pflag.FlagSet) (scenarios.Target, error) {
 	default:
 		out.Impl = t.impl
 	}
-	if t.serve != "" && out.URL == "" {
+	if len(t.serve) > 0 && out.URL == "" {
 		return out, fmt.Errorf("--serve needs --target (the address kvbench connects to)")
 	}
-	out.Serve = t.serve
+	serve, err := parseServe(t.serve)
+	if err != nil {
+		return out, err
+	}
+	out.Serve = serve
+	if t.opTimeout < 0 {
+		return out, fmt.Errorf("--op-timeout must not be negative")
+	}
+	out.OpTimeout = t.opTimeout
 	flags, err := proc.SplitArgs(t.implFlags)
 	if err != nil {
 		return out, fmt.Errorf("--impl-flags: %w", err)
@@ -67,3 +85,52 @@ func (t *targetFlags) resolve(fs *pflag.FlagSet) (scenarios.Target, error) {
 
 // commandLine is what run.json records as the command line.
 func commandLine() []string { return append([]string(nil), os.Args...) }
+
+// serveNameRE matches the NAME= prefix of a named --serve.
+var serveNameRE = regexp.MustCompile(`^([A-Za-z0-9_.-]+)=(.*)$`)
+
+// parseServe turns --serve values into named commands: NAME='cmd' names a
+// node; otherwise the name is the command's first word, made unique. (To set
+// an environment variable, write `env VAR=value cmd`.)
+func parseServe(values []string) ([]impls.ServeCommand, error) {
+	var out []impls.ServeCommand
+	seen := map[string]int{}
+	for _, v := range values {
+		name, cmd := "", strings.TrimSpace(v)
+		if m := serveNameRE.FindStringSubmatch(cmd); m != nil {
+			name, cmd = m[1], strings.TrimSpace(m[2])
+		}
+		if cmd == "" {
+			return nil, fmt.Errorf("--serve %q: empty command", v)
+		}
+		if name == "" {
+			name = filepath.Base(strings.Fields(cmd)[0])
+			if n := seen[name]; n > 0 {
+				name = fmt.Sprintf("%s-%d", name, n+1)
+			}
+		} else if seen[name] > 0 {
+			return nil, fmt.Errorf("--serve %s=...: the name %s is given twice", name, name)
+		}
+		seen[name]++
+		out = append(out, impls.ServeCommand{Name: name, Command: cmd})
+	}
+	return out, nil
+}
+
+// implNames lists the bundled stores for help texts.
+func implNames() []string {
+	var names []string
+	for _, im := range registry.All() {
+		names = append(names, im.Name)
+	}
+	return names
+}
+
+// targetExamples lists one example per target scheme for help texts.
+func targetExamples() []string {
+	var ex []string
+	for _, t := range registry.Targets() {
+		ex = append(ex, t.Example)
+	}
+	return ex
+}

@@ -1,6 +1,7 @@
-// Package registry is the explicit list of the stores kvbench bundles. It is
-// the only place that imports every store package; adding a store means adding
-// one line to All.
+// Package registry is the explicit list of what kvbench can drive: the stores
+// it bundles and the schemes of external targets. It is the only place that
+// imports every store package; adding a store or a scheme means adding one
+// line to All or Targets.
 package registry
 
 import (
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/madkv"
 	"github.com/kvbench/kvbench/impls/memkv"
 	"github.com/kvbench/kvbench/impls/shm"
 )
@@ -18,6 +20,15 @@ func All() []*impls.Impl {
 	return []*impls.Impl{
 		memkv.Impl(),
 		shm.Impl(),
+		madkv.Impl(),
+	}
+}
+
+// Targets returns every external target scheme, in the order `kvbench
+// targets` lists them.
+func Targets() []impls.Target {
+	return []impls.Target{
+		memkv.Target(),
 	}
 }
 
@@ -32,4 +43,18 @@ func Lookup(name string) (*impls.Impl, error) {
 	}
 	sort.Strings(names)
 	return nil, fmt.Errorf("unknown impl %q (bundled: %s)", name, strings.Join(names, ", "))
+}
+
+// LookupTarget returns the target scheme of url ("memcached://h:p",
+// "exec:'cmd'", "shm:FILE") and what follows its colon.
+func LookupTarget(url string) (impls.Target, string, error) {
+	scheme, rest, ok := strings.Cut(url, ":")
+	var schemes []string
+	for _, t := range Targets() {
+		if ok && t.Scheme == scheme {
+			return t, rest, nil
+		}
+		schemes = append(schemes, t.Scheme+":")
+	}
+	return impls.Target{}, "", fmt.Errorf("target %q: unknown scheme (known: %s; see kvbench targets)", url, strings.Join(schemes, ", "))
 }
