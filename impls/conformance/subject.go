@@ -1,0 +1,331 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kvbench/kvbench/impls"
+)
+
+// Subject is one store, or one target kind, under test.
+type Subject struct {
+	// Name labels failures ("memkv", "memcached", "exec:memkv").
+	Name string
+	// Impl describes what the store supports: Kinds, MaxWindow, Canonical
+	// and Claims are read; Start and Serve are not (see Start).
+	Impl *impls.Impl
+	// Start starts a fresh cluster. Run fills env.Dir (a private temp
+	// directory removed after the cluster's Close), env.Exe and env.Flags
+	// from the Subject, env.Clients, env.Window and env.Log. Every case
+	// that crashes a server starts its own cluster.
+	Start func(ctx context.Context, env impls.StartEnv) (impls.Cluster, error)
+	// Exe is the kvbench binary passed as StartEnv.Exe.
+	Exe string
+	// Flags are the server flags passed as StartEnv.Flags; Impl.Claims
+	// judges durability under them.
+	Flags []string
+	// FoundUnknown lists the kinds whose response's Found the protocol
+	// does not reveal (memcached's set: Put). For them the suite expects
+	// Found == impls.Unknown exactly; for every other supported kind it
+	// expects Present or Absent, whichever is true. Get, Swap and Scan
+	// cannot be listed: a read that does not say what it read is no read.
+	FoundUnknown []impls.Kind
+	// TokenValues says values and keys travel as whitespace-free tokens
+	// (MadKV's line protocol): the suite then writes no empty value and no
+	// value with whitespace, and none that is literally "null".
+	TokenValues bool
+	// MaxValueSize is the largest value the suite writes; 0 means 256 KiB.
+	MaxValueSize int
+}
+
+// Case names, in the order Run runs them. Each is one subtest.
+const (
+	CaseGetAfterPut      = "get-after-put"
+	CaseGetAbsent        = "get-absent"
+	CaseFound            = "found"
+	CaseSwap             = "swap"
+	CaseDelete           = "delete"
+	CaseScan             = "scan"
+	CaseUnsupported      = "unsupported"
+	CaseValues           = "values"
+	CaseKeys             = "keys"
+	CaseWindow           = "window"
+	CaseClose            = "close-twice"
+	CaseKillInFlight     = "kill-in-flight"
+	CaseAfterCrash       = "after-crash"
+	CaseRestart          = "restart"
+	CaseIdleAfterRestart = "idle-client-after-restart"
+	clients              = 4 // StartEnv.Clients of every cluster the suite starts
+	maxSuiteWindow       = 8 // the window the suite uses when MaxWindow allows more
+	opTimeout            = 10 * time.Second
+	inFlightTimeout      = 2 * time.Second // a request to a paused-then-killed server
+	defaultMaxValueSize  = 256 << 10
+)
+
+// Run applies every case to s, each as a subtest of t. Cases that need no
+// fault share one cluster (each uses its own keys); every fault case starts
+// its own.
+func Run(t *testing.T, s Subject) {
+	t.Helper()
+	if s.Impl == nil || s.Start == nil {
+		t.Fatalf("conformance: subject %q needs Impl and Start", s.Name)
+	}
+	for _, k := range s.FoundUnknown {
+		if k == impls.Get || k == impls.Swap || k == impls.Scan {
+			t.Fatalf("conformance: subject %q: FoundUnknown may not list %v", s.Name, k)
+		}
+	}
+	h := &harness{s: s}
+	shared := h.start(t, h.window()) // closed at t's cleanup, after every subtest
+	for _, c := range []struct {
+		name string
+		run  func(t *testing.T, h *harness, c impls.Cluster)
+	}{
+		{CaseGetAfterPut, caseGetAfterPut},
+		{CaseGetAbsent, caseGetAbsent},
+		{CaseFound, caseFound},
+		{CaseSwap, caseSwap},
+		{CaseDelete, caseDelete},
+		{CaseScan, caseScan},
+		{CaseUnsupported, caseUnsupported},
+		{CaseValues, caseValues},
+		{CaseKeys, caseKeys},
+		{CaseWindow, caseWindow},
+		{CaseClose, caseClose},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.run(t, h, shared) })
+	}
+	for _, c := range []struct {
+		name string
+		run  func(t *testing.T, h *harness)
+	}{
+		{CaseKillInFlight, caseKillInFlight},
+		{CaseAfterCrash, caseAfterCrash},
+		{CaseRestart, caseRestart},
+		{CaseIdleAfterRestart, caseIdleAfterRestart},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.run(t, h) })
+	}
+}
+
+// harness holds the subject and the helpers every case uses.
+type harness struct {
+	s Subject
+}
+
+// window is the Window the suite's clusters use: the store's MaxWindow,
+// capped at maxSuiteWindow.
+func (h *harness) window() int {
+	return max(1, min(h.s.Impl.MaxWindow, maxSuiteWindow))
+}
+
+// durable reports whether the store's claims say a crash loses nothing
+// acknowledged (linearizable with crashes under the subject's flags).
+func (h *harness) durable() bool {
+	c := h.s.Impl.Claims
+	return c != nil && c(h.s.Flags, impls.Faults{Crash: true}).Linearizable
+}
+
+// start starts a fresh cluster with the given window, closed at cleanup
+// (before its directory is removed). Its servers' output is shown when the
+// test fails.
+func (h *harness) start(t *testing.T, window int) impls.Cluster {
+	t.Helper()
+	dir := t.TempDir()
+	log := &syncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := h.s.Start(ctx, impls.StartEnv{Exe: h.s.Exe, Dir: dir, Clients: clients, Window: window,
+		Flags: h.s.Flags, Log: log})
+	if err != nil {
+		t.Fatalf("%s: start: %v\nserver output:\n%s", h.s.Name, err, log.tail())
+	}
+	t.Cleanup(func() {
+		_ = c.Close()
+		if t.Failed() {
+			t.Logf("%s server output:\n%s", h.s.Name, log.tail())
+		}
+	})
+	return c
+}
+
+// client opens client id of c, closed at cleanup.
+func (h *harness) client(t *testing.T, c impls.Cluster, id int) impls.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	cl, err := c.NewClient(ctx, id)
+	if err != nil {
+		t.Fatalf("%s: client %d: %v", h.s.Name, id, err)
+	}
+	t.Cleanup(func() { _ = cl.Close() })
+	return cl
+}
+
+// val is the value to write for v: Impl.Canonical(v) when the store
+// stores a canonical form, so that what is written is what reads back.
+func (h *harness) val(v string) string {
+	if h.s.Impl.Canonical != nil {
+		return h.s.Impl.Canonical(v)
+	}
+	return v
+}
+
+// found is what a response of kind k must say when the truth is f.
+func (h *harness) found(k impls.Kind, f impls.Found) impls.Found {
+	for _, u := range h.s.FoundUnknown {
+		if u == k {
+			return impls.Unknown
+		}
+	}
+	return f
+}
+
+// try runs one request with the suite's timeout.
+func try(cl impls.Client, req impls.Request) (impls.Response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	return cl.Do(ctx, req)
+}
+
+// do runs one request that must succeed.
+func (h *harness) do(t *testing.T, cl impls.Client, req impls.Request) impls.Response {
+	t.Helper()
+	res, err := try(cl, req)
+	if err != nil {
+		t.Fatalf("%s: %s: %v", h.s.Name, show(req), err)
+	}
+	return res
+}
+
+// expect runs req and compares the whole response with want.
+func (h *harness) expect(t *testing.T, cl impls.Client, req impls.Request, want impls.Response) {
+	t.Helper()
+	got := h.do(t, cl, req)
+	if !sameResponse(got, want) {
+		t.Errorf("%s: %s\n got  %s\n want %s", h.s.Name, show(req), showResponse(got), showResponse(want))
+	}
+}
+
+// put writes key=value and checks the response's Found against before
+// (whether the key existed before the write).
+func (h *harness) put(t *testing.T, cl impls.Client, key, value string, before impls.Found) {
+	t.Helper()
+	h.expect(t, cl, impls.Request{Kind: impls.Put, Key: key, Value: value},
+		impls.Response{Found: h.found(impls.Put, before)})
+}
+
+// get reads key and expects value (present) or, with absent, nothing.
+func (h *harness) get(t *testing.T, cl impls.Client, key, value string, found impls.Found) {
+	t.Helper()
+	want := impls.Response{Found: found}
+	if found == impls.Present {
+		want.Value = value
+	}
+	h.expect(t, cl, impls.Request{Kind: impls.Get, Key: key}, want)
+}
+
+// sameResponse compares two responses; a nil and an empty Pairs are equal.
+func sameResponse(a, b impls.Response) bool {
+	if a.Found != b.Found || a.Value != b.Value || len(a.Pairs) != len(b.Pairs) {
+		return false
+	}
+	for i := range a.Pairs {
+		if a.Pairs[i] != b.Pairs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// show renders a request with long values shortened.
+func show(r impls.Request) string {
+	switch r.Kind {
+	case impls.Put, impls.Swap:
+		return fmt.Sprintf("%v %q %s", r.Kind, r.Key, short(r.Value))
+	case impls.Scan:
+		return fmt.Sprintf("%v [%q, %q]", r.Kind, r.Key, r.End)
+	default:
+		return fmt.Sprintf("%v %q", r.Kind, r.Key)
+	}
+}
+
+func showResponse(r impls.Response) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "{Found: %s, Value: %s", foundName(r.Found), short(r.Value))
+	if len(r.Pairs) > 0 {
+		b.WriteString(", Pairs: [")
+		for i, p := range r.Pairs {
+			if i > 0 {
+				b.WriteString(" ")
+			}
+			fmt.Fprintf(&b, "%q=%s", p.Key, short(p.Value))
+		}
+		b.WriteString("]")
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+func foundName(f impls.Found) string {
+	switch f {
+	case impls.Present:
+		return "Present"
+	case impls.Absent:
+		return "Absent"
+	case impls.Unknown:
+		return "Unknown"
+	}
+	return fmt.Sprintf("Found(%d)", f)
+}
+
+func short(v string) string {
+	if len(v) <= 40 {
+		return fmt.Sprintf("%q", v)
+	}
+	return fmt.Sprintf("%q...(%d bytes)", v[:32], len(v))
+}
+
+// outcome classifies an error the way the checker does.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "success"
+	case impls.IsUnknown(err):
+		return "unknown outcome"
+	case errors.Is(err, impls.ErrUnsupported):
+		return "unsupported"
+	default:
+		return "definite failure"
+	}
+}
+
+// syncBuffer collects server output from several processes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write implements io.Writer; safe for concurrent use.
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// tail returns the last few KiB written.
+func (b *syncBuffer) tail() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.buf.String()
+	if len(s) > 4096 {
+		s = "..." + s[len(s)-4096:]
+	}
+	return s
+}
