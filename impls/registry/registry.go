@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/istkvs"
 	"github.com/kvbench/kvbench/impls/madkv"
 	"github.com/kvbench/kvbench/impls/memkv"
 	"github.com/kvbench/kvbench/impls/shm"
@@ -21,6 +22,7 @@ func All() []*impls.Impl {
 		memkv.Impl(),
 		shm.Impl(),
 		madkv.Impl(),
+		istkvs.Impl(),
 	}
 }
 
