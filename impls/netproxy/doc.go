@@ -1,0 +1,15 @@
+// Package netproxy is the network-fault proxy kvbench owns: it sits on the
+// links between kvbench's clients and the servers it starts, so the
+// nemesis can isolate a server or degrade its links (delay, jitter, loss,
+// duplication) without touching the server process.
+//
+// Faults (faults.go) is the fault state and the per-packet decision, shared
+// by every transport and deterministic from a seed: it implements
+// impls.NetFaulter. UDP (udp.go) is the datagram proxy dkvs uses: one
+// listener per server, one upstream socket per client source address, so
+// the server sees each client as a distinct peer and its replies find the
+// way back. A TCP proxy belongs beside it (tcp.go), built on the same
+// Faults: Isolate would refuse and cut connections, Degrade would delay
+// the byte stream in both directions (loss and duplication have no meaning
+// on a stream, so it would ignore them or turn loss into a cut).
+package netproxy
