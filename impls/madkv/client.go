@@ -36,6 +36,7 @@ type Client struct {
 	info  string // "stage 1 server ..." or "manager ... (P partitions)"
 
 	seq         atomic.Uint64
+	closed      atomic.Bool
 	mu          sync.Mutex
 	outstanding map[uint64]struct{} // mutation seqs awaiting their reply
 }
@@ -46,6 +47,8 @@ var _ impls.Client = (*Client)(nil)
 var (
 	// ErrRefused: the server refused the request; nothing was executed.
 	ErrRefused = errors.New("madkv: request refused")
+	// ErrClosed: Do after Close.
+	ErrClosed = errors.New("madkv: client closed")
 	// ErrBadAddress: the address is not a madkv stage 1 server or manager.
 	ErrBadAddress = errors.New("madkv: not a madkv server or manager")
 )
@@ -120,6 +123,7 @@ func (c *Client) String() string { return c.info }
 
 // Close closes every connection.
 func (c *Client) Close() error {
+	c.closed.Store(true)
 	for _, p := range c.parts {
 		p.close()
 	}
@@ -128,6 +132,9 @@ func (c *Client) Close() error {
 
 // Do executes one request.
 func (c *Client) Do(ctx context.Context, req impls.Request) (impls.Response, error) {
+	if c.closed.Load() {
+		return impls.Response{}, fmt.Errorf("madkv %s: %w", req.Kind, ErrClosed)
+	}
 	r := request{key: req.Key}
 	switch req.Kind {
 	case impls.Get:

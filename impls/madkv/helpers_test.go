@@ -71,9 +71,14 @@ type inProc struct {
 
 func startInProc(t *testing.T, args ...string) *inProc {
 	t.Helper()
+	return startInProcLog(t, testLog{t}, args...)
+}
+
+func startInProcLog(t *testing.T, log io.Writer, args ...string) *inProc {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &inProc{cancel: cancel, done: make(chan error, 1)}
-	go func() { p.done <- serve(ctx, args, io.Discard, testLog{t}) }()
+	go func() { p.done <- serve(ctx, args, io.Discard, log) }()
 	t.Cleanup(func() { p.stop() })
 	return p
 }
