@@ -55,12 +55,12 @@ type Server struct {
 	cfg   Config
 	table *Table
 
-	outMu          sync.Mutex // serializes writes to Stdout and Stderr
-	backupSlots    chan struct{}
-	backups        sync.WaitGroup
-	sessions       *sessions
-	jobsDone       chan string // optional: told each finished job path (tests)
-	backupHook     func()      // optional: called by each backup writer before writing (tests)
+	outMu       sync.Mutex // serializes writes to Stdout and Stderr
+	backupSlots chan struct{}
+	backups     sync.WaitGroup
+	sessions    *sessions
+	jobsDone    chan string // optional: told each finished job path (tests)
+	backupHook  func()      // optional: called by each backup writer before writing (tests)
 }
 
 // NewServer validates cfg and returns a server with an empty table.

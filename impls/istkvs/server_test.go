@@ -29,7 +29,6 @@ func runPart1(t *testing.T, dir string, backups, threads int) (stdout, stderr st
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-
 // TestGoldenCases runs every testdata/cases/*.job alone in a fresh
 // directory with `1 1`, as the course's runner does, and compares every
 // .out and .bck byte for byte.

@@ -210,11 +210,10 @@ func (ss *sessions) host(ctx context.Context, path string, ready chan<- error) e
 	}
 	reg := os.NewFile(uintptr(fd), path)
 	defer reg.Close()
-	ready <- nil
-
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGUSR1)
 	defer signal.Stop(sig)
+	ready <- nil
 	buffer := make(chan [ConnectSize]byte, ss.s.cfg.Sessions)
 	var managers sync.WaitGroup
 	for range ss.s.cfg.Sessions {
