@@ -3,6 +3,8 @@ GO      ?= go
 BIN     := bin/kvbench
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/kvbench/kvbench/results.stamped=$(VERSION)
+# staticcheck is installed by .ci/run: go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
 .PHONY: all build demo test test-short race bench fuzz clean
 
@@ -18,11 +20,13 @@ demo: build
 	$(BIN) report runs/demo -o report.md
 	@echo "wrote report.md"
 
-# Everything CI runs: vet, every test (integration tests start real
+# Everything CI runs: vet, go.mod tidy, staticcheck, every test (integration tests start real
 # servers, memcached and memccapable when installed), then the short suite
 # under the race detector.
 test:
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	$(STATICCHECK) ./...
 	$(GO) test -count=1 -timeout 12m ./...
 	$(GO) test -race -short -count=1 -timeout 10m ./...
 
