@@ -30,6 +30,7 @@ func Impl() *impls.Impl {
 		Claims:    claims,
 		Serve:     serve,
 		Start:     start,
+		Client:    client,
 	}
 }
 
