@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kvbench/kvbench/nemesis"
 	"io"
 	"strconv"
 	"strings"
@@ -24,6 +25,8 @@ type Scenario struct {
 	lines  []map[string]int // per sweep: key -> line (merged with defaults' lines)
 	// overridden: stores come from the command line, not the file.
 	overridden bool
+	// serve are the --serve commands every target step starts.
+	serve []impls.ServeCommand
 }
 
 // SetStores replaces every sweep's stores and targets, for running a
@@ -31,8 +34,8 @@ type Scenario struct {
 // Store names are checked by Plan.
 func (s *Scenario) SetStores(stores, targets []string) error {
 	for _, t := range targets {
-		if !strings.Contains(t, "://") && !strings.HasPrefix(t, "exec:") {
-			return fmt.Errorf("target %q: want a URL like memcached://127.0.0.1:11211", t)
+		if _, _, err := registry.LookupTarget(t); err != nil {
+			return err
 		}
 	}
 	for i := range s.sweeps {
@@ -42,6 +45,11 @@ func (s *Scenario) SetStores(stores, targets []string) error {
 	s.overridden = true
 	return nil
 }
+
+// SetServe makes every run against an external target start these server
+// commands (--serve), so kvbench owns their lifecycle and faults can reach
+// them.
+func (s *Scenario) SetServe(serve []impls.ServeCommand) { s.serve = serve }
 
 // scenarioKinds lists the op kinds each YCSB core workload needs, including
 // the Puts of its load phase; "fuzz" is the MadKV fuzz mix's minimum.
@@ -202,6 +210,9 @@ func sweepIndexOf(xs []string, x string) int {
 
 func (s *Scenario) step(i int, sw scenarioSweep, im *impls.Impl, url, wl string, clients, window int, fault string, rep int) Step {
 	target := Target{URL: url, ImplFlags: strings.Fields(sw.ImplFlags)}
+	if url != "" {
+		target.Serve = s.serve
+	}
 	st := Step{Sweep: i + 1, Kind: sw.Kind, Store: url, Workload: wl, Clients: clients, Window: window, Fault: fault, Rep: rep}
 	if im != nil {
 		target.Impl, st.Store = im.Name, im.Name
@@ -237,8 +248,19 @@ func (s *Scenario) step(i int, sw scenarioSweep, im *impls.Impl, url, wl string,
 	out := Output{Tags: tags, Stdout: io.Discard, Quiet: true}
 	if sw.Kind == "fuzz" {
 		tags["fault"] = fault
-		o := FuzzOptions{Target: target, Clients: clients, Seed: seed, Output: out,
-			Crash: strings.Contains(fault, "crash"), Pause: strings.Contains(fault, "pause")}
+		o := FuzzOptions{Target: target, Clients: clients, Seed: seed, Output: out, FaultTarget: sweepDeref(sw.FaultTarget)}
+		for _, k := range strings.Split(fault, "+") {
+			switch nemesis.Kind(k) {
+			case nemesis.Crash:
+				o.Crash = true
+			case nemesis.Pause:
+				o.Pause = true
+			case nemesis.Partition:
+				o.Partition = true
+			case nemesis.Loss, nemesis.Delay, nemesis.Dup:
+				o.Net = append(o.Net, k)
+			}
+		}
 		if wl != "fuzz" {
 			o.Workload = wl
 		}
@@ -278,6 +300,9 @@ func (st Step) Args() []string {
 		} else {
 			a = append(a, "--target", t.URL)
 		}
+		for _, sc := range t.Serve {
+			a = append(a, "--serve", sc.Name+"="+sc.Command)
+		}
 		if len(t.ImplFlags) > 0 {
 			a = append(a, "--impl-flags", strings.Join(t.ImplFlags, " "))
 		}
@@ -298,10 +323,16 @@ func (st Step) Args() []string {
 		for _, f := range []struct {
 			on   bool
 			flag string
-		}{{o.Conflict, "--conflict"}, {o.Crash, "--crash"}, {o.Pause, "--pause"}} {
+		}{{o.Conflict, "--conflict"}, {o.Crash, "--crash"}, {o.Pause, "--pause"}, {o.Partition, "--partition"}} {
 			if f.on {
 				a = append(a, f.flag)
 			}
+		}
+		if len(o.Net) > 0 {
+			a = append(a, "--net", strings.Join(o.Net, ","))
+		}
+		if o.FaultTarget != "" && o.FaultTarget != nemesis.TargetRandom {
+			a = append(a, "--fault-target", o.FaultTarget)
 		}
 		return a
 	}

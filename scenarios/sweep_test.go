@@ -54,7 +54,7 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"neither ops nor duration", "sweeps:\n  - stores: all\n    workloads: a\n", `bad.yaml:2: sweep 1: neither ops nor duration`},
 		{"faults on bench", "sweeps:\n  - stores: all\n    workloads: a\n    ops: 1\n    faults: [crash]\n", `bad.yaml:5: sweep 1: faults applies only to kind: fuzz`},
 		{"window on fuzz", "sweeps:\n  - kind: fuzz\n    stores: all\n    window: 2\n", `bad.yaml:4: sweep 1: window applies only to kind: bench`},
-		{"bad fault", "sweeps:\n  - kind: fuzz\n    stores: all\n    faults: [partition]\n", `bad.yaml:4: sweep 1: fault "partition"`},
+		{"bad fault", "sweeps:\n  - kind: fuzz\n    stores: all\n    faults: [crash+meteor]\n", `bad.yaml:4: sweep 1: fault "crash+meteor": unknown fault kind "meteor"`},
 		{"bad target", "sweeps:\n  - targets: [localhost]\n    workloads: a\n    ops: 1\n", `bad.yaml:2: sweep 1: target "localhost"`},
 		{"syntax", "sweeps:\n  - stores: [all\n", `bad.yaml:`},
 		{"not a mapping", "- a\n- b\n", `bad.yaml: not a scenario file`},

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"github.com/kvbench/kvbench/nemesis"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -63,6 +64,7 @@ type scenarioSweep struct {
 	ValueSize     *int             `yaml:"value_size"`
 	FaultInterval *yamlDuration    `yaml:"fault_interval"`
 	FaultDuration *yamlDuration    `yaml:"fault_duration"`
+	FaultTarget   *string          `yaml:"fault_target"`
 }
 
 type scenarioFile struct {
@@ -98,20 +100,20 @@ func (d *yamlDuration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Fault names accepted in faults lists.
-var scenarioFaults = []string{"none", "crash", "pause", "crash+pause"}
+// A faults list holds "none" or nemesis kinds joined with "+": crash,
+// pause, crash+pause, partition, loss, crash+loss, ...
 
 // scenarioFuzzOnly and scenarioBenchOnly keys are rejected in a sweep of the other kind
 // (defaults may hold both; they apply where they fit).
 var (
-	scenarioFuzzOnly  = []string{"faults", "keys", "conflict", "value_size", "fault_interval", "fault_duration"}
+	scenarioFuzzOnly  = []string{"faults", "keys", "conflict", "value_size", "fault_interval", "fault_duration", "fault_target"}
 	scenarioBenchOnly = []string{"window", "duration", "records", "rate", "check"}
 )
 
 // bundledFiles are the scenario files shipped in the binary, so
 // `kvbench scenario run quick` works outside the source tree.
 //
-//go:embed quick.yaml madkv-p1.yaml full.yaml
+//go:embed *.yaml
 var bundledFiles embed.FS
 
 // BundledScenarios names the scenarios built into kvbench.
@@ -356,6 +358,9 @@ func mergeSweep(sw, def scenarioSweep, lines, defLines map[string]int, errorf fu
 		if sw.Conflict == nil {
 			sw.Conflict = def.Conflict
 		}
+		if sw.FaultTarget == nil {
+			sw.FaultTarget = def.FaultTarget
+		}
 		if sw.FaultInterval == nil {
 			sw.FaultInterval = def.FaultInterval
 		}
@@ -428,8 +433,13 @@ func mergeSweep(sw, def scenarioSweep, lines, defLines map[string]int, errorf fu
 		sw.Faults = yamlList[string]{"none"}
 	}
 	for _, f := range sw.Faults {
-		if !sweepContains(scenarioFaults, f) {
-			return sw, errorf(at("faults"), "fault %q: want one of %s", f, strings.Join(scenarioFaults, ", "))
+		if f == "none" {
+			continue
+		}
+		for _, k := range strings.Split(f, "+") {
+			if _, err := nemesis.ParseKind(k); err != nil {
+				return sw, errorf(at("faults"), "fault %q: %v, or none; combine kinds with +", f, err)
+			}
 		}
 	}
 	return sw, nil

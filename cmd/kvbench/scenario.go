@@ -16,6 +16,7 @@ type scenarioOptions struct {
 	quiet   bool
 	stores  []string
 	targets []string
+	serve   []string
 }
 
 func newScenarioCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -39,7 +40,8 @@ name instead of a file.`,
 
 func (o *scenarioOptions) storeFlags(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&o.stores, "store", nil, "run these bundled stores instead of the file's (repeatable, or comma-separated; all = every store)")
-	cmd.Flags().StringSliceVar(&o.targets, "target", nil, "run this external target instead of the file's stores (repeatable), e.g. memcached://127.0.0.1:11211")
+	cmd.Flags().StringArrayVar(&o.targets, "target", nil, "run this external target instead of the file's stores (repeatable), e.g. memcached://127.0.0.1:11211 or exec:'./client 127.0.0.1:3777'")
+	cmd.Flags().StringArrayVar(&o.serve, "serve", nil, "a server command kvbench starts for every --target run (repeatable, NAME='cmd' per node), so faults can reach it")
 }
 
 // load reads the scenario and applies --store and --target.
@@ -52,6 +54,16 @@ func (o *scenarioOptions) load(path string) (*scenarios.Scenario, error) {
 		if err := s.SetStores(o.stores, o.targets); err != nil {
 			return nil, err
 		}
+	}
+	if len(o.serve) > 0 {
+		if len(o.targets) == 0 {
+			return nil, fmt.Errorf("--serve needs --target (the address kvbench connects to)")
+		}
+		serve, err := parseServe(o.serve)
+		if err != nil {
+			return nil, err
+		}
+		s.SetServe(serve)
 	}
 	return s, nil
 }
@@ -69,7 +81,8 @@ runs. Then: kvbench report OUT.`,
 		Example: `  kvbench scenario run scenarios/quick.yaml --out runs
   kvbench scenario run quick
   kvbench scenario run scenarios/madkv-p1.yaml --store memkv
-  kvbench scenario run scenarios/madkv-p1.yaml --target memcached://127.0.0.1:11211`,
+  kvbench scenario run scenarios/madkv-p1.yaml --target memcached://127.0.0.1:11211
+  kvbench scenario run madkv-p1 --target exec:'./client 127.0.0.1:3777' --serve './server 0.0.0.0:3777'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := o.load(args[0])
