@@ -34,7 +34,7 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 	if err != nil {
 		return "", nil, err
 	}
-	var solution []string
+	var solution []uint32
 	if o.Solution != "" {
 		if o.Clients != 1 || o.Window != 1 || o.Input == "" {
 			return "", nil, fmt.Errorf("-c validates GETs in order, which only makes sense replaying a file (-i) with -n 1 -w 1; with more clients use --check")
@@ -80,7 +80,7 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 		return dir, nil, err
 	}
 	defer os.Remove(hlogFile.Name()) // after the rename below, a no-op
-	defer hlogFile.Close()             // closes it on the early returns; a second Close is harmless
+	defer hlogFile.Close()           // closes it on the early returns; a second Close is harmless
 	start := time.Now()
 	hlog, err := results.NewHlogWriter(hlogFile, start)
 	if err != nil {

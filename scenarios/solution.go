@@ -1,14 +1,13 @@
 package scenarios
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/results"
+	"github.com/kvbench/kvbench/workload"
 )
 
 // SolutionMismatch is a GET whose result differs from the expected-results
@@ -28,31 +27,24 @@ func (m *SolutionMismatch) Report() string {
 	return fmt.Sprintf("Get(%s) should return %s, but got %s\nIndices: req=%d exp=%d\n", m.Key, m.Want, m.Got, m.Req, m.Expected)
 }
 
-// readSolution reads one expected value per line.
-func readSolution(path string) ([]string, error) {
+// readSolution reads a CS537 expected-results file (workload.ReadSolution).
+func readSolution(path string) ([]uint32, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		if _, err := strconv.ParseUint(line, 10, 32); err != nil {
-			return nil, fmt.Errorf("%s line %d: %q is not a u32 value", path, n, line)
-		}
-		out = append(out, line)
+	sol, err := workload.ReadSolution(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return out, sc.Err()
+	return sol, nil
 }
 
 // validateSolution compares the GETs of a sequential history, in order,
-// with the expected values (a missing key reads as 0, as in the course).
-func validateSolution(events []results.Event, want []string) error {
+// with the expected values, as numbers (a missing key reads as 0, as in the
+// course; "007" is 7).
+func validateSolution(events []results.Event, want []uint32) error {
 	g := 0
 	for i, e := range events {
 		if e.Req.Kind != impls.Get {
@@ -61,15 +53,15 @@ func validateSolution(events []results.Event, want []string) error {
 		if g >= len(want) {
 			return fmt.Errorf("the workload has more GETs than the solution file has lines (%d)", len(want))
 		}
-		got := "0"
+		got, ok := "0", true
 		switch {
 		case e.Outcome != results.OK:
-			got = "error: " + e.Err
+			got, ok = "error: "+e.Err, false
 		case e.Resp.Found == impls.Present:
 			got = e.Resp.Value
 		}
-		if got != want[g] {
-			return &SolutionMismatch{Key: e.Req.Key, Want: want[g], Got: got, Req: i, Expected: g}
+		if v, err := strconv.ParseUint(got, 10, 32); !ok || err != nil || uint32(v) != want[g] {
+			return &SolutionMismatch{Key: e.Req.Key, Want: strconv.FormatUint(uint64(want[g]), 10), Got: got, Req: i, Expected: g}
 		}
 		g++
 	}
