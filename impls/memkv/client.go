@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
@@ -32,7 +34,12 @@ import (
 // (connection lost, ctx done) fails with an error wrapping
 // impls.ErrUnknownOutcome, and the connection is dropped; the next Do
 // dials again once and fails definitely if that fails. A request that was
-// never written fails definitely.
+// never written fails definitely. Before sending on a connection with no
+// request outstanding, Do checks without blocking whether the server has
+// closed it (crashed or restarted since the last answer); if so it
+// reconnects rather than write into a dead connection, so a request that
+// could not have reached the server is never reported as an unknown
+// outcome.
 type Client struct {
 	addr   string
 	window int
@@ -46,7 +53,12 @@ var _ impls.Client = (*Client)(nil)
 
 type clientConn struct {
 	nc net.Conn
+	rc syscall.RawConn // nil when nc is not a socket
 	br *bufio.Reader
+	// outstanding counts calls queued or being read; it is incremented
+	// under Client.mu and decremented by the reader once it has read the
+	// answer, so at zero (seen under Client.mu) nobody reads nc.
+	outstanding atomic.Int64
 	// out holds requests not yet written; spare is the flusher's other
 	// buffer. wmu serializes writes to nc so bytes leave in append order:
 	// whoever writes takes wmu before releasing Client.mu.
@@ -133,6 +145,9 @@ func (c *Client) connLocked(ctx context.Context) (*clientConn, error) {
 		nc: nc, br: bufio.NewReaderSize(nc, 64<<10), wake: make(chan struct{}, 1),
 		out: make([]byte, 0, 16<<10), spare: make([]byte, 0, 16<<10),
 		fifo: make(chan *call, 2*c.window+8), gone: make(chan struct{}), dead: make(chan struct{}), done: make(chan struct{}),
+	}
+	if sc, ok := nc.(syscall.Conn); ok {
+		cn.rc, _ = sc.SyscallConn()
 	}
 	c.cn = cn
 	go c.readLoop(cn)
@@ -274,11 +289,18 @@ func (c *Client) roundTrip(ctx context.Context, op byte, key, value string, cas 
 	cl.op, cl.key = op, key
 	c.mu.Lock()
 	cn, err := c.connLocked(ctx)
+	if err == nil && cn.outstanding.Load() == 0 && len(cn.out) == 0 && cn.peerClosed() {
+		// The server hung up while the connection was idle: nothing of
+		// this request was sent; dial a fresh connection for it.
+		c.breakLocked(cn)
+		cn, err = c.connLocked(ctx)
+	}
 	if err != nil {
 		c.mu.Unlock()
 		callPool.Put(cl)
 		return nil, err
 	}
+	cn.outstanding.Add(1)
 	cn.out = appendRequest(cn.out, op, key, value, cas)
 	select {
 	case cn.fifo <- cl:
@@ -318,6 +340,29 @@ func (c *Client) roundTrip(ctx context.Context, op byte, key, value string, cas 
 		c.breakConn(cn) // the answer would arrive out of step; start afresh
 		return nil, fmt.Errorf("memcached client: %s %q: %w: %w", opName(op), key, impls.ErrUnknownOutcome, ctx.Err())
 	}
+}
+
+// peerClosed reports, without blocking, whether the server closed the
+// connection (EOF or an error such as a reset is pending). Only call it
+// when no call is outstanding: the reader holds the socket's read lock
+// while it waits for an answer.
+func (cn *clientConn) peerClosed() bool {
+	if cn.rc == nil {
+		return false
+	}
+	closed := false
+	var b [1]byte
+	err := cn.rc.Read(func(fd uintptr) bool {
+		for {
+			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			if err == syscall.EINTR {
+				continue
+			}
+			closed = (err == nil && n == 0) || (err != nil && err != syscall.EAGAIN)
+			return true
+		}
+	})
+	return closed || err != nil
 }
 
 func opName(op byte) string {
@@ -410,7 +455,9 @@ func (c *Client) readLoop(cn *clientConn) {
 			err = net.ErrClosed
 			continue
 		}
-		if err = readResponse(cn.br, cur); err != nil {
+		err = readResponse(cn.br, cur)
+		cn.outstanding.Add(-1)
+		if err != nil {
 			fail(cur, err)
 			break
 		}

@@ -272,14 +272,13 @@ func TestClientReconnectsOrFailsDefinitely(t *testing.T) {
 		nc.Close()
 	}
 	s.mu.Unlock()
-	// The old connection is gone and nothing listens: the first call may
-	// find the dead connection (unknown), after that dialing fails definitely.
-	var last error
+	time.Sleep(20 * time.Millisecond) // let the hang-up reach the client's socket
+	// The old connection is gone and nothing listens: the client sees the
+	// hang-up before sending, so every call fails definitely.
 	for i := 0; i < 3; i++ {
-		_, last = c.Do(context.Background(), impls.Request{Kind: impls.Get, Key: "k"})
-	}
-	if last == nil || impls.IsUnknown(last) {
-		t.Fatalf("with the server down: %v, want a definite error", last)
+		if _, err := c.Do(context.Background(), impls.Request{Kind: impls.Get, Key: "k"}); err == nil || impls.IsUnknown(err) {
+			t.Fatalf("call %d with the server down: %v, want a definite error", i, err)
+		}
 	}
 	// Serve again on the same address: the client reconnects.
 	ln2, err := net.Listen("tcp", addr)
@@ -334,4 +333,48 @@ func TestClientMoreCallersThanWindow(t *testing.T) {
 		}(g)
 	}
 	wg.Wait()
+}
+
+// TestClientIdleConnClosedByCrash: a request on a connection the server
+// closed between requests (a crash) is never written into it: the client
+// reconnects and the request succeeds, or it fails definitely when no
+// server listens. Neither is an unknown outcome (issue 15, part 6).
+func TestClientIdleConnClosedByCrash(t *testing.T) {
+	for _, window := range []int{1, 4} {
+		t.Run(fmt.Sprint("window ", window), func(t *testing.T) {
+			var addr string
+			serve := func(at string) *Server {
+				s := newMemServer(t, Config{})
+				ln, err := net.Listen("tcp", at)
+				if err != nil {
+					t.Skipf("cannot listen on %s again: %v", at, err)
+				}
+				addr = ln.Addr().String()
+				go s.Serve(context.Background(), ln)
+				return s
+			}
+			s := serve("127.0.0.1:0")
+			c := dial(t, addr, window)
+			put := func(v string) error {
+				_, err := c.Do(context.Background(), impls.Request{Kind: impls.Put, Key: "k", Value: v})
+				return err
+			}
+			if err := put("1"); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 3; i++ {
+				s.Close() // like a crash: every connection closed
+				s = serve(addr)
+				time.Sleep(20 * time.Millisecond) // let the hang-up reach the client's socket
+				if err := put(fmt.Sprint("after restart ", i)); err != nil {
+					t.Fatalf("put after restart %d: %v, want success on a new connection", i, err)
+				}
+			}
+			s.Close()
+			time.Sleep(20 * time.Millisecond)
+			if err := put("nobody listens"); err == nil || impls.IsUnknown(err) {
+				t.Fatalf("put with no server: %v, want a definite error", err)
+			}
+		})
+	}
 }

@@ -44,20 +44,25 @@ type options struct {
 	maxBytes     byteSize
 	compactBytes byteSize
 	shards       int
+	maxConns     int
+	inflight     byteSize
 }
 
 func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("memkv", flag.ContinueOnError)
 	fs.SetOutput(out)
-	*o = options{fsync: "always", maxValueSize: 1 << 20, compactBytes: 64 << 20}
+	*o = options{fsync: "always", maxValueSize: defaultMaxValueSize, compactBytes: 64 << 20, inflight: defaultInflight}
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:11311", "TCP address to listen on")
 	fs.StringVar(&o.data, "data", "./memkv-data", "data directory for the log and snapshots ('' keeps everything in memory)")
 	fs.StringVar(&o.fsync, "fsync", "always", "when to fsync the log: always (ack after fsync, group commit), interval (every 100ms), never")
-	fs.Var(&o.maxValueSize, "max-value-size", "largest value accepted, e.g. 1m or 4096")
+	fs.Var(&o.maxValueSize, "max-value-size", "largest value accepted, e.g. 1m or 4096 (at most 1g)")
 	fs.Int64Var(&o.maxItems, "max-items", 0, "evict least recently used entries beyond this many (0: no bound)")
 	fs.Var(&o.maxBytes, "max-bytes", "evict least recently used entries beyond this many bytes of keys+values, e.g. 512m (0: no bound)")
 	fs.Var(&o.compactBytes, "compact-bytes", "snapshot and start a new log once the log reaches this size, e.g. 64m")
-	fs.IntVar(&o.shards, "shards", 256, "lock domains of the store (rounded up to a power of two)")
+	fs.IntVar(&o.shards, "shards", 256, fmt.Sprintf("lock domains of the store (rounded up to a power of two, at most %d)", MaxShards))
+	fs.IntVar(&o.maxConns, "conn-limit", defaultMaxConns, "connections served at once; more are answered \"ERROR Too many open connections\" (memcached's -c)")
+	fs.IntVar(&o.maxConns, "c", defaultMaxConns, "shorthand for --conn-limit")
+	fs.Var(&o.inflight, "max-inflight-bytes", "memory for requests being received (values, long multi-get lines) across all connections; beyond it a value is refused with SERVER_ERROR out of memory, e.g. 64m")
 	fs.Usage = func() {
 		fmt.Fprint(out, `Usage: kvbench serve memkv [flags]
 
@@ -84,11 +89,29 @@ func parseOptions(args []string, out io.Writer) (options, Config, error) {
 	if err != nil {
 		return o, Config{}, fmt.Errorf("--fsync: %w", err)
 	}
-	if o.maxValueSize <= 0 || o.compactBytes <= 0 || o.maxItems < 0 || o.maxBytes < 0 || o.shards <= 0 {
-		return o, Config{}, errors.New("--max-value-size, --compact-bytes and --shards must be positive, --max-items and --max-bytes not negative")
+	if o.maxValueSize <= 0 || o.compactBytes <= 0 || o.maxItems < 0 || o.maxBytes < 0 || o.shards <= 0 || o.maxConns <= 0 {
+		return o, Config{}, errors.New("--max-value-size, --compact-bytes, --shards and --conn-limit must be positive, --max-items and --max-bytes not negative")
+	}
+	for _, b := range []struct {
+		name     string
+		val, max int64
+	}{
+		{"--shards", int64(o.shards), MaxShards},
+		{"--max-value-size", int64(o.maxValueSize), MaxValueSizeLimit},
+		{"--conn-limit", int64(o.maxConns), MaxConnsLimit},
+		{"--compact-bytes", int64(o.compactBytes), MaxCompactBytes},
+		{"--max-inflight-bytes", int64(o.inflight), MaxInflightLimit},
+	} {
+		if b.val > b.max {
+			return o, Config{}, fmt.Errorf("%s %d is too large (at most %d)", b.name, b.val, b.max)
+		}
+	}
+	if o.inflight < minInflightBytes {
+		return o, Config{}, fmt.Errorf("--max-inflight-bytes %d is too small (at least %d)", int64(o.inflight), minInflightBytes)
 	}
 	return o, Config{DataDir: o.data, Fsync: mode, MaxValueSize: int(o.maxValueSize), MaxItems: o.maxItems,
-		MaxBytes: int64(o.maxBytes), CompactBytes: int64(o.compactBytes), Shards: o.shards}, nil
+		MaxBytes: int64(o.maxBytes), CompactBytes: int64(o.compactBytes), Shards: o.shards,
+		MaxConns: o.maxConns, MaxInflightBytes: int64(o.inflight)}, nil
 }
 
 // serve is `kvbench serve memkv ...`.

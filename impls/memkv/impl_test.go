@@ -109,6 +109,13 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"--fsync", "sometimes"}, `unknown fsync mode "sometimes"`, ""},
 		{[]string{"--max-value-size", "1q"}, "bad size", ""},
 		{[]string{"--compact-bytes", "0"}, "must be positive", ""},
+		// Size flags have upper bounds: a flag error, never a Go out-of-memory crash.
+		{[]string{"--shards", "1073741824", "--data", ""}, "--shards 1073741824 is too large (at most 65536)", ""},
+		{[]string{"--max-value-size", "2g", "--data", ""}, "--max-value-size 2147483648 is too large", ""},
+		{[]string{"--conn-limit", "100000000", "--data", ""}, "--conn-limit 100000000 is too large", ""},
+		{[]string{"-c", "0", "--data", ""}, "must be positive", ""},
+		{[]string{"--compact-bytes", "2000g", "--data", ""}, "--compact-bytes 2147483648000 is too large", ""},
+		{[]string{"--max-inflight-bytes", "1k", "--data", ""}, "--max-inflight-bytes 1024 is too small", ""},
 		{[]string{"--bogus"}, "flag provided but not defined", ""},
 		{[]string{"stray"}, `unexpected argument "stray"`, ""},
 		{[]string{"--addr", "256.0.0.1:1", "--data", ""}, "memkv:", ""},
@@ -123,6 +130,18 @@ func TestServeFlags(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), tc.wantOut) {
 			t.Errorf("serve %q printed %q, want %q", tc.args, out.String(), tc.wantOut)
+		}
+	}
+}
+
+// TestNewServerBounds: a Config beyond the bounds is an error too.
+func TestNewServerBounds(t *testing.T) {
+	for _, cfg := range []Config{{Shards: 1 << 30}, {MaxValueSize: 1 << 31}, {MaxConns: 1 << 30}, {MaxInflightBytes: 1}} {
+		if s, err := NewServer(cfg); !errors.Is(err, ErrConfig) {
+			if s != nil {
+				s.Close()
+			}
+			t.Errorf("NewServer(%+v): %v, want ErrConfig", cfg, err)
 		}
 	}
 }

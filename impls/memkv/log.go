@@ -63,7 +63,7 @@ const (
 	logMagic     = "MKVLOG1\n"
 	recHeader    = 8
 	recFixed     = 1 + 4 + 8 + 8 + 2
-	maxRecordLen = 1 << 30
+	maxRecordLen = 1<<30 + 4<<10 // a value of the largest --max-value-size with its key
 	syncInterval = 100 * time.Millisecond
 	// maxBacklog bounds encoded-but-unwritten log bytes; a connection that
 	// finds more waits (see conn.flush) instead of growing memory.
@@ -155,13 +155,38 @@ func readRecord(br *bufio.Reader, remain int64) (record, int64, error) {
 func logName(gen uint64) string      { return fmt.Sprintf("wal-%016x.log", gen) }
 func snapshotName(gen uint64) string { return fmt.Sprintf("snapshot-%016x.jsonl", gen) }
 
-// createLogFile creates log generation gen with its magic, durably.
-func createLogFile(dir string, gen uint64) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, logName(gen)), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+// logFile is what the log and snapshots need of an open file. *os.File
+// implements it; tests inject write, fsync and disk-full faults through
+// Config.openFile.
+type logFile interface {
+	io.Writer
+	Sync() error
+	Truncate(size int64) error
+	Close() error
+}
+
+// openFileFunc opens a file the way os.OpenFile does.
+type openFileFunc func(name string, flag int, perm os.FileMode) (logFile, error)
+
+func osOpenFile(name string, flag int, perm os.FileMode) (logFile, error) {
+	f, err := os.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.WriteString(logMagic); err == nil {
+	return f, nil
+}
+
+// createLogFile creates log generation gen with its magic, durably. On
+// failure it removes what it created, so a later attempt can succeed.
+func createLogFile(open openFileFunc, dir string, gen uint64) (logFile, error) {
+	path := filepath.Join(dir, logName(gen))
+	f, err := open(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	// err, not a new variable: a shadowed one here once made a failed
+	// write or fsync of the magic look like success.
+	if _, err = f.Write([]byte(logMagic)); err == nil {
 		err = f.Sync()
 	}
 	if err == nil {
@@ -169,6 +194,7 @@ func createLogFile(dir string, gen uint64) (*os.File, error) {
 	}
 	if err != nil {
 		f.Close()
+		os.Remove(path)
 		return nil, err
 	}
 	return f, nil
@@ -197,46 +223,62 @@ func syncDir(dir string) error {
 // swaps the buffer out, writes it and, in FsyncAlways mode, fsyncs it, then
 // publishes the new durable position. Positions are byte offsets of the
 // log stream since this process opened it.
+//
+// When a write or fsync fails (a full disk, an I/O error) the log does not
+// stop: it keeps the records that are not yet durable in memory, marks
+// itself failing (the server then refuses writes with SERVER_ERROR and
+// answers SERVER_ERROR for anything that depends on those records), and
+// retries with backoff: truncate the file back to its last good size,
+// write the kept records again, fsync. Once that works it publishes them
+// and accepts writes again. Rewriting rather than re-fsyncing matters:
+// after a failed fsync Linux may have dropped the dirty pages, and a
+// second fsync would report success for data that is not on disk.
 type wal struct {
 	dir          string
 	mode         FsyncMode
 	compactBytes int64
+	open         openFileFunc
+	log          io.Writer
 	// rotated is called on the flusher goroutine after it switched to a new
 	// log file; it must start the snapshot in the background and call
 	// snapshotDone when it ends.
 	rotated func(gen uint64)
-	failed  func(error)
 
 	mu       sync.Mutex // guards buf and appended
 	buf      []byte
 	appended int64
 	appendA  atomic.Int64 // mirror of appended for lock-free backlog checks
 	kick     chan struct{}
-	broken   atomic.Bool
 
+	failing atomic.Bool // writes are refused until the log can write again
 	durable atomic.Int64
 	dmu     sync.Mutex
 	dcond   *sync.Cond
-	err     error // guarded by dmu; sticky
+	err     error // guarded by dmu; the current failure, nil when healthy
 
 	// Owned by the flusher goroutine.
-	f            *os.File
+	f            logFile
 	gen          uint64
-	size         int64
+	size         int64 // bytes written to f
+	good         int64 // size of f's prefix known good (fsynced in FsyncAlways mode, written otherwise)
+	pending      []byte
+	pendingPos   int64 // log position just past pending
+	rotateAfter  time.Time
 	snapshotting atomic.Bool
 
-	fsyncs  atomic.Uint64
-	written atomic.Uint64
+	fsyncs   atomic.Uint64
+	written  atomic.Uint64
+	failures atomic.Uint64
 
 	stop chan struct{}
 	done chan struct{}
 }
 
-func newWAL(dir string, mode FsyncMode, f *os.File, gen uint64, size, compactBytes int64) *wal {
+func newWAL(dir string, mode FsyncMode, f logFile, gen uint64, size, compactBytes int64, open openFileFunc) *wal {
 	w := &wal{
-		dir: dir, mode: mode, compactBytes: compactBytes, f: f, gen: gen, size: size,
+		dir: dir, mode: mode, compactBytes: compactBytes, open: open, log: io.Discard, f: f, gen: gen, size: size, good: size,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		rotated: func(uint64) {}, failed: func(error) {},
+		rotated: func(uint64) {},
 	}
 	w.dcond = sync.NewCond(&w.dmu)
 	return w
@@ -247,9 +289,6 @@ func newWAL(dir string, mode FsyncMode, f *os.File, gen uint64, size, compactByt
 // puts each key's records in the log in the order they were applied; it
 // never waits for the disk.
 func (w *wal) Append(r *record) int64 {
-	if w.broken.Load() {
-		return 0
-	}
 	w.mu.Lock()
 	wasEmpty := len(w.buf) == 0
 	w.buf = appendRecord(w.buf, r)
@@ -267,11 +306,12 @@ func (w *wal) Append(r *record) int64 {
 }
 
 // waitDurable blocks until every record up to pos is durable (FsyncAlways)
-// and returns the log's failure, if any. In the other modes it returns at
-// once: acknowledgements do not wait for the disk.
+// and returns nil, or returns the log's failure while those records are
+// not durable. In the other modes it returns nil at once:
+// acknowledgements do not wait for the disk.
 func (w *wal) waitDurable(pos int64) error {
-	if err := w.failure(); err != nil || w.mode != FsyncAlways {
-		return err
+	if w.mode != FsyncAlways {
+		return nil
 	}
 	return w.waitWritten(pos)
 }
@@ -285,11 +325,15 @@ func (w *wal) waitWritten(pos int64) error {
 	for w.durable.Load() < pos && w.err == nil {
 		w.dcond.Wait()
 	}
+	if w.durable.Load() >= pos {
+		return nil
+	}
 	return w.err
 }
 
+// failure returns the current failure, nil while the log writes.
 func (w *wal) failure() error {
-	if !w.broken.Load() {
+	if !w.failing.Load() {
 		return nil
 	}
 	w.dmu.Lock()
@@ -298,33 +342,52 @@ func (w *wal) failure() error {
 }
 
 // throttle makes a writer wait while the unwritten backlog is too large.
-func (w *wal) throttle() error {
-	if back := w.appendA.Load() - w.durable.Load(); back > maxBacklog {
-		return w.waitWritten(w.appendA.Load() - maxBacklog/2)
+// A failing log has no backlog to drain (writes are refused).
+func (w *wal) throttle() {
+	if back := w.appendA.Load() - w.durable.Load(); back > maxBacklog && !w.failing.Load() {
+		_ = w.waitWritten(w.appendA.Load() - maxBacklog/2)
 	}
-	return nil
 }
 
 func (w *wal) publish(pos int64) {
+	if pos <= w.durable.Load() {
+		return
+	}
 	w.durable.Store(pos)
 	w.dmu.Lock()
 	w.dcond.Broadcast()
 	w.dmu.Unlock()
 }
 
-func (w *wal) fail(err error) {
-	w.broken.Store(true)
+// setFailure marks the log failing; waiters for records that are not
+// durable return the error.
+func (w *wal) setFailure(err error) {
 	w.dmu.Lock()
-	if w.err == nil {
-		w.err = fmt.Errorf("memkv log: %w", err)
-	}
-	err = w.err
+	first := w.err == nil
+	w.err = fmt.Errorf("memkv log: %w", err)
+	w.failing.Store(true)
 	w.dcond.Broadcast()
 	w.dmu.Unlock()
-	w.failed(err)
+	if first {
+		w.failures.Add(1)
+		fmt.Fprintf(w.log, "memkv: log write failed: %v; refusing writes, serving reads, retrying\n", err)
+	}
+}
+
+func (w *wal) clearFailure() {
+	w.dmu.Lock()
+	w.err = nil
+	w.failing.Store(false)
+	w.dmu.Unlock()
+	fmt.Fprintf(w.log, "memkv: log writes recovered\n")
 }
 
 func (w *wal) start() { go w.run() }
+
+const (
+	retryMin = 20 * time.Millisecond
+	retryMax = time.Second
+)
 
 // run is the flusher goroutine.
 func (w *wal) run() {
@@ -335,19 +398,28 @@ func (w *wal) run() {
 		defer t.Stop()
 		tick = t.C
 	}
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	backoff := retryMin
 	var spare []byte
-	dirty := false
+	dirty := false // written since the last fsync (FsyncInterval, FsyncNever)
 	for {
-		stopping := false
+		stopping, retrying := false, false
 		select {
 		case <-w.kick:
 		case <-tick:
-			if dirty && !w.broken.Load() {
-				if err := w.sync(); err != nil {
-					w.fail(err)
-				}
+			if dirty && !w.failing.Load() {
 				dirty = false
+				if err := w.sync(); err != nil {
+					w.pendingPos = max(w.pendingPos, w.durable.Load())
+					w.setFailure(err)
+					backoff = retryMin
+					retry.Reset(backoff)
+				}
 			}
+		case <-retry.C:
+			retrying = true
 		case <-w.stop:
 			stopping = true
 		}
@@ -355,38 +427,85 @@ func (w *wal) run() {
 		data, pos := w.buf, w.appended
 		w.buf = spare[:0]
 		w.mu.Unlock()
-		if len(data) > 0 && !w.broken.Load() {
-			if err := w.write(data); err != nil {
-				w.fail(err)
-			} else if w.mode == FsyncAlways || stopping {
-				if err := w.sync(); err != nil {
-					w.fail(err)
-				}
-			} else {
-				dirty = true
-			}
-		}
-		if cap(data) <= 4<<20 {
+		spare = nil
+		switch {
+		case w.failing.Load():
+			w.pending = append(w.pending, data...)
+			w.pendingPos = max(w.pendingPos, pos)
 			spare = data
-		} else {
-			spare = nil
-		}
-		if !w.broken.Load() {
+			if retrying || stopping {
+				if err := w.recover(); err != nil {
+					backoff = min(2*backoff, retryMax)
+					retry.Reset(backoff)
+				} else {
+					dirty = false
+				}
+			}
+		case len(data) > 0:
+			err := w.write(data)
+			synced := false
+			if err == nil && (w.mode == FsyncAlways || stopping) {
+				err, synced = w.sync(), true
+			}
+			if err != nil {
+				w.pending = append(w.pending[:0], data...)
+				w.pendingPos = pos
+				w.setFailure(err)
+				backoff = retryMin
+				retry.Reset(backoff)
+			} else {
+				w.good = w.size
+				dirty = !synced
+				w.publish(pos)
+			}
+			spare = data
+		default:
 			w.publish(pos)
 		}
+		if cap(spare) > 4<<20 {
+			spare = nil
+		}
 		if stopping {
-			if dirty && !w.broken.Load() {
+			if dirty && !w.failing.Load() {
 				_ = w.sync()
 			}
 			w.f.Close()
 			return
 		}
-		if w.size >= w.compactBytes && !w.snapshotting.Load() && !w.broken.Load() {
+		if w.size >= w.compactBytes && !w.snapshotting.Load() && !w.failing.Load() && time.Now().After(w.rotateAfter) {
 			if err := w.rotate(); err != nil {
-				w.fail(err)
+				// The current file keeps taking records; compaction waits.
+				w.rotateAfter = time.Now().Add(retryMax)
+				fmt.Fprintf(w.log, "memkv: cannot start a new log file: %v; retrying\n", err)
 			}
 		}
 	}
+}
+
+// recover retries a failed log: the file is cut back to its good prefix
+// and the pending records are written and fsynced again.
+func (w *wal) recover() error {
+	if err := w.f.Truncate(w.good); err != nil {
+		return err
+	}
+	w.size = w.good
+	if len(w.pending) > 0 {
+		if err := w.write(w.pending); err != nil {
+			return err
+		}
+	}
+	if err := w.sync(); err != nil {
+		return err
+	}
+	w.good = w.size
+	if cap(w.pending) > 4<<20 {
+		w.pending = nil
+	} else {
+		w.pending = w.pending[:0]
+	}
+	w.publish(w.pendingPos)
+	w.clearFailure()
+	return nil
 }
 
 func (w *wal) write(data []byte) error {
@@ -407,7 +526,7 @@ func (w *wal) sync() error {
 // replaying the new file over it converges (records are idempotent).
 func (w *wal) rotate() error {
 	next := w.gen + 1
-	f, err := createLogFile(w.dir, next)
+	f, err := createLogFile(w.open, w.dir, next)
 	if err != nil {
 		return err
 	}
@@ -416,6 +535,7 @@ func (w *wal) rotate() error {
 	}
 	w.f.Close()
 	w.f, w.gen, w.size = f, next, int64(len(logMagic))
+	w.good = w.size
 	w.snapshotting.Store(true)
 	w.rotated(next)
 	return nil
@@ -423,7 +543,9 @@ func (w *wal) rotate() error {
 
 func (w *wal) snapshotDone() { w.snapshotting.Store(false) }
 
-// close writes and fsyncs what is buffered and closes the file.
+// close writes and fsyncs what is buffered (retrying a failing log once)
+// and closes the file. It returns the failure if records remain unwritten;
+// none of them was acknowledged.
 func (w *wal) close() error {
 	select {
 	case <-w.stop:

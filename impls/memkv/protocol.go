@@ -1,7 +1,6 @@
 package memkv
 
 import (
-	"io"
 	"math"
 	"time"
 )
@@ -85,11 +84,10 @@ func (c *conn) reply(s string, seq int64) {
 		c.noreply = false
 		return
 	}
+	start := len(c.out)
 	c.out = append(c.out, s...)
 	c.out = append(c.out, "\r\n"...)
-	if seq > c.wait {
-		c.wait = seq
-	}
+	c.depends(start, seq)
 }
 
 // process executes one command line. It returns an error only when the
@@ -231,10 +229,12 @@ func (c *conn) process(line []byte) error {
 	return nil
 }
 
-// retrieve handles get, gets, gat and gats. A bad key anywhere discards the
-// values already produced and answers CLIENT_ERROR, like memcached.
+// retrieve handles get, gets, gat and gats. A bad key anywhere answers
+// CLIENT_ERROR and nothing else, like memcached (which drops the values it
+// produced before the bad key); memkv checks every key first, so it never
+// builds values it would discard. The whole answer is one reply for the
+// log: it depends on the newest record of every shard it read.
 func (c *conn) retrieve(nt int, rest []byte, withCas, touch bool) {
-	start := len(c.out)
 	keys := c.toks[1 : nt-1]
 	var exp int64
 	if touch {
@@ -246,18 +246,32 @@ func (c *conn) retrieve(nt int, rest []byte, withCas, touch bool) {
 		exp = expiry(t, c.now)
 		keys = keys[1:]
 	}
-	st := c.srv.stats
-	one := func(key []byte) bool {
-		if !validKey(key) {
-			c.out = c.out[:start]
+	for _, k := range keys {
+		if !validKey(k) {
 			c.reply("CLIENT_ERROR bad command line format", 0)
-			return false
+			return
 		}
+	}
+	for r := rest; len(r) > 0; {
+		var k []byte
+		if k, r = nextWord(r); len(k) > 0 && !validKey(k) {
+			c.reply("CLIENT_ERROR bad command line format", 0)
+			return
+		}
+	}
+	if touch && c.logDown() {
+		c.reply(logDownLine, 0)
+		return
+	}
+	start := len(c.out)
+	var seq int64
+	st := c.srv.stats
+	one := func(key []byte) {
 		var v view
 		var ok bool
-		var seq int64
+		var s int64
 		if touch {
-			v, ok, seq = c.srv.store.touch(key, exp, c.now)
+			v, ok, s = c.srv.store.touch(key, exp, c.now)
 			st.cmdTouch.Add(1)
 			if ok {
 				st.touchHits.Add(1)
@@ -265,7 +279,7 @@ func (c *conn) retrieve(nt int, rest []byte, withCas, touch bool) {
 				st.touchMisses.Add(1)
 			}
 		} else {
-			v, ok, seq = c.srv.store.get(key, c.now)
+			v, ok, s = c.srv.store.get(key, c.now)
 			st.cmdGet.Add(1)
 			if ok {
 				st.getHits.Add(1)
@@ -273,9 +287,7 @@ func (c *conn) retrieve(nt int, rest []byte, withCas, touch bool) {
 				st.getMisses.Add(1)
 			}
 		}
-		if seq > c.wait {
-			c.wait = seq
-		}
+		seq = max(seq, s)
 		if ok {
 			c.out = append(c.out, "VALUE "...)
 			c.out = append(c.out, key...)
@@ -291,20 +303,18 @@ func (c *conn) retrieve(nt int, rest []byte, withCas, touch bool) {
 			c.out = append(c.out, v.value...)
 			c.out = append(c.out, "\r\n"...)
 		}
-		return true
 	}
 	for _, k := range keys {
-		if !one(k) {
-			return
-		}
+		one(k)
 	}
 	for len(rest) > 0 {
 		var k []byte
-		if k, rest = nextWord(rest); len(k) > 0 && !one(k) {
-			return
+		if k, rest = nextWord(rest); len(k) > 0 {
+			one(k)
 		}
 	}
 	c.out = append(c.out, "END\r\n"...)
+	c.depends(start, seq)
 }
 
 // update handles set, add, replace, append, prepend and cas, reading the
@@ -348,16 +358,27 @@ func (c *conn) update(nt int, mode storeMode) error {
 		_, err := c.br.Discard(int(vlen) + 2)
 		return err
 	}
-	c.key = append(c.key[:0], key...) // the data read may reuse the line's buffer
-	data := make([]byte, int(vlen)+2)
-	if _, err := io.ReadFull(c.br, data); err != nil {
+	if c.logDown() {
+		c.reply(logDownLine, 0)
+		_, err := c.br.Discard(int(vlen) + 2)
 		return err
 	}
+	c.key = append(c.key[:0], key...) // the data read may reuse the line's buffer
+	data, reserved, ok, err := c.readData(int(vlen) + 2)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		c.reply(oomLine, 0) // the block was skipped; nothing changed
+		return nil
+	}
 	if data[vlen] != '\r' || data[vlen+1] != '\n' {
+		c.srv.release(reserved)
 		c.reply("CLIENT_ERROR bad data chunk", 0)
 		return nil
 	}
 	res, seq := c.srv.store.store(mode, c.key, uint32(flags), exp, data[:vlen:vlen], casIn, c.now)
+	c.srv.release(reserved) // the store holds the value now
 	if mode == modeCas {
 		switch res {
 		case resStored:
@@ -384,6 +405,10 @@ func (c *conn) arith(nt int, decr bool) {
 		c.reply("CLIENT_ERROR invalid numeric delta argument", 0)
 		return
 	}
+	if c.logDown() {
+		c.reply(logDownLine, 0)
+		return
+	}
 	n, res, seq := c.srv.store.incr(key, delta, decr, c.now)
 	hits, misses := &c.srv.stats.incrHits, &c.srv.stats.incrMisses
 	if decr {
@@ -396,11 +421,10 @@ func (c *conn) arith(nt int, decr bool) {
 			c.noreply = false
 			return
 		}
+		start := len(c.out)
 		c.out = appendUint(c.out, n)
 		c.out = append(c.out, "\r\n"...)
-		if seq > c.wait {
-			c.wait = seq
-		}
+		c.depends(start, seq)
 	case deltaNotFound:
 		misses.Add(1)
 		c.reply("NOT_FOUND", seq)
@@ -423,6 +447,10 @@ func (c *conn) delete(nt int) {
 		c.reply("CLIENT_ERROR bad command line format", 0)
 		return
 	}
+	if c.logDown() {
+		c.reply(logDownLine, 0)
+		return
+	}
 	ok, seq := c.srv.store.delete(key, c.now)
 	if ok {
 		c.srv.stats.deleteHits.Add(1)
@@ -443,6 +471,10 @@ func (c *conn) touch(nt int) {
 	t, ok := safeStrtol(c.toks[2])
 	if !ok {
 		c.reply("CLIENT_ERROR invalid exptime argument", 0)
+		return
+	}
+	if c.logDown() {
+		c.reply(logDownLine, 0)
 		return
 	}
 	_, ok, seq := c.srv.store.touch(key, expiry(t, c.now), c.now)
@@ -473,6 +505,10 @@ func (c *conn) flushAll(nt int) {
 	var deadline int64
 	if t > 0 {
 		deadline = expiry(t, c.now)
+	}
+	if c.logDown() {
+		c.reply(logDownLine, 0)
+		return
 	}
 	c.srv.stats.cmdFlush.Add(1)
 	c.reply("OK", c.srv.store.flushAll(deadline, c.now))

@@ -154,6 +154,8 @@ var protocolCases = []struct {
 	{"quit with arguments", "quit extra\r\nversion\r\n", ""},
 	{"HTTP request hangs up", "GET / HTTP/1.1\r\nversion\r\n", ""},
 	{"stats errors", "stats noreply\r\nstats foo\r\nstats reset\r\n", "ERROR\r\nERROR\r\nRESET\r\n"},
+	{"stats detail", "stats detail on\r\nstats detail dump\r\nstats detail off\r\nstats detail\r\nstats detail bogus\r\n",
+		"OK\r\nEND\r\nOK\r\nCLIENT_ERROR usage: stats detail on|off|dump\r\nCLIENT_ERROR usage: stats detail on|off|dump\r\n"},
 	{"shutdown disabled", "shutdown\r\n", "ERROR: shutdown not enabled\r\n"},
 	{"meta commands unsupported", "mn\r\nmg a v\r\n", "ERROR\r\nERROR\r\n"},
 	{"many keys beyond 23 tokens", "set z 0 0 1\r\nz\r\nget a b c d e f g h i j k l m n o p q r s t u v w x y z\r\n", "STORED\r\nVALUE z 0 1\r\nz\r\nEND\r\n"},

@@ -210,7 +210,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	st.store(modeSet, []byte("exp"), 1, now+int64(time.Hour), []byte(""), 0, now)
 	st.store(modeSet, []byte("dead"), 1, 1, []byte("x"), 0, now)
 	dir := t.TempDir()
-	if _, err := writeSnapshot(context.Background(), dir, 3, st); err != nil {
+	if _, err := writeSnapshot(context.Background(), osOpenFile, dir, 3, st); err != nil {
 		t.Fatal(err)
 	}
 	st2 := newStore(storeConfig{shards: 2, maxValue: 1 << 20}, nil)
@@ -240,12 +240,12 @@ func TestSnapshotRoundTrip(t *testing.T) {
 // held up.
 func TestAnswersWaitForDurability(t *testing.T) {
 	st := newStore(storeConfig{shards: 16, maxValue: 1 << 20}, nil)
-	w, _, err := openDir(t.TempDir(), st, FsyncAlways, 1<<30)
+	w, _, err := openDir(t.TempDir(), st, FsyncAlways, 1<<30, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.j = w
-	s := &Server{cfg: (&Config{}).withDefaults(), store: st, wal: w, stats: &counters{}, conns: map[io.Closer]struct{}{}, failCh: make(chan struct{})}
+	s := &Server{cfg: (&Config{}).withDefaults(), store: st, wal: w, stats: &counters{}, conns: map[io.Closer]struct{}{}}
 	s.snapCtx, s.snapStop = context.WithCancel(context.Background())
 	addr := startTCP(t, s)
 	var startOnce sync.Once
@@ -288,58 +288,5 @@ func TestAnswersWaitForDurability(t *testing.T) {
 	}
 	if line := <-get; line != "VALUE k 0 1\r\n" {
 		t.Errorf("get: %q", line)
-	}
-}
-
-// TestLogFailureStopsServer breaks the log file under a running server: the
-// write in flight must not be acknowledged, and Serve must return the error.
-func TestLogFailureStopsServer(t *testing.T) {
-	s := newDiskServer(t, t.TempDir(), Config{})
-	defer s.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(context.Background(), ln) }()
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	br := bufio.NewReader(nc)
-	nc.Write([]byte("set a 0 0 1\r\nx\r\n"))
-	if line, _ := br.ReadString('\n'); line != "STORED\r\n" {
-		t.Fatalf("first set: %q", line)
-	}
-	other, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	other.Write([]byte("version\r\n"))
-	if line, _ := bufio.NewReader(other).ReadString('\n'); !strings.HasPrefix(line, "VERSION") {
-		t.Fatalf("version: %q", line)
-	}
-	s.wal.f.Close() // the next write fails with EBADF
-	nc.Write([]byte("set b 0 0 1\r\ny\r\n"))
-	time.Sleep(100 * time.Millisecond)
-	// A write on another connection after the failure has no record at all.
-	other.Write([]byte("set c 0 0 1\r\nz\r\n"))
-	other.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if line, err := bufio.NewReader(other).ReadString('\n'); err == nil {
-		t.Errorf("other connection answered %q after the log failed", line)
-	}
-	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if line, err := br.ReadString('\n'); err == nil {
-		t.Errorf("answered %q although its record could not be written", line)
-	}
-	select {
-	case err := <-served:
-		if err == nil || !strings.Contains(err.Error(), "memkv log") {
-			t.Errorf("Serve returned %v, want the log's error", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve still running after the log failed")
 	}
 }

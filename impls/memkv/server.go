@@ -1,18 +1,13 @@
 package memkv
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -27,7 +22,8 @@ type Config struct {
 	DataDir string
 	// Fsync is the log's sync policy (default FsyncAlways).
 	Fsync FsyncMode
-	// MaxValueSize is the largest value accepted (default 1 MiB).
+	// MaxValueSize is the largest value accepted (default 1 MiB, at most
+	// MaxValueSizeLimit).
 	MaxValueSize int
 	// MaxItems and MaxBytes bound the store with LRU eviction (0: no bound).
 	MaxItems int64
@@ -35,16 +31,46 @@ type Config struct {
 	// CompactBytes is the log size that triggers a snapshot (default 64 MiB).
 	CompactBytes int64
 	// Shards is the number of lock domains (default 256, rounded up to a
-	// power of two).
+	// power of two, at most MaxShards).
 	Shards int
+	// MaxConns is how many connections are served at once (default 1024,
+	// memcached's -c); a connection beyond it is answered "ERROR Too many
+	// open connections" and closed.
+	MaxConns int
+	// MaxInflightBytes bounds the memory held by requests being received
+	// (value buffers and long multi-get lines) across all connections
+	// (default 64 MiB). A value that would exceed it is refused with
+	// SERVER_ERROR out of memory storing object and its data skipped.
+	MaxInflightBytes int64
 	// Log receives recovery and failure messages; nil discards them.
 	Log io.Writer
+
+	// openFile opens log and snapshot files (default os.OpenFile); tests
+	// inject faults through it.
+	openFile openFileFunc
 }
+
+// Upper bounds of the size settings: larger values are refused with an
+// error instead of exhausting memory.
+const (
+	MaxShards           = 1 << 16
+	MaxValueSizeLimit   = 1 << 30
+	MaxConnsLimit       = 1 << 20
+	MaxCompactBytes     = 1 << 40
+	MaxInflightLimit    = 1 << 40
+	minInflightBytes    = 64 << 10
+	defaultInflight     = 64 << 20
+	defaultMaxConns     = 1024
+	defaultMaxValueSize = 1 << 20
+)
+
+// ErrConfig is wrapped by NewServer's errors about out-of-range settings.
+var ErrConfig = errors.New("memkv: bad configuration")
 
 func (cfg *Config) withDefaults() Config {
 	c := *cfg
 	if c.MaxValueSize <= 0 {
-		c.MaxValueSize = 1 << 20
+		c.MaxValueSize = defaultMaxValueSize
 	}
 	if c.CompactBytes <= 0 {
 		c.CompactBytes = 64 << 20
@@ -52,20 +78,47 @@ func (cfg *Config) withDefaults() Config {
 	if c.Shards <= 0 {
 		c.Shards = 256
 	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = defaultMaxConns
+	}
+	if c.MaxInflightBytes <= 0 {
+		c.MaxInflightBytes = defaultInflight
+	}
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
+	if c.openFile == nil {
+		c.openFile = osOpenFile
+	}
 	return c
+}
+
+// check reports a setting beyond its upper bound.
+func (cfg *Config) check() error {
+	switch {
+	case cfg.Shards > MaxShards:
+		return fmt.Errorf("%w: %d shards (at most %d)", ErrConfig, cfg.Shards, MaxShards)
+	case cfg.MaxValueSize > MaxValueSizeLimit:
+		return fmt.Errorf("%w: max value size %d (at most %d)", ErrConfig, cfg.MaxValueSize, MaxValueSizeLimit)
+	case cfg.MaxConns > MaxConnsLimit:
+		return fmt.Errorf("%w: %d connections (at most %d)", ErrConfig, cfg.MaxConns, MaxConnsLimit)
+	case cfg.CompactBytes > MaxCompactBytes:
+		return fmt.Errorf("%w: compact bytes %d (at most %d)", ErrConfig, cfg.CompactBytes, int64(MaxCompactBytes))
+	case cfg.MaxInflightBytes > MaxInflightLimit || cfg.MaxInflightBytes < minInflightBytes:
+		return fmt.Errorf("%w: in-flight budget %d (between %d and %d)", ErrConfig, cfg.MaxInflightBytes, minInflightBytes, int64(MaxInflightLimit))
+	}
+	return nil
 }
 
 // Server is a memkv server: the store, its log, and the connections it
 // serves. Create it with NewServer, run it with Serve, stop it with Close.
 type Server struct {
-	cfg     Config
-	store   *memStore
-	wal     *wal // nil without a data directory
-	stats   *counters
-	started time.Time
+	cfg      Config
+	store    *memStore
+	wal      *wal // nil without a data directory
+	stats    *counters
+	started  time.Time
+	inflight atomic.Int64 // bytes reserved by requests being received
 
 	mu       sync.Mutex
 	lns      []net.Listener
@@ -75,8 +128,6 @@ type Server struct {
 	snapWG   sync.WaitGroup
 	snapStop context.CancelFunc
 	snapCtx  context.Context
-	failErr  error
-	failCh   chan struct{} // closed when the log fails
 	snaps    atomic.Uint64
 }
 
@@ -84,20 +135,23 @@ type Server struct {
 // server ready to Serve.
 func NewServer(cfg Config) (*Server, error) {
 	c := cfg.withDefaults()
-	s := &Server{cfg: c, stats: &counters{}, started: time.Now(), conns: map[io.Closer]struct{}{}, failCh: make(chan struct{})}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: c, stats: &counters{}, started: time.Now(), conns: map[io.Closer]struct{}{}}
 	s.snapCtx, s.snapStop = context.WithCancel(context.Background())
 	sc := storeConfig{shards: c.Shards, maxValue: c.MaxValueSize, maxItems: c.MaxItems, maxBytes: c.MaxBytes}
 	s.store = newStore(sc, nil)
 	if c.DataDir == "" {
 		return s, nil
 	}
-	w, rec, err := openDir(c.DataDir, s.store, c.Fsync, c.CompactBytes)
+	w, rec, err := openDir(c.DataDir, s.store, c.Fsync, c.CompactBytes, c.openFile)
 	if err != nil {
 		return nil, fmt.Errorf("memkv: recover %s: %w", c.DataDir, err)
 	}
 	s.wal, s.store.j = w, w
 	w.rotated = s.startSnapshot
-	w.failed = s.fail
+	w.log = c.Log
 	w.start()
 	if rec.snapshot != "" || rec.records > 0 || rec.truncated != "" {
 		fmt.Fprintf(c.Log, "memkv: recovered %d entries (%s, %d log records replayed)\n",
@@ -132,7 +186,7 @@ func (s *Server) startSnapshot(gen uint64) {
 	go func() {
 		defer s.snapWG.Done()
 		defer s.wal.snapshotDone()
-		n, err := writeSnapshot(s.snapCtx, s.cfg.DataDir, gen, s.store)
+		n, err := writeSnapshot(s.snapCtx, s.cfg.openFile, s.cfg.DataDir, gen, s.store)
 		switch {
 		case err == nil:
 			s.snaps.Add(1)
@@ -144,24 +198,9 @@ func (s *Server) startSnapshot(gen uint64) {
 	}()
 }
 
-// fail is called once the log cannot be written: acknowledging anything
-// more would be a lie, so the server stops.
-func (s *Server) fail(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failErr == nil {
-		s.failErr = err
-		close(s.failCh)
-		fmt.Fprintf(s.cfg.Log, "memkv: %v; stopping\n", err)
-		for c := range s.conns {
-			c.Close()
-		}
-	}
-}
-
-// Serve accepts connections on ln until ctx is cancelled, the server is
-// closed, or the log fails (then it returns the log's error). It closes ln.
-// Cancellation is not an error.
+// Serve accepts connections on ln until ctx is cancelled or the server is
+// closed. It closes ln. Cancellation is not an error. A log that cannot be
+// written does not stop it: writes are refused until the log recovers.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
@@ -173,21 +212,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-	served := make(chan struct{})
-	defer close(served)
-	go func() {
-		select {
-		case <-s.failCh:
-			ln.Close()
-		case <-served:
-		}
-	}()
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			if ferr := s.failure(); ferr != nil {
-				return ferr
-			}
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
@@ -197,9 +224,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return err
 		}
-		if !s.track(nc) {
+		switch s.track(nc) {
+		case trackClosed:
 			nc.Close()
 			return nil
+		case trackFull:
+			// memcached's answer with maxconns_fast (its default).
+			s.stats.rejectedConns.Add(1)
+			nc.SetWriteDeadline(time.Now().Add(time.Second))
+			nc.Write([]byte("ERROR Too many open connections\r\n"))
+			nc.Close()
+			continue
 		}
 		go func() {
 			defer s.untrack(nc)
@@ -208,23 +243,28 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-func (s *Server) failure() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.failErr
-}
+type trackResult uint8
 
-func (s *Server) track(c io.Closer) bool {
+const (
+	trackOK trackResult = iota
+	trackClosed
+	trackFull
+)
+
+func (s *Server) track(c io.Closer) trackResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.failErr != nil {
-		return false
+	if s.closed {
+		return trackClosed
+	}
+	if len(s.conns) >= s.cfg.MaxConns {
+		return trackFull
 	}
 	s.conns[c] = struct{}{}
 	s.connWG.Add(1)
 	s.stats.currConns.Add(1)
 	s.stats.totalConns.Add(1)
-	return true
+	return trackOK
 }
 
 func (s *Server) untrack(c io.Closer) {
@@ -236,8 +276,25 @@ func (s *Server) untrack(c io.Closer) {
 	s.connWG.Done()
 }
 
+// reserve takes n bytes from the in-flight budget, or reports that the
+// budget cannot cover them.
+func (s *Server) reserve(n int64) bool {
+	for {
+		cur := s.inflight.Load()
+		if cur+n > s.cfg.MaxInflightBytes {
+			return false
+		}
+		if s.inflight.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
+func (s *Server) release(n int64) { s.inflight.Add(-n) }
+
 // Close stops accepting, closes every connection, stops a running snapshot
-// and writes and fsyncs the log. It returns the log's failure, if any.
+// and writes and fsyncs the log. It returns the log's failure if records
+// could not be written (none of them was acknowledged).
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -259,280 +316,4 @@ func (s *Server) Close() error {
 		return s.wal.close()
 	}
 	return nil
-}
-
-// conn is one client connection's state. It is used by one goroutine.
-type conn struct {
-	srv     *Server
-	br      *bufio.Reader
-	w       io.Writer
-	out     []byte
-	wait    int64 // log position the buffered output depends on
-	now     int64
-	noreply bool
-	closing bool
-	toks    [maxTokens - 1][]byte
-	key     []byte
-	long    []byte
-	nread   int64
-}
-
-const (
-	readBufSize    = 16 << 10
-	maxLongLine    = 1 << 20 // a multi-get line may be this long
-	flushThreshold = 64 << 10
-)
-
-// serveConn runs the command loop on one connection until EOF, quit, an
-// I/O error or a protocol violation that forces a hang-up.
-func (s *Server) serveConn(rw io.ReadWriter) {
-	c := &conn{srv: s, w: rw, out: make([]byte, 0, 4096)}
-	c.br = bufio.NewReaderSize(countingReader{rw, &c.nread}, readBufSize)
-	defer func() {
-		s.stats.bytesRead.Add(uint64(c.nread))
-	}()
-	for {
-		line, err := c.readLine()
-		if err != nil {
-			if errors.Is(err, errLineTooLong) {
-				c.out = append(c.out, "CLIENT_ERROR line too long\r\n"...)
-			}
-			c.flush()
-			return
-		}
-		if err := c.process(line); err != nil {
-			c.flush() // answer what came before the short data block
-			return
-		}
-		if c.closing {
-			c.flush()
-			return
-		}
-		if c.br.Buffered() == 0 || len(c.out) >= flushThreshold {
-			if c.flush() != nil {
-				return
-			}
-		}
-	}
-}
-
-var errLineTooLong = errors.New("command line too long")
-
-// readLine returns the next command line without its terminator, as
-// memcached cuts it: "\n" ends it, a "\r" before it is dropped, and a NUL
-// ends the command early. A line that fills the read buffer without a
-// newline is refused unless it is a retrieval (multi-get), which may grow
-// to maxLongLine.
-func (c *conn) readLine() ([]byte, error) {
-	line, err := c.br.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		if !isRetrieval(line) {
-			return nil, errLineTooLong
-		}
-		c.long = append(c.long[:0], line...)
-		for errors.Is(err, bufio.ErrBufferFull) {
-			if len(c.long) > maxLongLine {
-				return nil, errLineTooLong
-			}
-			line, err = c.br.ReadSlice('\n')
-			c.long = append(c.long, line...)
-		}
-		line = c.long
-		if cap(c.long) > 64<<10 {
-			c.long = nil // the line is used before the next read; do not keep 1 MiB per connection
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	line = line[:len(line)-1]
-	if len(line) > 1 && line[len(line)-1] == '\r' {
-		line = line[:len(line)-1]
-	}
-	for i, b := range line {
-		if b == 0 {
-			return line[:i], nil
-		}
-	}
-	return line, nil
-}
-
-func isRetrieval(line []byte) bool {
-	i := 0
-	for i < len(line) && line[i] == ' ' {
-		i++
-	}
-	l := string(line[i:min(len(line), i+5)])
-	return len(l) >= 4 && (l[:4] == "get " || l[:4] == "gat " || l == "gets " || l == "gats ")
-}
-
-// flush sends the buffered responses once everything they reveal is
-// durable: a write's own record, or for a read the newest record of the
-// shard it read. Nothing is sent before that, so no client can observe a
-// value a crash could still take back (with --fsync always).
-func (c *conn) flush() error {
-	if len(c.out) == 0 {
-		return nil
-	}
-	if w := c.srv.wal; w != nil {
-		// Once the log has failed nothing is answered: a write applied
-		// since then has no record at all.
-		if err := w.waitDurable(c.wait); err != nil {
-			return err
-		}
-		if err := w.throttle(); err != nil {
-			return err
-		}
-	}
-	_, err := c.w.Write(c.out)
-	c.srv.stats.bytesWritten.Add(uint64(len(c.out)))
-	if cap(c.out) > 1<<20 {
-		c.out = make([]byte, 0, 4096)
-	} else {
-		c.out = c.out[:0]
-	}
-	c.wait = 0
-	return err
-}
-
-type countingReader struct {
-	r io.Reader
-	n *int64
-}
-
-func (r countingReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	*r.n += int64(n)
-	return n, err
-}
-
-// counters are the server's statistics, as `stats` names them.
-type counters struct {
-	currConns, totalConns                      atomic.Int64
-	cmdGet, cmdSet, cmdFlush, cmdTouch         atomic.Uint64
-	getHits, getMisses                         atomic.Uint64
-	deleteHits, deleteMisses                   atomic.Uint64
-	incrHits, incrMisses, decrHits, decrMisses atomic.Uint64
-	casHits, casMisses, casBadval              atomic.Uint64
-	touchHits, touchMisses                     atomic.Uint64
-	storeTooLarge, bytesRead, bytesWritten     atomic.Uint64
-}
-
-func (st *counters) resettable() []*atomic.Uint64 {
-	return []*atomic.Uint64{&st.cmdGet, &st.cmdSet, &st.cmdFlush, &st.cmdTouch, &st.getHits, &st.getMisses,
-		&st.deleteHits, &st.deleteMisses, &st.incrHits, &st.incrMisses, &st.decrHits, &st.decrMisses,
-		&st.casHits, &st.casMisses, &st.casBadval, &st.touchHits, &st.touchMisses, &st.storeTooLarge,
-		&st.bytesRead, &st.bytesWritten}
-}
-
-// stats answers `stats`, `stats reset`, `stats settings`, and an empty
-// listing for the slab-oriented subcommands memkv has no equivalent of.
-func (c *conn) stats(nt int) {
-	if nt == 2 {
-		c.generalStats()
-		return
-	}
-	switch string(c.toks[1]) {
-	case "reset":
-		for _, p := range c.srv.stats.resettable() {
-			p.Store(0)
-		}
-		c.srv.store.evictions.Store(0)
-		c.reply("RESET", 0)
-	case "settings":
-		s := c.srv
-		c.stat("maxbytes", strconv.FormatInt(s.cfg.MaxBytes, 10))
-		c.stat("item_size_max", strconv.Itoa(s.cfg.MaxValueSize))
-		c.stat("evictions", onOff(s.store.bounded))
-		c.stat("cas_enabled", "yes")
-		c.stat("flush_enabled", "yes")
-		c.stat("num_shards", strconv.Itoa(len(s.store.shards)))
-		c.stat("data_dir", orNull(s.cfg.DataDir))
-		c.stat("fsync", s.cfg.Fsync.String())
-		c.stat("compact_bytes", strconv.FormatInt(s.cfg.CompactBytes, 10))
-		c.out = append(c.out, "END\r\n"...)
-	case "items", "slabs", "sizes", "conns":
-		c.out = append(c.out, "END\r\n"...)
-	case "detail":
-		if nt >= 4 && (string(c.toks[2]) == "on" || string(c.toks[2]) == "off") {
-			c.reply("OK", 0)
-		} else {
-			c.reply("CLIENT_ERROR usage: stats detail on|off|dump", 0)
-		}
-	default:
-		c.reply("ERROR", 0)
-	}
-}
-
-func onOff(b bool) string {
-	if b {
-		return "on"
-	}
-	return "off"
-}
-
-func orNull(s string) string {
-	if s == "" {
-		return "NULL"
-	}
-	return s
-}
-
-func (c *conn) stat(name, val string) {
-	c.out = append(c.out, "STAT "...)
-	c.out = append(c.out, name...)
-	c.out = append(c.out, ' ')
-	c.out = append(c.out, val...)
-	c.out = append(c.out, "\r\n"...)
-}
-
-func (c *conn) generalStats() {
-	s, st := c.srv, c.srv.stats
-	u := func(name string, v uint64) { c.stat(name, strconv.FormatUint(v, 10)) }
-	i := func(name string, v int64) { c.stat(name, strconv.FormatInt(v, 10)) }
-	now := time.Now()
-	i("pid", int64(os.Getpid()))
-	i("uptime", int64(now.Sub(s.started)/time.Second))
-	i("time", now.Unix())
-	c.stat("version", Version)
-	i("pointer_size", 64)
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		c.stat("rusage_user", fmt.Sprintf("%d.%06d", ru.Utime.Sec, ru.Utime.Usec))
-		c.stat("rusage_system", fmt.Sprintf("%d.%06d", ru.Stime.Sec, ru.Stime.Usec))
-	}
-	i("curr_connections", st.currConns.Load())
-	i("total_connections", st.totalConns.Load())
-	u("cmd_get", st.cmdGet.Load())
-	u("cmd_set", st.cmdSet.Load())
-	u("cmd_flush", st.cmdFlush.Load())
-	u("cmd_touch", st.cmdTouch.Load())
-	u("get_hits", st.getHits.Load())
-	u("get_misses", st.getMisses.Load())
-	u("delete_misses", st.deleteMisses.Load())
-	u("delete_hits", st.deleteHits.Load())
-	u("incr_misses", st.incrMisses.Load())
-	u("incr_hits", st.incrHits.Load())
-	u("decr_misses", st.decrMisses.Load())
-	u("decr_hits", st.decrHits.Load())
-	u("cas_misses", st.casMisses.Load())
-	u("cas_hits", st.casHits.Load())
-	u("cas_badval", st.casBadval.Load())
-	u("touch_hits", st.touchHits.Load())
-	u("touch_misses", st.touchMisses.Load())
-	u("store_too_large", st.storeTooLarge.Load())
-	u("bytes_read", st.bytesRead.Load()+uint64(c.nread))
-	u("bytes_written", st.bytesWritten.Load())
-	i("limit_maxbytes", s.cfg.MaxBytes)
-	i("threads", int64(runtime.GOMAXPROCS(0)))
-	i("bytes", s.store.nBytes.Load())
-	i("curr_items", s.store.nItems.Load())
-	u("total_items", s.store.total.Load())
-	u("evictions", s.store.evictions.Load())
-	if w := s.wal; w != nil {
-		u("log_bytes_written", w.written.Load())
-		u("log_fsyncs", w.fsyncs.Load())
-		u("snapshots", s.snaps.Load())
-	}
-	c.out = append(c.out, "END\r\n"...)
 }

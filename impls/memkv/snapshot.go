@@ -50,10 +50,10 @@ type snapLine struct {
 // writeSnapshot writes snapshot-gen of st into dir and, once it is durable,
 // removes the log files and snapshots it supersedes. Writers are blocked
 // only while one shard's entries are copied out (references, not bytes).
-func writeSnapshot(ctx context.Context, dir string, gen uint64, st *memStore) (int, error) {
+func writeSnapshot(ctx context.Context, open openFileFunc, dir string, gen uint64, st *memStore) (int, error) {
 	final := filepath.Join(dir, snapshotName(gen))
 	tmp := final + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := open(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return 0, err
 	}
@@ -234,7 +234,10 @@ type recovery struct {
 // replayed in order, stopping at the first torn or corrupt record. The log
 // is truncated there and any later generation is removed, so the recovered
 // state is a prefix of the logged history.
-func openDir(dir string, st *memStore, mode FsyncMode, compactBytes int64) (*wal, recovery, error) {
+func openDir(dir string, st *memStore, mode FsyncMode, compactBytes int64, open openFileFunc) (*wal, recovery, error) {
+	if open == nil {
+		open = osOpenFile
+	}
 	var rec recovery
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, rec, err
@@ -289,14 +292,14 @@ func openDir(dir string, st *memStore, mode FsyncMode, compactBytes int64) (*wal
 			break
 		}
 	}
-	var f *os.File
+	var f logFile
 	if len(logs) == 0 {
 		gen = max(snapGen, 1)
-		if f, err = createLogFile(dir, gen); err != nil {
+		if f, err = createLogFile(open, dir, gen); err != nil {
 			return nil, rec, err
 		}
 		size = int64(len(logMagic))
-	} else if f, err = os.OpenFile(filepath.Join(dir, logName(gen)), os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+	} else if f, err = open(filepath.Join(dir, logName(gen)), os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		return nil, rec, err
 	} else if err := f.Sync(); err != nil {
 		// What was replayed may have been in the page cache only (a killed
@@ -304,7 +307,7 @@ func openDir(dir string, st *memStore, mode FsyncMode, compactBytes int64) (*wal
 		f.Close()
 		return nil, rec, err
 	}
-	return newWAL(dir, mode, f, gen, size, compactBytes), rec, nil
+	return newWAL(dir, mode, f, gen, size, compactBytes, open), rec, nil
 }
 
 // replayLog applies one log file's valid prefix to st. end is the offset
