@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,7 @@ type JobCluster struct {
 
 	mu      sync.Mutex
 	waiters map[string]chan struct{} // .out base name -> woken on each event
+	encoded map[string]string        // stored key -> original, for keys EncodeKey changed
 }
 
 var _ impls.Cluster = (*JobCluster)(nil)
@@ -63,7 +65,7 @@ func NewJobCluster(dir, fifo string, procs ...*proc.Process) (*JobCluster, error
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &JobCluster{dir: dir, fifo: fifo, procs: procs, w: w, stop: cancel, done: make(chan struct{}),
-		pid: os.Getpid(), waiters: map[string]chan struct{}{}}
+		pid: os.Getpid(), waiters: map[string]chan struct{}{}, encoded: map[string]string{}}
 	go func() {
 		defer close(c.done)
 		w.run(ctx, c.wake, func(string) {}, c.wakeAll)
@@ -129,14 +131,53 @@ func (c *JobCluster) Close() error {
 
 // jobClient is one driver client: one request at a time.
 type jobClient struct {
-	c  *JobCluster
-	id int
+	c      *JobCluster
+	id     int
+	closed atomic.Bool
 }
 
 var _ impls.Client = (*jobClient)(nil)
 
+// errClientClosed: Do after Close.
+var errClientClosed = errors.New("istkvs: client closed")
+
 // Close implements impls.Client.
-func (j *jobClient) Close() error { return nil }
+func (j *jobClient) Close() error {
+	j.closed.Store(true)
+	return nil
+}
+
+// EncodeKey returns the key the adapter stores for k: k itself when
+// IST-KVS can hold it, else "kvbench~" and 32 hex digits of its SHA-1 (a
+// key longer than 40 characters, or with spaces or ",()[]"). No workload
+// generates a key of that form, so the mapping is one to one in practice.
+func EncodeKey(k string) string {
+	if ValidString(k) {
+		return k
+	}
+	return "kvbench~" + sha1Hex(k)[:32]
+}
+
+// storedKey encodes k and remembers the original for SHOW's answers.
+func (c *JobCluster) storedKey(k string) string {
+	e := EncodeKey(k)
+	if e != k {
+		c.mu.Lock()
+		c.encoded[e] = k
+		c.mu.Unlock()
+	}
+	return e
+}
+
+// originalKey maps a key SHOW printed back to the request's key.
+func (c *JobCluster) originalKey(e string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k, ok := c.encoded[e]; ok {
+		return k
+	}
+	return e
+}
 
 // JobFor returns the job command for req: Get -> READ, Put -> WRITE,
 // Delete -> DELETE, Scan -> SHOW (filtered to the range). Swap has no
@@ -164,6 +205,13 @@ func JobFor(req impls.Request) (Command, error) {
 // Do writes a one-command job (plus the end marker) into the directory by
 // rename, waits for its .out, and removes both.
 func (j *jobClient) Do(ctx context.Context, req impls.Request) (impls.Response, error) {
+	if j.closed.Load() {
+		return impls.Response{}, errClientClosed
+	}
+	orig := req
+	if req.Kind != impls.Scan {
+		req.Key = j.c.storedKey(req.Key)
+	}
 	cmd, err := JobFor(req)
 	if err != nil {
 		return impls.Response{}, err
@@ -196,7 +244,11 @@ func (j *jobClient) Do(ctx context.Context, req impls.Request) (impls.Response, 
 		if err == nil && bytes.HasSuffix(b, endLine) {
 			os.Remove(job)
 			os.Remove(out)
-			return parseAnswer(req, cmd, b[:len(b)-len(endLine)])
+			resp, err := parseAnswer(req, cmd, b[:len(b)-len(endLine)])
+			if err == nil && req.Kind == impls.Scan {
+				resp.Pairs = c.scanPairs(orig, resp.Pairs)
+			}
+			return resp, err
 		}
 		select {
 		case <-ctx.Done():
@@ -242,9 +294,7 @@ func parseAnswer(req impls.Request, cmd Command, b []byte) (impls.Response, erro
 		}
 		var resp impls.Response
 		for _, p := range pairs {
-			if p.Key >= req.Key && p.Key <= req.End {
-				resp.Pairs = append(resp.Pairs, impls.Pair{Key: p.Key, Value: p.Value})
-			}
+			resp.Pairs = append(resp.Pairs, impls.Pair{Key: p.Key, Value: p.Value})
 		}
 		return resp, nil
 	}
@@ -299,4 +349,18 @@ func FifoReady(path string) func(context.Context) error {
 		unix.Close(fd)
 		return nil
 	}
+}
+
+// scanPairs decodes SHOW's keys and keeps those in [req.Key, req.End],
+// sorted by the original key.
+func (c *JobCluster) scanPairs(req impls.Request, all []impls.Pair) []impls.Pair {
+	var out []impls.Pair
+	for _, p := range all {
+		p.Key = c.originalKey(p.Key)
+		if p.Key >= req.Key && p.Key <= req.End {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
 }

@@ -1,0 +1,129 @@
+package istkvs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"reflect"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/conformance"
+	"github.com/kvbench/kvbench/impls/istkvs"
+)
+
+// asKvbench makes the test binary act as `kvbench serve istkvs ARGS` when
+// set in its environment, so Impl.Start can re-execute it.
+const asKvbench = "ISTKVS_TEST_AS_KVBENCH"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asKvbench) == "1" {
+		args := os.Args[1:]
+		if len(args) < 2 || args[0] != "serve" || args[1] != "istkvs" {
+			fmt.Fprintf(os.Stderr, "%s: want serve istkvs ARGS, got %q\n", asKvbench, args)
+			os.Exit(2)
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := istkvs.Impl().Serve(ctx, args[2:], os.Stdout, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kvbench:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func serverExe(t testing.TB) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(asKvbench, "1")
+	return exe
+}
+
+func startCluster(t testing.TB, flags ...string) impls.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := istkvs.Impl().Start(ctx, impls.StartEnv{Exe: serverExe(t), Dir: t.TempDir(), Clients: 4, Window: 1, Flags: flags})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestJobAdapter: every kind through one-command jobs, with exact answers.
+func TestJobAdapter(t *testing.T) {
+	c := startCluster(t, "--threads", "2", "--backups", "1")
+	if n := c.Nodes(); len(n) != 1 || n[0].Role != "server" {
+		t.Fatalf("nodes %+v", n)
+	}
+	cl, _ := c.NewClient(context.Background(), 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i, step := range []struct {
+		req  impls.Request
+		want impls.Response
+	}{
+		{impls.Request{Kind: impls.Get, Key: "a"}, impls.Response{Found: impls.Absent}},
+		{impls.Request{Kind: impls.Put, Key: "a", Value: "1"}, impls.Response{Found: impls.Unknown}},
+		{impls.Request{Kind: impls.Put, Key: "c", Value: "3"}, impls.Response{}},
+		{impls.Request{Kind: impls.Put, Key: "e", Value: "5"}, impls.Response{}},
+		{impls.Request{Kind: impls.Get, Key: "a"}, impls.Response{Found: impls.Present, Value: "1"}},
+		{impls.Request{Kind: impls.Scan, Key: "b", End: "e"}, impls.Response{Pairs: []impls.Pair{{"c", "3"}, {"e", "5"}}}},
+		{impls.Request{Kind: impls.Delete, Key: "a"}, impls.Response{Found: impls.Present}},
+		{impls.Request{Kind: impls.Delete, Key: "a"}, impls.Response{Found: impls.Absent}},
+		{impls.Request{Kind: impls.Get, Key: "a"}, impls.Response{Found: impls.Absent}},
+	} {
+		got, err := cl.Do(ctx, step.req)
+		if err != nil || !reflect.DeepEqual(got, step.want) {
+			t.Fatalf("step %d %+v: %+v, %v; want %+v", i, step.req, got, err, step.want)
+		}
+	}
+	if _, err := cl.Do(ctx, impls.Request{Kind: impls.Swap, Key: "a", Value: "x"}); !errors.Is(err, impls.ErrUnsupported) {
+		t.Errorf("swap: %v", err)
+	}
+	if _, err := cl.Do(ctx, impls.Request{Kind: impls.Put, Key: "a", Value: "x y"}); !errors.Is(err, istkvs.ErrBadRequest) || impls.IsUnknown(err) {
+		t.Errorf("bad value: %v", err)
+	}
+	// A key IST-KVS cannot hold is stored encoded and reads back as itself.
+	odd := "(odd key, with 41+ characters and [brackets])"
+	if _, err := cl.Do(ctx, impls.Request{Kind: impls.Put, Key: odd, Value: "v"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cl.Do(ctx, impls.Request{Kind: impls.Scan, Key: "(", End: "(z"}); err != nil ||
+		!reflect.DeepEqual(got.Pairs, []impls.Pair{{odd, "v"}}) {
+		t.Errorf("scan of an encoded key: %+v %v", got, err)
+	}
+	cl.Close()
+	if _, err := cl.Do(ctx, impls.Request{Kind: impls.Get, Key: "a"}); err == nil || impls.IsUnknown(err) {
+		t.Errorf("after Close: %v", err)
+	}
+	ents, _ := os.ReadDir(c.(*istkvs.JobCluster).Dir())
+	if len(ents) != 0 {
+		t.Errorf("%d files left in the jobs directory", len(ents))
+	}
+}
+
+// TestConformance runs the shared suite through the job adapter.
+func TestConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts several servers")
+	}
+	conformance.Run(t, conformance.Subject{
+		Name: "istkvs", Impl: istkvs.Impl(), Exe: serverExe(t),
+		Start:        istkvs.Impl().Start,
+		FoundUnknown: []impls.Kind{impls.Put}, // WRITE prints nothing
+		TokenValues:  true,
+		MaxValueSize: 1 << 10,
+	})
+}
