@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/impls/conformance"
-	"github.com/kvbench/kvbench/impls/memkv"
 	"github.com/kvbench/kvbench/impls/proc"
 	"github.com/kvbench/kvbench/impls/registry"
 )
@@ -53,8 +53,9 @@ var protocolFacts = map[string]struct {
 	foundUnknown []impls.Kind
 	tokenValues  bool
 }{
-	"memkv": {foundUnknown: []impls.Kind{impls.Put}}, // memcached's set does not say whether it overwrote
-	"shm":   {foundUnknown: []impls.Kind{impls.Put}}, // the ring's PUT answer carries no old value
+	"memkv":  {foundUnknown: []impls.Kind{impls.Put}}, // memcached's set does not say whether it overwrote
+	"shm":    {foundUnknown: []impls.Kind{impls.Put}}, // the ring's PUT answer carries no old value
+	"istkvs": {foundUnknown: []impls.Kind{impls.Put}}, // a job's WRITE prints nothing
 }
 
 // TestRegistry runs the suite against every bundled store, each started as
@@ -73,49 +74,61 @@ func TestRegistry(t *testing.T) {
 
 const memcachedPath = "/usr/bin/memcached"
 
-// memcachedImpl describes real memcached as the memcached:// adapter
-// drives it. It claims nothing (memcached keeps its data in memory).
-func memcachedImpl() *impls.Impl {
-	return &impls.Impl{
-		Name:      "memcached",
-		Summary:   "a real memcached through the memcached:// adapter",
-		Kinds:     []impls.Kind{impls.Get, impls.Put, impls.Delete, impls.Swap},
-		MaxWindow: memkv.MaxWindow,
+// targetStart opens a --target through its registry entry, as `kvbench run
+// --target URL --serve CMD` does: url and serve are made for each cluster
+// (a fresh port each time), and the target starts and manages the server.
+func targetStart(t *testing.T, mk func(t *testing.T) (url string, serve []impls.ServeCommand)) (
+	*impls.Impl, func(ctx context.Context, env impls.StartEnv) (impls.Cluster, error)) {
+	t.Helper()
+	start := func(ctx context.Context, env impls.StartEnv) (*impls.Impl, impls.Cluster, error) {
+		url, serve := mk(t)
+		tg, rest, err := registry.LookupTarget(url)
+		if err != nil {
+			return nil, nil, err
+		}
+		return tg.Open(ctx, impls.TargetEnv{URL: url, Rest: rest, Serve: serve, Dir: env.Dir,
+			Clients: env.Clients, Window: env.Window, Log: env.Log, Exe: kvbenchExe})
+	}
+	// Open once to learn what the target says it supports.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	im, c, err := start(ctx, impls.StartEnv{Dir: t.TempDir(), Clients: 1, Window: 1, Log: io.Discard})
+	if err != nil {
+		t.Fatalf("open target: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("close target: %v", err)
+	}
+	return im, func(ctx context.Context, env impls.StartEnv) (impls.Cluster, error) {
+		_, c, err := start(ctx, env)
+		return c, err
 	}
 }
 
-// startMemcached starts /usr/bin/memcached on a free loopback port as the
-// one node of a memcached:// cluster.
-func startMemcached(ctx context.Context, env impls.StartEnv) (impls.Cluster, error) {
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		addr, err := proc.FreeTCPAddr()
-		if err != nil {
-			return nil, err
-		}
-		host, port, _ := net.SplitHostPort(addr)
-		args := []string{"-l", host, "-p", port, "-U", "0", "-t", "2"}
-		if os.Geteuid() == 0 {
-			args = append(args, "-u", "root")
-		}
-		p, err := proc.Start(ctx, proc.Spec{Name: "memcached", Path: memcachedPath, Args: args,
-			Log: env.Log, Ready: proc.TCPReady(addr), ReadyTimeout: 10 * time.Second})
-		if err == nil {
-			return memkv.NewTargetCluster(addr, env.Window, []*proc.Process{p}), nil
-		}
-		lastErr = err
+// memcachedServe is a --serve command for a real memcached on a free
+// loopback port, and the memcached:// URL that reaches it.
+func memcachedServe(t *testing.T) (string, []impls.ServeCommand) {
+	addr, err := proc.FreeTCPAddr()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil, fmt.Errorf("start memcached: %w", lastErr)
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := fmt.Sprintf("%s -l %s -p %s -U 0 -t 2", memcachedPath, host, port)
+	if os.Geteuid() == 0 {
+		cmd += " -u root"
+	}
+	return "memcached://" + addr, []impls.ServeCommand{{Name: "memcached", Command: cmd}}
 }
 
 // TestMemcached runs the suite against a real memcached through the
-// memcached:// adapter.
+// memcached:// target, which starts it as a --serve command.
 func TestMemcached(t *testing.T) {
 	if _, err := os.Stat(memcachedPath); err != nil {
 		t.Skipf("%s not installed", memcachedPath)
 	}
+	im, start := targetStart(t, memcachedServe)
 	conformance.Run(t, conformance.Subject{
-		Name: "memcached", Impl: memcachedImpl(), Start: startMemcached,
-		FoundUnknown: []impls.Kind{impls.Put},
+		Name: "memcached", Impl: im, Start: start,
+		FoundUnknown: []impls.Kind{impls.Put}, // memcached's set does not say whether it overwrote
 	})
 }
