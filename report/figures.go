@@ -22,7 +22,6 @@ import (
 type figures struct {
 	dir, rel string // the folder, and its path relative to the report's folder
 	format   string
-	pal      palette
 	files    []string // written, relative to the report's folder
 }
 
@@ -41,7 +40,7 @@ func (f *figures) save(p *plot.Plot, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return rel, savePlot(p, abs, f.format)
+	return f.saved(rel, savePlot(p, abs, f.format))
 }
 
 func (f *figures) saveStack(ps []*plot.Plot, name string) (string, error) {
@@ -49,7 +48,16 @@ func (f *figures) saveStack(ps []*plot.Plot, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return rel, saveStack(ps, abs, f.format, timelineH)
+	return f.saved(rel, saveStack(ps, abs, f.format, timelineH))
+}
+
+// saved forgets a figure that could not be written.
+func (f *figures) saved(rel string, err error) (string, error) {
+	if err != nil {
+		f.files = f.files[:len(f.files)-1]
+		return "", err
+	}
+	return rel, nil
 }
 
 // safeName keeps [a-z0-9.-] and turns everything else into '-'.
@@ -133,49 +141,107 @@ func seriesOf(gs []*group) ([]seriesKey, map[seriesKey][]*group, func(seriesKey)
 }
 
 // versusClients draws throughput (what "ops": the mean over repetitions) or
-// p99 latency (what "p99": from the merged histograms) against clients for
-// one workload, a line per series, with min–max error bars over repetitions.
+// p99 latency (what "p99": from the merged histograms, one line per op
+// type) against clients for one workload, a line per series, with min–max
+// error bars over repetitions. The y axis is logarithmic when the values
+// span more than logAxisRatio.
 func (f *figures) versusClients(wl string, gs []*group, what string) (string, error) {
 	title, ylabel, name := "Throughput vs clients", "ops/s", "throughput-vs-clients-"
-	y := func(g *group) (float64, spread) { return g.tput.mean, g.tput }
+	type line struct {
+		label string
+		store string
+		dash  int
+		xys   plotter.XYs
+		bars  []spread
+	}
+	var lines []line
+	keys, by, label := seriesOf(gs)
+	var ticks plot.ConstantTicks
+	addTick := func(g *group) {
+		if x := float64(g.clients); !hasTick(ticks, x) {
+			ticks = append(ticks, plot.Tick{Value: x, Label: strconv.Itoa(g.clients)})
+		}
+	}
 	if what == "p99" {
 		title, ylabel, name = "p99 latency vs clients", "p99 latency (µs)", "p99-vs-clients-"
-		y = func(g *group) (float64, spread) {
-			if g.all == nil {
-				return 0, spread{}
-			}
-			return us(g.all.ValueAtQuantile(99)), g.allP
+		open := false
+		for _, g := range gs {
+			open = open || g.rate > 0
 		}
+		if open {
+			ylabel = "p99 latency (µs, corrected)"
+		}
+		for i, k := range keys {
+			var ops []string
+			for _, g := range by[k] {
+				for _, o := range g.ops {
+					if corrected(o.op) && o.count > 0 && !contains(ops, o.op) {
+						ops = append(ops, o.op)
+					}
+				}
+			}
+			sort.Slice(ops, func(a, b int) bool { return opOrder(ops[a]) < opOrder(ops[b]) })
+			for j, op := range ops {
+				l := line{label: label(k) + " " + op, store: k.store, dash: dashOf(keys, i) + j}
+				for _, g := range by[k] {
+					for _, o := range g.ops {
+						if o.op == op && o.p99 > 0 {
+							l.xys = append(l.xys, plotter.XY{X: float64(g.clients), Y: o.p99})
+							l.bars = append(l.bars, o.p99s)
+							addTick(g)
+						}
+					}
+				}
+				if len(l.xys) > 0 {
+					lines = append(lines, l)
+				}
+			}
+		}
+	} else {
+		for i, k := range keys {
+			l := line{label: label(k), store: k.store, dash: dashOf(keys, i)}
+			for _, g := range by[k] {
+				if g.tput.n == 0 {
+					continue
+				}
+				l.xys = append(l.xys, plotter.XY{X: float64(g.clients), Y: g.tput.mean})
+				l.bars = append(l.bars, g.tput)
+				addTick(g)
+			}
+			if len(l.xys) > 0 {
+				lines = append(lines, l)
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return "", nil
+	}
+	lo, hi := math.Inf(1), 0.0
+	for _, l := range lines {
+		for _, xy := range l.xys {
+			if xy.Y > 0 {
+				lo, hi = math.Min(lo, xy.Y), math.Max(hi, xy.Y)
+			}
+		}
+	}
+	logY := hi > 0 && hi/lo > logAxisRatio
+	if logY {
+		ylabel += ", log scale"
 	}
 	p := newPlot(fmt.Sprintf("%s, workload %s", title, workloadName(wl)), "clients", ylabel)
-	keys, by, label := seriesOf(gs)
 	bars := newErrorBars()
-	var ticks plot.ConstantTicks
-	lines := 0
-	for i, k := range keys {
+	for _, l := range lines {
 		var xys plotter.XYs
-		for _, g := range by[k] {
-			v, s := y(g)
-			if s.n == 0 {
+		for i, xy := range l.xys {
+			if logY && xy.Y <= 0 {
 				continue
 			}
-			x := float64(g.clients)
-			xys = append(xys, plotter.XY{X: x, Y: v})
-			bars.add(x, s)
-			if !hasTick(ticks, x) {
-				ticks = append(ticks, plot.Tick{Value: x, Label: strconv.Itoa(g.clients)})
-			}
+			xys = append(xys, xy)
+			bars.add(xy.X, l.bars[i])
 		}
-		if len(xys) == 0 {
-			continue
-		}
-		if err := addLine(p, label(k), xys, f.pal.color(k.store), dashOf(keys, i)); err != nil {
+		if err := addLine(p, l.label, xys, storeColor(l.store), l.dash); err != nil {
 			return "", err
 		}
-		lines++
-	}
-	if lines == 0 {
-		return "", nil
 	}
 	p.Add(bars)
 	if len(ticks) <= 12 {
@@ -184,9 +250,27 @@ func (f *figures) versusClients(wl string, gs []*group, what string) (string, er
 		p.X.Tick.Marker = plot.TickerFunc(integerTicks)
 	}
 	p.X.Min, p.X.Max = 0, p.X.Max*1.05
-	p.Y.Min = 0
-	headroom(p)
+	if logY {
+		logAxis(p, lo, hi)
+	} else {
+		p.Y.Min = 0
+		headroom(p)
+	}
 	return f.save(p, name+workloadName(wl))
+}
+
+// logAxisRatio: when a figure's values span more than this factor, a
+// linear axis would flatten the small ones onto zero, so the axis turns
+// logarithmic.
+const logAxisRatio = 30
+
+// logAxis makes p's y axis logarithmic over [lo, hi], from the decade below
+// lo, with room above hi for the legend.
+func logAxis(p *plot.Plot, lo, hi float64) {
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.TickerFunc(logTicks)
+	p.Y.Min = math.Pow(10, math.Floor(math.Log10(lo)))
+	p.Y.Max = hi * math.Pow(hi/p.Y.Min, 0.35)
 }
 
 func hasTick(ts []plot.Tick, v float64) bool {
@@ -237,7 +321,7 @@ func (f *figures) barsByWorkload(pt point, gs []*group, workloads, stores []stri
 		if err != nil {
 			return "", err
 		}
-		bc.Color = f.pal.color(s)
+		bc.Color = storeColor(s)
 		bc.LineStyle.Width = 0
 		bc.Offset = width * (vg.Length(i) - vg.Length(len(stores)-1)/2)
 		bars.offset = bc.Offset
@@ -254,7 +338,7 @@ func (f *figures) barsByWorkload(pt point, gs []*group, workloads, stores []stri
 // logBarsRatio: when the fastest and slowest store differ by more than this,
 // linear bars would flatten the slow ones to nothing, so the comparison is
 // drawn as dots on a log axis instead.
-const logBarsRatio = 30
+const logBarsRatio = logAxisRatio
 
 // meanRange returns the smallest and largest nonzero mean throughput at pt.
 func meanRange(pt point, gs []*group) (lo, hi float64) {
@@ -299,7 +383,7 @@ func (f *figures) dotsByWorkload(pt point, gs []*group, workloads, stores []stri
 		if err != nil {
 			return "", err
 		}
-		sc.GlyphStyle = draw.GlyphStyle{Color: f.pal.color(s), Radius: vg.Points(4), Shape: draw.CircleGlyph{}}
+		sc.GlyphStyle = draw.GlyphStyle{Color: storeColor(s), Radius: vg.Points(4), Shape: draw.CircleGlyph{}}
 		p.Add(sc, bars)
 		p.Legend.Add(s, sc)
 	}
@@ -314,7 +398,11 @@ func (f *figures) dotsByWorkload(pt point, gs []*group, workloads, stores []stri
 // point: a line per store and op type, from histograms merged over
 // repetitions; x = 1/(1-q) on a log scale.
 func (f *figures) spectrum(wl string, pt point, gs []*group) (string, error) {
-	p := newPlot(fmt.Sprintf("Latency by percentile, workload %s, %s", workloadName(wl), pointTitle(pt)), "percentile", "latency (µs, log scale)")
+	ylabel := "latency (µs, log scale)"
+	if pt.rate > 0 {
+		ylabel = "latency (µs, log scale; corrected: from the intended start)"
+	}
+	p := newPlot(fmt.Sprintf("Latency by percentile, workload %s, %s", workloadName(wl), pointTitle(pt)), "percentile", ylabel)
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.TickerFunc(quantileTicks)
 	p.Y.Scale = plot.LogScale{}
@@ -343,7 +431,7 @@ func (f *figures) spectrum(wl string, pt point, gs []*group) (string, error) {
 				xys = append(xys, plotter.XY{X: x, Y: us(h.ValueAtQuantile(100 - 100/x))})
 			}
 			xys = append(xys, plotter.XY{X: float64(n), Y: us(h.Max())})
-			if err := addLine(p, g.store+" "+op.op, xys, f.pal.color(g.store), i); err != nil {
+			if err := addLine(p, g.store+" "+op.op, xys, storeColor(g.store), i); err != nil {
 				return "", err
 			}
 			lines++
@@ -353,73 +441,138 @@ func (f *figures) spectrum(wl string, pt point, gs []*group) (string, error) {
 		return "", nil
 	}
 	// Room for the legend: a third of the decades shown, above the data.
+	// A run of one or two operations spans no range: give it a decade.
+	p.X.Min, p.X.Max = 1, math.Max(p.X.Max, 10)
 	p.Y.Min = math.Pow(10, math.Floor(math.Log10(p.Y.Min)))
+	p.Y.Max = math.Max(p.Y.Max, p.Y.Min*10)
 	p.Y.Max *= math.Pow(p.Y.Max/p.Y.Min, 0.35)
 	p.Legend.Left, p.Legend.XOffs = true, legendInset
 	return f.save(p, "spectrum-"+workloadName(wl)+"-"+pointName(pt))
 }
 
 // benchTimeline draws per-second throughput and p99 of one workload at one
-// point, a line per store (its first repetition), faults shaded.
+// point, a line per store (its first repetition), faults shaded. A panel
+// whose values span more than logAxisRatio gets a log axis.
 func (f *figures) benchTimeline(wl string, pt point, gs []*group) (string, error) {
-	tp := newPlot(fmt.Sprintf("Over time, workload %s, %s", workloadName(wl), pointTitle(pt)), "", "ops/s")
-	lp := newPlot("", "seconds since start", "p99 latency (µs)")
-	lines, end := 0, 0.0
+	var stores []string
+	var series [][]slot
 	for _, g := range gs {
 		if g.workload != wl || g.point() != pt || len(g.runs[0].ivs) == 0 {
 			continue
 		}
 		r := g.runs[0]
-		addFaults(tp, r.Faults, false)
-		addFaults(lp, r.Faults, false)
-		e, err := f.addTimeline(tp, lp, g.store, timeline(r.ivs, r.Seconds))
+		stores = append(stores, g.store)
+		series = append(series, timeline(r.ivs, r.Seconds))
+	}
+	if len(series) == 0 {
+		return "", nil
+	}
+	tp := newPlot(fmt.Sprintf("Over time, workload %s, %s", workloadName(wl), pointTitle(pt)), "", "ops/s")
+	ylabel := "p99 latency (µs)"
+	if pt.rate > 0 {
+		ylabel = "p99 latency (µs, corrected)"
+	}
+	lp := newPlot("", "seconds since start", ylabel)
+	for _, g := range gs {
+		if g.workload == wl && g.point() == pt && len(g.runs[0].ivs) > 0 {
+			addFaults(tp, g.runs[0].Faults, false)
+			addFaults(lp, g.runs[0].Faults, false)
+		}
+	}
+	logT, logL := timelineLog(series)
+	end := 0.0
+	for i, slots := range series {
+		e, err := f.addTimeline(tp, lp, stores[i], slots, logT, logL)
 		if err != nil {
 			return "", err
 		}
 		end = max(end, e)
-		lines++
 	}
-	if lines == 0 {
-		return "", nil
-	}
-	finishTimeline(tp, lp, end)
+	finishTimeline(tp, lp, end, series, logT, logL)
 	return f.saveStack([]*plot.Plot{tp, lp}, "timeline-"+workloadName(wl)+"-"+pointName(pt))
 }
 
+// timelineLog says which timeline panels need a log axis: those whose
+// nonzero values span more than logAxisRatio.
+func timelineLog(series [][]slot) (logT, logL bool) {
+	tlo, thi, llo, lhi := rangeOf(series)
+	return thi > 0 && thi/tlo > logAxisRatio, lhi > 0 && lhi/llo > logAxisRatio
+}
+
+// rangeOf returns the smallest and largest nonzero throughput and p99.
+func rangeOf(series [][]slot) (tlo, thi, llo, lhi float64) {
+	tlo, llo = math.Inf(1), math.Inf(1)
+	for _, slots := range series {
+		for _, s := range slots {
+			if s.opsPerSec > 0 {
+				tlo, thi = math.Min(tlo, s.opsPerSec), math.Max(thi, s.opsPerSec)
+			}
+			if s.count > 0 && s.p99 > 0 {
+				llo, lhi = math.Min(llo, s.p99), math.Max(lhi, s.p99)
+			}
+		}
+	}
+	return
+}
+
 // addTimeline adds a store's per-second lines and returns the end of its
-// last second.
-func (f *figures) addTimeline(tp, lp *plot.Plot, store string, slots []slot) (float64, error) {
-	var tput plotter.XYs
-	var p99s []plotter.XYs // p99 has no value in an empty slot: the line breaks there
-	var cur plotter.XYs
+// last second. On a log throughput axis a second without operations breaks
+// the line (zero has no place there); on a linear one it drops to zero.
+func (f *figures) addTimeline(tp, lp *plot.Plot, store string, slots []slot, logT, logL bool) (float64, error) {
+	var tputs, p99s []plotter.XYs // broken where a value has no place
+	var tcur, lcur plotter.XYs
 	end := 0.0
 	for _, s := range slots {
 		end = max(end, s.end)
 		mid := s.start + s.len/2
-		tput = append(tput, plotter.XY{X: mid, Y: s.opsPerSec})
-		if s.count > 0 {
-			cur = append(cur, plotter.XY{X: mid, Y: s.p99})
-		} else if len(cur) > 0 {
-			p99s, cur = append(p99s, cur), nil
+		if s.opsPerSec > 0 || !logT {
+			tcur = append(tcur, plotter.XY{X: mid, Y: s.opsPerSec})
+		} else if len(tcur) > 0 {
+			tputs, tcur = append(tputs, tcur), nil
+		}
+		if s.count > 0 && (s.p99 > 0 || !logL) {
+			lcur = append(lcur, plotter.XY{X: mid, Y: s.p99})
+		} else if len(lcur) > 0 {
+			p99s, lcur = append(p99s, lcur), nil
 		}
 	}
-	if len(cur) > 0 {
-		p99s = append(p99s, cur)
+	if len(tcur) > 0 {
+		tputs = append(tputs, tcur)
 	}
-	if err := addLine(tp, store, tput, f.pal.color(store), 0); err != nil {
-		return 0, err
+	if len(lcur) > 0 {
+		p99s = append(p99s, lcur)
+	}
+	for i, seg := range tputs {
+		label := ""
+		if i == 0 {
+			label = store
+		}
+		if err := addLine(tp, label, seg, storeColor(store), 0); err != nil {
+			return 0, err
+		}
 	}
 	for _, seg := range p99s {
-		if err := addLine(lp, "", seg, f.pal.color(store), 0); err != nil {
+		if err := addLine(lp, "", seg, storeColor(store), 0); err != nil {
 			return 0, err
 		}
 	}
 	return end, nil
 }
 
-// fuzzTimeline draws a fuzz run's throughput and p99 over time with its
-// fault windows shaded.
+// fuzzTimeline draws a fuzz run over time with its fault windows shaded:
+// from its history as Jepsen draws one (fuzzEvents), else from its latency
+// log as throughput and p99.
 func (f *figures) fuzzTimeline(r *runData, title string) (string, error) {
+	name := "fuzz-" + r.store() + "-" + r.cfg.Faults.KindsString()
+	if r.Config == nil {
+		name = "fuzz-" + r.store() + "-" + r.fault()
+	}
+	if r.Workload != "" && r.Workload != "fuzz" {
+		name += "-" + workloadName(r.Workload)
+	}
+	if len(r.events) > 0 {
+		return f.fuzzEvents(r, title, name)
+	}
 	if len(r.ivs) == 0 {
 		return "", nil
 	}
@@ -427,26 +580,35 @@ func (f *figures) fuzzTimeline(r *runData, title string) (string, error) {
 	lp := newPlot("", "seconds since start", "p99 latency (µs)")
 	addFaults(tp, r.Faults, true)
 	addFaults(lp, r.Faults, false)
-	end, err := f.addTimeline(tp, lp, r.store(), timeline(r.ivs, r.Seconds))
+	series := [][]slot{timeline(r.ivs, r.Seconds)}
+	logT, logL := timelineLog(series)
+	end, err := f.addTimeline(tp, lp, r.store(), series[0], logT, logL)
 	if err != nil {
 		return "", err
 	}
-	finishTimeline(tp, lp, end)
-	name := "fuzz-" + r.store() + "-" + r.fault()
-	if r.Workload != "" && r.Workload != "fuzz" {
-		name += "-" + workloadName(r.Workload)
-	}
+	finishTimeline(tp, lp, end, series, logT, logL)
 	return f.saveStack([]*plot.Plot{tp, lp}, name)
 }
 
-// finishTimeline starts both panels at zero, on a shared time axis from the
-// run's start to its last interval, with room for the legend.
-func finishTimeline(tp, lp *plot.Plot, end float64) {
+// finishTimeline puts both panels on a shared time axis from the run's
+// start to its last interval, each y axis from zero (or, when log, from the
+// decade below its smallest value), with room for the legend.
+func finishTimeline(tp, lp *plot.Plot, end float64, series [][]slot, logT, logL bool) {
 	end = max(end, tp.X.Max, lp.X.Max)
 	for _, p := range []*plot.Plot{tp, lp} {
 		p.X.Min, p.X.Max = 0, end
-		p.Y.Min = 0
 	}
-	headroom(tp)
-	headroom(lp)
+	tlo, thi, llo, lhi := rangeOf(series)
+	if logT {
+		logAxis(tp, tlo, thi)
+	} else {
+		tp.Y.Min = 0
+		headroom(tp)
+	}
+	if logL {
+		logAxis(lp, llo, lhi)
+	} else {
+		lp.Y.Min = 0
+		headroom(lp)
+	}
 }

@@ -84,12 +84,23 @@ func writeFixture(base string) error {
 			Machine: results.Machine{Hostname: "bench-1", OS: "linux", Arch: "amd64", CPUs: 2,
 				MemBytes: 8 << 30, CPUModel: "Example CPU @ 2.00GHz"},
 		}
+		r.Config = &results.Config{Command: fr.command, Impl: fr.store, Workload: fr.workload, Clients: fr.clients,
+			Window: 1, Duration: results.Duration(2 * time.Second), RecordCount: 1000, ValueSize: 1000,
+			KeyDistribution: "zipfian", Seed: seed, Kvbench: "v0.1.0-fixture"}
+		r.Load = &results.Load{Cores: 2, Threads: fr.clients + 1, Oversubscribed: fr.clients+1 > 2,
+			LoadAvgStart: [3]float64{0.2, 0.1, 0.1}, LoadAvgEnd: [3]float64{0.9, 0.3, 0.1}, BusyPercent: 60}
 		ops := []string{"READ", "UPDATE"}
 		if fr.workload == "c" {
 			ops = []string{"READ"}
 		}
 		if fr.command == "fuzz" {
 			r.Window = 0
+			r.Config.Window, r.Config.Duration, r.Config.Ops = 1, 0, 200
+			r.Config.RecordCount, r.Config.ValueSize, r.Config.KeyDistribution = 5, 16, "conflict"
+			if fr.fault != "none" {
+				r.Config.Faults = &results.FaultConfig{Kinds: []string{fr.fault},
+					Interval: results.Duration(2 * time.Second), Duration: results.Duration(500 * time.Millisecond)}
+			}
 			tags["fault"] = fr.fault
 			tags["sweep"] = "2"
 			if fr.fault != "none" {

@@ -8,29 +8,37 @@ import (
 	"strings"
 
 	"github.com/kvbench/kvbench/results"
+	"github.com/kvbench/kvbench/workload"
 )
 
 // document assembles the markdown report.
 type document struct {
-	b         strings.Builder
-	runs      []*runData
-	bench     []*group
-	fuzzRows  []*fuzzRow
-	faults    []string
-	workloads []string // of the benchmark runs, in display order
-	stores    []string // of the benchmark runs, sorted
-	selected  []point  // points covering the most workloads
-	reportDir string
-	figs      *figures
-	readHelp  map[string]bool // "how to read" said for this figure kind
-	footnote  bool            // a percentile came from run.json
+	b          strings.Builder
+	runs       []*runData // every run read, excluded ones too
+	loaded     *loaded
+	bench      []*group
+	fuzzRows   []*fuzzRow
+	fuzzGroups []*group
+	faults     []string
+	workloads  []string // of the benchmark runs, in display order
+	stores     []string // of the benchmark runs, sorted
+	selected   []point  // points covering the most workloads
+	reportDir  string
+	figs       *figures
+	readHelp   map[string]bool // "how to read" said for this figure kind
+	footnote   bool            // a percentile came from run.json
+	warnings   []string        // also returned to the caller for stderr
 }
 
-func newDocument(runs []*runData, reportDir string, figs *figures) *document {
-	d := &document{runs: runs, reportDir: reportDir, figs: figs, readHelp: map[string]bool{}}
-	d.bench = groupBench(runs)
-	d.fuzzRows, d.faults = groupFuzz(runs)
-	var all []string
+func newDocument(l *loaded, reportDir string, figs *figures) *document {
+	d := &document{runs: l.runs, loaded: l, reportDir: reportDir, figs: figs, readHelp: map[string]bool{}}
+	d.bench = groupBench(l.runs)
+	d.fuzzRows, d.faults, d.fuzzGroups = groupFuzz(l.runs)
+	id := 0
+	for _, g := range append(append([]*group{}, d.bench...), d.fuzzGroups...) {
+		id++
+		g.id = id
+	}
 	for _, g := range d.bench {
 		if !contains(d.workloads, g.workload) {
 			d.workloads = append(d.workloads, g.workload)
@@ -39,16 +47,7 @@ func newDocument(runs []*runData, reportDir string, figs *figures) *document {
 			d.stores = append(d.stores, g.store)
 		}
 	}
-	for _, r := range runs {
-		if !contains(all, r.store()) {
-			all = append(all, r.store())
-		}
-	}
 	sort.Strings(d.stores)
-	sort.Strings(all)
-	for i, s := range all {
-		figs.pal[s] = i
-	}
 	// The points (clients, window, rate) that cover the most workloads get
 	// the per-workload bar charts, spectra and timelines.
 	cover := map[point][]string{}
@@ -96,7 +95,7 @@ func (d *document) link(path string) string {
 	if err != nil {
 		rel = path
 	}
-	return strings.ReplaceAll(filepath.ToSlash(rel), " ", "%20")
+	return linkEscape(filepath.ToSlash(rel))
 }
 
 // figure embeds a written figure with a one-time reading guide per kind.
@@ -104,16 +103,24 @@ func (d *document) figure(rel, alt, kind, help string) {
 	if rel == "" {
 		return
 	}
-	d.printf("![%s](%s)\n\n", alt, rel)
+	d.printf("![%s](%s)\n\n", md(alt), rel)
 	if help != "" && !d.readHelp[kind] {
 		d.readHelp[kind] = true
 		d.printf("*How to read:* %s\n\n", help)
 	}
 }
 
+// figureFailed notes a figure that could not be drawn; the report goes on.
+func (d *document) figureFailed(what string, err error) {
+	d.warnings = append(d.warnings, fmt.Sprintf("figure %s not drawn: %v", what, err))
+}
+
 func (d *document) render() (string, error) {
 	d.header()
+	d.collectWarnings()
+	d.warningSection()
 	d.environment()
+	d.configurations()
 	for _, step := range []func() error{d.comparison, d.scaling, d.workloadSections, d.consistency} {
 		if err := step(); err != nil {
 			return "", err
@@ -154,15 +161,122 @@ func (d *document) header() {
 	if len(names) > 0 {
 		var parts []string
 		for _, n := range names {
-			parts = append(parts, fmt.Sprintf("%s (%d runs)", n, scen[n]))
+			parts = append(parts, fmt.Sprintf("%s (%d runs)", md(n), scen[n]))
 		}
 		d.printf(". Scenarios: %s", strings.Join(parts, ", "))
 	}
 	d.printf(".\n\n")
-	d.printf("Latency percentiles merge the HdrHistograms of every client, interval and repetition " +
+	d.printf("Runs are repetitions of one configuration (C1, C2, … below) only when everything but the seed " +
+		"matches: store, impl flags, workload and its properties, clients, window, rate, length, faults and " +
+		"kvbench version. Latency percentiles merge the HdrHistograms of every client, interval and repetition " +
 		"losslessly (MadKV's runner reports the maximum over clients instead). Throughput is the mean " +
 		"over repetitions; when a configuration ran more than once, the range follows in parentheses " +
-		"and as error bars.\n\n")
+		"and as error bars. Interrupted runs and runs that failed validation are listed but left out.\n\n")
+}
+
+// collectWarnings gathers what a reader must know before trusting the
+// numbers: runs skipped or left out, partial run directories, overloaded
+// machines and repetitions that disagree.
+func (d *document) collectWarnings() {
+	var w []string
+	for _, s := range d.loaded.skipped {
+		w = append(w, fmt.Sprintf("skipped %s: %s", d.relDir(s.dir), s.why))
+	}
+	var abandoned, running []string
+	for _, p := range d.loaded.partial {
+		if p.Running {
+			running = append(running, d.relDir(p.Dir))
+		} else {
+			abandoned = append(abandoned, d.relDir(p.Dir))
+		}
+	}
+	if len(abandoned) > 0 {
+		w = append(w, fmt.Sprintf("%s without %s, left by a kvbench that was killed before it finished "+
+			"(kvbench report --prune removes them): %s", plural(len(abandoned), "run directory"), results.RunFile,
+			strings.Join(abandoned, ", ")))
+	}
+	if len(running) > 0 {
+		w = append(w, fmt.Sprintf("%s still being written by a running kvbench, not included: %s",
+			plural(len(running), "run directory"), strings.Join(running, ", ")))
+	}
+	legacy := 0
+	for _, r := range d.runs {
+		if why := r.excluded(); why != "" {
+			what := fmt.Sprintf("run %s left out: %s", r.ID, why)
+			if r.Interrupted {
+				what += fmt.Sprintf(" after %.2f s", r.Seconds)
+			}
+			if r.ValidationError != "" {
+				what += " (" + r.ValidationError + ")"
+			}
+			w = append(w, what)
+		}
+		if r.Config == nil {
+			legacy++
+		}
+	}
+	if legacy > 0 {
+		w = append(w, fmt.Sprintf("%s written by a kvbench without a typed configuration: grouped by what "+
+			"their run.json records (impl flags and faults from its options)", plural(legacy, "run was")))
+	}
+	over := 0
+	reasons := map[string]int{}
+	var rs []string
+	for _, r := range d.runs {
+		if ok, why := r.Load.Overloaded(); ok {
+			over++
+			if reasons[why] == 0 {
+				rs = append(rs, why)
+			}
+			reasons[why]++
+		}
+	}
+	if over > 0 {
+		sort.Strings(rs)
+		for i, why := range rs {
+			rs[i] = fmt.Sprintf("%s (%s)", why, plural(reasons[why], "run"))
+		}
+		w = append(w, fmt.Sprintf("%d of %d runs ran on an overloaded machine (⚠ in the tables): their numbers "+
+			"measure the machine as much as the store: %s", over, len(d.runs), strings.Join(rs, "; ")))
+	}
+	for _, g := range d.bench {
+		if g.tput.wide() {
+			w = append(w, fmt.Sprintf("C%d (%s, workload %s, %s): throughput ranged %s–%s ops/s over %d "+
+				"repetitions (%.0f%% of the mean): more repetitions or a quieter machine would narrow it",
+				g.id, g.store, workloadName(g.workload), pointTitle(g.point()), num(g.tput.min), num(g.tput.max),
+				g.tput.n, 100*(g.tput.max-g.tput.min)/g.tput.mean))
+		}
+	}
+	d.warnings = append(w, d.warnings...)
+}
+
+func (d *document) warningSection() {
+	if len(d.warnings) == 0 {
+		return
+	}
+	d.printf("## Warnings\n\n")
+	for _, w := range d.warnings {
+		d.printf("- %s\n", md(w))
+	}
+	d.printf("\n")
+}
+
+// relDir names a directory relative to the report's folder.
+func (d *document) relDir(dir string) string {
+	if rel, err := filepath.Rel(d.reportDir, dir); err == nil {
+		return filepath.ToSlash(rel)
+	}
+	return dir
+}
+
+// overloaded marks a group whose repetitions ran on an overloaded machine.
+func overloaded(runs []*runData) string {
+	for _, r := range runs {
+		if ok, _ := r.Load.Overloaded(); ok {
+			return " ⚠"
+		}
+	}
+	return ""
 }
 
 func (d *document) environment() {
@@ -176,7 +290,6 @@ func (d *document) environment() {
 	count := map[mkey]int{}
 	var keys []mkey
 	kv, gv := map[string]int{}, map[string]int{}
-	seeds := map[int64]bool{}
 	var first, last string
 	for _, r := range d.runs {
 		m := r.Machine
@@ -187,7 +300,6 @@ func (d *document) environment() {
 		count[k]++
 		kv[r.Versions.Kvbench]++
 		gv[r.Versions.Go]++
-		seeds[r.Seed] = true
 		if !r.Start.IsZero() {
 			day := r.Start.UTC().Format("2006-01-02")
 			if first == "" || day < first {
@@ -201,7 +313,7 @@ func (d *document) environment() {
 	sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
 	t := newTable("machine", "OS/arch", ">CPUs", ">memory", "CPU model", ">runs")
 	for _, k := range keys {
-		t.add(orDash(k.host), k.osArch, strconv.Itoa(k.cpus), bytesHuman(k.mem), orDash(k.model), strconv.Itoa(count[k]))
+		t.add(md(orDash(k.host)), md(k.osArch), strconv.Itoa(k.cpus), bytesHuman(k.mem), md(orDash(k.model)), strconv.Itoa(count[k]))
 	}
 	t.write(&d.b)
 	counted := func(m map[string]int) string {
@@ -211,27 +323,14 @@ func (d *document) environment() {
 		}
 		sort.Strings(ks)
 		for i, k := range ks {
-			ks[i] = fmt.Sprintf("%s (%d runs)", orDash(k), m[k])
+			ks[i] = fmt.Sprintf("%s (%d runs)", md(orDash(k)), m[k])
 			if len(m) == 1 {
-				ks[i] = orDash(k)
+				ks[i] = md(orDash(k))
 			}
 		}
 		return strings.Join(ks, ", ")
 	}
-	var ss []int64
-	for s := range seeds {
-		ss = append(ss, s)
-	}
-	sort.Slice(ss, func(i, j int) bool { return ss[i] < ss[j] })
-	var seedText []string
-	for i, s := range ss {
-		if i == 20 {
-			seedText = append(seedText, fmt.Sprintf("… (%d seeds)", len(ss)))
-			break
-		}
-		seedText = append(seedText, strconv.FormatInt(s, 10))
-	}
-	d.printf("- kvbench: %s\n- Go: %s\n- Seeds: %s\n", counted(kv), counted(gv), strings.Join(seedText, ", "))
+	d.printf("- kvbench: %s\n- Go: %s\n", counted(kv), counted(gv))
 	if first != "" {
 		dates := first
 		if last != first {
@@ -242,276 +341,122 @@ func (d *document) environment() {
 	d.printf("\n")
 }
 
-// comparison draws the stores side by side per workload at the selected points.
-func (d *document) comparison() error {
-	if len(d.bench) == 0 {
-		return nil
+// configurations lists every configuration with what a reader needs to
+// reproduce it; the tables below refer to them as C1, C2, ….
+func (d *document) configurations() {
+	groups := append(append([]*group{}, d.bench...), d.fuzzGroups...)
+	if len(groups) == 0 {
+		return
 	}
-	d.printf("## Throughput per workload\n\n")
-	for _, pt := range d.selected {
-		var gs []*group
-		for _, g := range d.bench {
-			if g.point() == pt {
-				gs = append(gs, g)
+	sort.Slice(groups, func(i, j int) bool { return groups[i].id < groups[j].id })
+	d.printf("## Configurations\n\n")
+	t := newTable("config", "kind", "store", "workload", ">clients", ">window", "loop", "length", ">records",
+		">value bytes", "keys", "faults", ">runs", "seeds")
+	var props []string
+	for _, g := range groups {
+		c := g.cfg
+		kind, window, loop := "bench", strconv.Itoa(g.window), "closed"
+		if c.Command == "fuzz" {
+			kind, window, loop = "fuzz", "–", "–"
+		}
+		if g.rate > 0 {
+			loop = "open, " + num(g.rate) + " ops/s"
+		}
+		var seeds []string
+		for i, r := range g.runs {
+			if i == 10 {
+				seeds = append(seeds, "…")
+				break
 			}
+			seeds = append(seeds, strconv.FormatInt(r.Seed, 10))
 		}
-		var wls, stores []string
-		for _, g := range gs {
-			if !contains(wls, g.workload) {
-				wls = append(wls, g.workload)
-			}
-			if !contains(stores, g.store) {
-				stores = append(stores, g.store)
-			}
+		wl := workloadName(g.workload)
+		if c.Command == "fuzz" && (g.workload == "" || g.workload == "fuzz") {
+			wl = "fuzz mix"
 		}
-		sort.Strings(stores)
-		rel, err := d.figs.barsByWorkload(pt, gs, wls, stores)
-		if err != nil {
-			return err
+		faults := "–"
+		if c.Command == "fuzz" {
+			faults = c.Faults.String()
 		}
-		d.figure(rel, "Throughput per workload, "+pointTitle(pt), "bars",
-			"one group per YCSB workload, one bar per store (a dot on a log axis when the stores differ "+
-				"by more than 30×, so the slower ones stay visible); higher is faster. "+
-				"Error bars span the slowest and fastest repetition.")
-	}
-	return nil
-}
-
-// scaling draws throughput and p99 against clients for workloads that ran
-// with more than one client count.
-func (d *document) scaling() error {
-	started := false
-	for _, wl := range d.workloads {
-		var gs []*group
-		clients := map[int]bool{}
-		for _, g := range d.bench {
-			if g.workload == wl {
-				gs = append(gs, g)
-				clients[g.clients] = true
-			}
+		t.add(fmt.Sprintf("C%d", g.id), kind, md(g.store), md(wl), strconv.Itoa(g.clients), window, loop,
+			md(orDash(c.Length())), countOrDash(c.RecordCount), countOrDash(int64(c.ValueSize)),
+			md(orDash(c.KeyDistribution)), md(faults), strconv.Itoa(len(g.runs)), strings.Join(seeds, ", "))
+		if p := propertyDiff(c); p != "" {
+			props = append(props, fmt.Sprintf("- C%d: %s", g.id, md(p)))
 		}
-		if len(clients) < 2 {
-			continue
-		}
-		if !started {
-			d.printf("## Scaling with clients\n\n")
-			started = true
-		}
-		d.printf("### Workload %s\n\n", workloadName(wl))
-		rel, err := d.figs.versusClients(wl, gs, "ops")
-		if err != nil {
-			return err
-		}
-		d.figure(rel, "Throughput vs clients, workload "+workloadName(wl), "tput",
-			"one line per store; a line that flattens marks the store's saturation point. "+
-				"Error bars span the repetitions.")
-		rel, err = d.figs.versusClients(wl, gs, "p99")
-		if err != nil {
-			return err
-		}
-		d.figure(rel, "p99 latency vs clients, workload "+workloadName(wl), "p99",
-			"the 99th percentile of every operation of the configuration; it rises once clients queue for the store.")
-	}
-	return nil
-}
-
-func (d *document) workloadSections() error {
-	hasRate := false
-	for _, g := range d.bench {
-		hasRate = hasRate || g.rate > 0
-	}
-	for _, wl := range d.workloads {
-		d.printf("## Workload %s\n\n", workloadName(wl))
-		cols := []string{"store", ">clients", ">window"}
-		if hasRate {
-			cols = append(cols, ">rate")
-		}
-		cols = append(cols, ">runs", ">ops/s", "op", ">count", ">errors", ">p50 µs", ">p99 µs", ">p99.9 µs")
-		t := newTable(cols...)
-		var pts []point
-		for _, g := range d.bench {
-			if g.workload != wl {
-				continue
-			}
-			if contains2(d.selected, g.point()) && !contains2(pts, g.point()) {
-				pts = append(pts, g.point())
-			}
-			lead := []string{g.store, strconv.Itoa(g.clients), strconv.Itoa(g.window)}
-			if hasRate {
-				lead = append(lead, orDash(strings.TrimSuffix(num(g.rate), ".00")))
-			}
-			lead = append(lead, strconv.Itoa(len(g.runs)), withSpread(g.tput.mean, g.tput))
-			blank := make([]string, len(lead))
-			if len(g.ops) == 0 {
-				t.add(append(lead, "–", "0", "0", "–", "–", "–")...)
-			}
-			for i, o := range g.ops {
-				row := lead
-				if i > 0 {
-					row = blank
-				}
-				mark := ""
-				if o.fromSummary {
-					mark, d.footnote = " †", true
-				}
-				op := o.op
-				if base, ok := strings.CutSuffix(op, ".uncorrected"); ok {
-					op = base + " (uncorrected)"
-				}
-				t.add(append(append([]string{}, row...), op, groupDigits(o.count), groupDigits(o.errors),
-					num(o.p50)+mark, withSpread(o.p99, o.p99s)+mark, num(o.p999)+mark)...)
-			}
-		}
-		t.write(&d.b)
-		if len(pts) == 0 { // the workload ran at none of the selected points
-			for _, g := range d.bench {
-				if g.workload == wl {
-					pts = append(pts, g.point())
-					break
-				}
-			}
-		}
-		sortPoints(pts)
-		for _, pt := range pts {
-			rel, err := d.figs.spectrum(wl, pt, d.bench)
-			if err != nil {
-				return err
-			}
-			d.figure(rel, fmt.Sprintf("Latency by percentile, workload %s, %s", workloadName(wl), pointTitle(pt)), "spectrum",
-				"x is the percentile on a log scale of 1/(1−q): 90%, 99%, 99.9% are evenly spaced, so the tail gets "+
-					"as much room as the median. A line that stays flat has a tight tail; a late rise shows rare slow operations.")
-			rel, err = d.figs.benchTimeline(wl, pt, d.bench)
-			if err != nil {
-				return err
-			}
-			d.figure(rel, fmt.Sprintf("Throughput and p99 over time, workload %s, %s", workloadName(wl), pointTitle(pt)), "timeline",
-				"throughput (top) and p99 latency (bottom) in each second of the first repetition; "+
-					"dips line up with shaded fault windows, if any, or with compaction or GC pauses.")
-		}
-	}
-	if d.footnote {
-		d.printf("† No latency.hlog for some repetition: percentiles from run.json, the worst over repetitions.\n\n")
-	}
-	return nil
-}
-
-func contains2(ps []point, p point) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
-	}
-	return false
-}
-
-func (d *document) consistency() error {
-	if len(d.fuzzRows) == 0 {
-		return nil
-	}
-	d.printf("## Consistency\n\n")
-	d.printf("Fuzz runs checked for linearizability with Porcupine. **ok**: linearizable; **violation**: " +
-		"not linearizable although the store claims it under this configuration (a bug); **expected**: a violation " +
-		"the store's claims predict (e.g. no fsync and a crash); **unknown**: the checker could not decide in time, " +
-		"never a pass. A linked verdict opens the check's visualization.\n\n")
-	t := newTable(append([]string{"store"}, d.faults...)...)
-	var details []string
-	for _, row := range d.fuzzRows {
-		cells := []string{row.label()}
-		for _, f := range d.faults {
-			cells = append(cells, d.verdictCell(row.cells[f]))
-			for _, r := range row.cells[f] {
-				if r.Check == nil || r.Check.Verdict == results.VerdictOK {
-					continue
-				}
-				line := fmt.Sprintf("- %s, %s, run %s: %s", row.label(), f, r.ID, r.Check.Verdict)
-				if r.Check.Detail != "" {
-					line += " — " + r.Check.Detail
-				}
-				if r.Check.HTML != "" {
-					line += fmt.Sprintf(" ([%s](%s))", r.Check.HTML, d.link(filepath.Join(r.dir, r.Check.HTML)))
-				}
-				details = append(details, line)
-			}
-		}
-		t.add(cells...)
 	}
 	t.write(&d.b)
-	if len(details) > 0 {
-		d.printf("%s\n\n", strings.Join(details, "\n"))
+	if len(props) > 0 {
+		d.printf("YCSB properties that differ from the stock workload file:\n\n%s\n\n", strings.Join(props, "\n"))
 	}
-	started := false
-	for _, row := range d.fuzzRows {
-		for _, f := range d.faults {
-			rs := row.cells[f]
-			if len(rs) == 0 || len(rs[0].Faults) == 0 {
-				continue
-			}
-			title := fmt.Sprintf("Fuzz %s, %s", row.label(), f)
-			rel, err := d.figs.fuzzTimeline(rs[0], title)
-			if err != nil {
-				return err
-			}
-			if rel != "" && !started {
-				d.printf("### Fault timelines\n\n")
-				started = true
-			}
-			d.figure(rel, title, "fuzz", "shaded bands are fault windows (crash: the store's processes killed "+
-				"and restarted; pause: stopped and continued). Throughput should drop inside a band and recover after it; "+
-				"operations in flight at a crash have unknown outcomes.")
-		}
-	}
-	return nil
 }
 
-// verdictCell shows the verdicts of a cell's repetitions, linking each
-// check.html: "ok", "ok ×3", or "[violation](…) · ok".
-func (d *document) verdictCell(rs []*runData) string {
-	if len(rs) == 0 {
+func countOrDash(n int64) string {
+	if n <= 0 {
 		return "–"
 	}
-	var parts []string
-	same, linked := true, false
-	for _, r := range rs {
-		v := "unchecked"
-		if r.Check != nil {
-			v = r.Check.Verdict
-			if r.Check.HTML != "" {
-				v = fmt.Sprintf("[%s](%s)", v, d.link(filepath.Join(r.dir, r.Check.HTML)))
-				linked = true
-			}
-		}
-		if len(parts) > 0 && v != parts[0] {
-			same = false
-		}
-		parts = append(parts, v)
+	return groupDigits(n)
+}
+
+// propertyDiff lists the properties of c that differ from its stock YCSB
+// workload (all of them for a property file of its own), leaving out what
+// the configurations table shows already.
+func propertyDiff(c results.Config) string {
+	if len(c.Properties) == 0 {
+		return ""
 	}
-	if same && !linked {
-		if len(parts) == 1 {
-			return parts[0]
+	stock, _ := workload.Core(c.Workload)
+	var out []string
+	for k, v := range c.Properties {
+		switch k {
+		case "recordcount", "operationcount", "requestdistribution", "workload.name":
+			continue
 		}
-		return fmt.Sprintf("%s ×%d", parts[0], len(parts))
+		if sv, ok := stock[k]; ok && sv == v {
+			continue
+		}
+		if stock == nil && !strings.HasSuffix(k, "proportion") {
+			continue
+		}
+		out = append(out, k+"="+v)
 	}
-	return strings.Join(parts, " · ")
+	sort.Strings(out)
+	return strings.Join(out, ", ")
 }
 
 func (d *document) runList() {
 	d.printf("## Runs\n\n")
-	t := newTable("run", "kind", "store", "workload", ">clients", ">window", ">seed", ">seconds", ">ops/s", ">errors", "check")
+	t := newTable("run", ">config", "kind", "store", "workload", ">clients", ">window", ">seed", ">seconds", ">ops/s",
+		">errors", "check", "status")
+	ids := map[*runData]int{}
+	for _, g := range append(append([]*group{}, d.bench...), d.fuzzGroups...) {
+		for _, r := range g.runs {
+			ids[r] = g.id
+		}
+	}
 	for _, r := range d.runs {
-		kind, window, wl := "bench", strconv.Itoa(r.Window), workloadName(r.Workload)
+		kind, window, wl := "bench", strconv.Itoa(r.Window), workloadName(r.cfg.Workload)
 		if r.isFuzz() {
 			kind, window = "fuzz", "–"
-			if r.Workload == "" || r.Workload == "fuzz" {
+			if r.cfg.Workload == "" || r.cfg.Workload == "fuzz" {
 				wl = "fuzz mix"
 			}
 		}
 		check := "–"
 		if r.Check != nil {
-			check = r.Check.Verdict
+			check = md(r.Check.Verdict)
 		}
-		t.add(fmt.Sprintf("[%s](%s)", r.ID, d.link(filepath.Join(r.dir, results.RunFile))), kind, r.store(), wl,
+		cfg := "–"
+		if id := ids[r]; id > 0 {
+			cfg = fmt.Sprintf("C%d", id)
+		}
+		status := orDash(r.excluded())
+		if ok, why := r.Load.Overloaded(); ok {
+			status = strings.TrimPrefix(strings.TrimPrefix(status, "–")+"; ⚠ "+why, "; ")
+		}
+		t.add(fmt.Sprintf("[%s](%s)", md(r.ID), d.link(filepath.Join(r.dir, results.RunFile))), cfg, kind, md(r.store()), md(wl),
 			strconv.Itoa(r.Clients), window, strconv.FormatInt(r.Seed, 10), num(r.Seconds),
-			num(r.Overall.OpsPerSec), groupDigits(r.Overall.Errors), check)
+			num(r.Overall.OpsPerSec), groupDigits(r.Overall.Errors), check, md(status))
 	}
 	t.write(&d.b)
 }

@@ -3,10 +3,13 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"hash/fnv"
 	"image/color"
 	"io"
 	"math"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -31,7 +34,14 @@ const (
 
 // render draws with draw into a w×h canvas and writes it to path atomically
 // as PNG or SVG.
-func render(path, format string, w, h vg.Length, drawFn func(dc draw.Canvas)) error {
+func render(path, format string, w, h vg.Length, drawFn func(dc draw.Canvas)) (err error) {
+	// gonum/plot panics on data it cannot draw (a value of 0 on a log
+	// axis); one such figure must not abort the report.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: %v", filepath.Base(path), p)
+		}
+	}()
 	var buf bytes.Buffer
 	var wt io.WriterTo
 	switch format {
@@ -95,10 +105,25 @@ func headroom(p *plot.Plot) {
 	}
 }
 
-// palette gives every store the same color in every figure.
-type palette map[string]int
+// storeColors is the fixed palette stores draw from (Okabe–Ito's
+// colour-blind-safe colours, then darker tones).
+var storeColors = []color.NRGBA{
+	{0, 114, 178, 255}, {213, 94, 0, 255}, {0, 158, 115, 255}, {204, 121, 167, 255},
+	{230, 159, 0, 255}, {86, 180, 233, 255}, {120, 94, 240, 255}, {80, 80, 80, 255},
+	{166, 86, 40, 255}, {27, 120, 55, 255},
+}
 
-func (p palette) color(store string) color.Color { return plotutil.Color(p[store]) }
+// storeColor gives a store the same colour in every figure of every report:
+// a hash of its name (impl flags included, the bracketed variant left out)
+// picks from the fixed palette.
+func storeColor(store string) color.Color {
+	if i := strings.Index(store, " ["); i > 0 {
+		store = store[:i]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(store))
+	return storeColors[h.Sum32()%uint32(len(storeColors))]
+}
 
 // addLine adds a line with points in the given color and dash style.
 func addLine(p *plot.Plot, label string, xys plotter.XYs, c color.Color, dash int) error {
@@ -131,8 +156,9 @@ var _ plot.DataRanger = (*errorBars)(nil)
 func (e *errorBars) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, trY := p.Transforms(&c)
 	capW := vg.Points(3)
+	_, logY := p.Y.Scale.(plot.LogScale)
 	for i := range e.xs {
-		if e.hi[i] <= e.lo[i] {
+		if e.hi[i] <= e.lo[i] || logY && e.lo[i] <= 0 {
 			continue
 		}
 		x := trX(e.xs[i]) + e.offset

@@ -21,6 +21,10 @@ type Summary struct {
 	FiguresDir string   // the folder beside it holding the figures
 	Runs       int      // runs read
 	Figures    []string // figure files, relative to the report's folder
+	// Warnings repeats the report's warnings (runs skipped or left out,
+	// partial run directories, overloaded machines, wide spreads, figures
+	// not drawn), for the terminal.
+	Warnings []string
 }
 
 // Generate reads the runs under dirs and writes a markdown report to
@@ -41,7 +45,7 @@ func Generate(dirs []string, outPath string, opts Options) (*Summary, error) {
 	if len(dirs) == 0 {
 		return nil, fmt.Errorf("%w: no run directories given", ErrNoRuns)
 	}
-	runs, err := loadRuns(dirs)
+	loaded, err := loadRuns(dirs)
 	if err != nil {
 		return nil, err
 	}
@@ -54,8 +58,8 @@ func Generate(dirs []string, outPath string, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	figName := strings.TrimSuffix(filepath.Base(absOut), filepath.Ext(absOut)) + "-figures"
-	figs := &figures{dir: filepath.Join(reportDir, figName), rel: figName, format: format, pal: palette{}}
-	d := newDocument(runs, reportDir, figs)
+	figs := &figures{dir: filepath.Join(reportDir, figName), rel: figName, format: format}
+	d := newDocument(loaded, reportDir, figs)
 	text, err := d.render()
 	if err != nil {
 		return nil, err
@@ -63,5 +67,29 @@ func Generate(dirs []string, outPath string, opts Options) (*Summary, error) {
 	if err := results.WriteFileAtomic(absOut, []byte(text)); err != nil {
 		return nil, err
 	}
-	return &Summary{Report: outPath, FiguresDir: filepath.Join(filepath.Dir(outPath), figName), Runs: len(runs), Figures: figs.files}, nil
+	return &Summary{Report: outPath, FiguresDir: filepath.Join(filepath.Dir(outPath), figName), Runs: len(loaded.runs),
+		Figures: figs.files, Warnings: d.warnings}, nil
+}
+
+// Prune removes the run directories under dirs that a killed kvbench left
+// without run.json (results.FindPartial; never one whose kvbench still
+// runs) and returns them.
+func Prune(dirs []string) ([]string, error) {
+	var removed []string
+	for _, dir := range dirs {
+		ps, err := results.FindPartial(dir)
+		if err != nil {
+			return removed, err
+		}
+		for _, p := range ps {
+			if p.Running {
+				continue
+			}
+			if err := os.RemoveAll(p.Dir); err != nil {
+				return removed, err
+			}
+			removed = append(removed, p.Dir)
+		}
+	}
+	return removed, nil
 }

@@ -224,7 +224,7 @@ func TestFuzzTimelineFromHistory(t *testing.T) {
 	if err := results.WriteHistory(dir, events); err != nil {
 		t.Fatal(err)
 	}
-	ivs, err := historyIntervals(dir)
+	ivs, _, err := historyIntervals(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestFuzzTimelineFromHistory(t *testing.T) {
 	if err := results.WriteHistory(dir, kept); err != nil {
 		t.Fatal(err)
 	}
-	ivs, err = historyIntervals(dir)
+	ivs, _, err = historyIntervals(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,8 +299,8 @@ func TestGenerateErrors(t *testing.T) {
 		{"foreign dir", []string{foreign}, Options{}, true, "no kvbench runs in " + foreign},
 		{"missing dir", []string{filepath.Join(root, "nope")}, Options{}, true, "no kvbench runs in " + filepath.Join(root, "nope")},
 		{"no dirs", nil, Options{}, true, "no run directories given"},
-		{"corrupt run.json", []string{corrupt}, Options{}, false, filepath.Join(corrupt, "r1") + ": corrupt run.json"},
-		{"corrupt hlog", []string{badHlog}, Options{}, false, badHlog + ": latency.hlog line 1"},
+		{"only a corrupt run.json", []string{corrupt}, Options{}, true, filepath.Join(corrupt, "r1") + ": corrupt run.json"},
+		{"only a corrupt hlog", []string{badHlog}, Options{}, true, badHlog + ": unreadable latency.hlog: latency.hlog line 1"},
 		{"a file", []string{filepath.Join(foreign, "README.md")}, Options{}, false, "is not a run directory"},
 		{"bad format", []string{empty}, Options{Format: "gif"}, false, `unknown figure format "gif"`},
 	}
