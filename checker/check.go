@@ -31,6 +31,8 @@ type Options struct {
 	// before it gives up with VerdictUnknown; 0 means DefaultMaxHeap,
 	// negative no limit.
 	MaxHeap int64
+	// minSegment overrides defaultMinSegment (tests cut histories finer).
+	minSegment int
 }
 
 // Result is the outcome of a check.
@@ -95,7 +97,7 @@ func check(ctx context.Context, h *history, opts Options) (Result, []segment) {
 	r := Result{Ops: h.ops}
 	gctx, stop := heapGuard(ctx, opts.MaxHeap)
 	defer stop()
-	verdicts, first := checkKeys(gctx, h, opts.Timeout)
+	verdicts, first := checkKeys(gctx, h, opts.Timeout, opts.minSegment)
 	var bad []segment
 	undecided := 0
 	for k, v := range verdicts {
@@ -139,7 +141,7 @@ func check(ctx context.Context, h *history, opts Options) (Result, []segment) {
 // building each key's operations only while it is checked. Per key it
 // returns Ok, Illegal or Unknown (the time limit passed or ctx was done
 // first) and, for Illegal, the first violating segment.
-func checkKeys(ctx context.Context, h *history, timeout time.Duration) ([]porcupine.CheckResult, []segment) {
+func checkKeys(ctx context.Context, h *history, timeout time.Duration, minSeg int) ([]porcupine.CheckResult, []segment) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -155,6 +157,9 @@ func checkKeys(ctx context.Context, h *history, timeout time.Duration) ([]porcup
 	sort.SliceStable(order, func(a, b int) bool { return h.size(order[a]) > h.size(order[b]) })
 	verdicts := make([]porcupine.CheckResult, len(h.keys))
 	first := make([]segment, len(h.keys))
+	if minSeg <= 0 {
+		minSeg = defaultMinSegment
+	}
 	jobs := make(chan int, 64)
 	var wg sync.WaitGroup
 	for w := 0; w < min(runtime.GOMAXPROCS(0), len(order)); w++ {
@@ -167,7 +172,7 @@ func checkKeys(ctx context.Context, h *history, timeout time.Duration) ([]porcup
 					continue
 				}
 				verdicts[k] = porcupine.Ok
-				for _, seg := range split(h.partition(k), minSegment) {
+				for _, seg := range split(h.partition(k), minSeg) {
 					v := checkOne(ctx, model, seg.ops)
 					if v == porcupine.Illegal {
 						verdicts[k], first[k] = v, seg

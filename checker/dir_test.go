@@ -64,15 +64,13 @@ func TestWriteHTMLNeedsAViolation(t *testing.T) {
 // after the start of a key's history is shown from the last cut, with the
 // state there.
 func TestWriteHTMLCarriesStateIntoLaterSegments(t *testing.T) {
-	defer func(m int) { minSegment = m }(minSegment)
-	minSegment = 1
 	path := filepath.Join(t.TempDir(), "check.html")
 	es := h(put(0, "k", "a", 0, 10), get(1, "k", "a", 20, 30), put(0, "k", "b", 40, 50), get(1, "k", "a", 60, 70))
-	r := Check(context.Background(), es, Options{})
+	r := Check(context.Background(), es, Options{minSegment: 1})
 	if r.Verdict != violation || !strings.Contains(r.Detail, "(3 of 4 ops") {
 		t.Fatalf("%s: %s", r.Verdict, r.Detail)
 	}
-	if err := WriteHTML(context.Background(), path, es, Options{}); err != nil {
+	if err := WriteHTML(context.Background(), path, es, Options{minSegment: 1}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(path)

@@ -39,10 +39,11 @@ func (s *segment) carried() int {
 	return 0
 }
 
-// minSegment is the fewest ops check puts in a segment before it cuts:
-// every Porcupine call has a fixed cost, so cutting after every quiescent
-// op would make a sparse history slower, not faster. Tests lower it.
-var minSegment = 256
+// defaultMinSegment is the fewest ops check puts in a segment before it
+// cuts: every Porcupine call has a fixed cost, so cutting after every
+// quiescent op would make a sparse history slower, not faster. Tests lower
+// it through Options.minSegment.
+const defaultMinSegment = 256
 
 // split cuts one key's ops into segments (see segment) of at least minOps
 // ops (the last one may be shorter). p.ops must be sorted by call time.

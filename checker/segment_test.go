@@ -119,8 +119,6 @@ func randomHistory(rng *rand.Rand, corrupt float64) []results.Event {
 // Porcupine's on the unsplit history, on many random small histories,
 // linearizable and not.
 func TestSplitAgreesWithWholeHistoryCheck(t *testing.T) {
-	defer func(m int) { minSegment = m }(minSegment)
-	minSegment = 1
 	rng := rand.New(rand.NewPCG(7, 7))
 	n := 20000
 	if testing.Short() {
@@ -150,7 +148,7 @@ func TestSplitAgreesWithWholeHistoryCheck(t *testing.T) {
 		} else {
 			badN++
 		}
-		if r := Check(context.Background(), es, Options{}); r.Verdict != want {
+		if r := Check(context.Background(), es, Options{minSegment: 1}); r.Verdict != want {
 			t.Fatalf("history %d: Check says %s (%s), whole-history Porcupine says %s\n%+v", i, r.Verdict, r.Detail, want, es)
 		}
 	}
