@@ -130,12 +130,19 @@ func faultAnnotations(faults []results.Fault, end int64) []porcupine.Annotation 
 		}
 		desc := f.Kind + " " + f.Process
 		details := fmt.Sprintf("%s from %s to %s", desc, time.Duration(f.Start), time.Duration(stop))
+		if f.Role != "" {
+			details += " (" + f.Role + ", chosen by --fault-target " + f.Target + ")"
+		}
 		if f.Error != "" {
 			details += "; not healed: " + f.Error
 		}
 		color := "#fde2e1" // crash
-		if f.Kind != "crash" {
+		switch f.Kind {
+		case "crash":
+		case "pause":
 			color = "#fff3c4"
+		default: // network faults
+			color = "#dbeafe"
 		}
 		as = append(as, porcupine.Annotation{
 			Tag:             "nemesis " + f.Process,
