@@ -73,6 +73,9 @@ type lineReader struct {
 	buf []byte
 	// max is the longest line accepted; 0 means MaxLine (tests lower it).
 	max int
+	// unterminated: the last line returned ended at the end of input, with
+	// no newline.
+	unterminated bool
 }
 
 // readLine returns the next line without its newline. The slice is valid
@@ -81,6 +84,7 @@ type lineReader struct {
 // skipped to its newline and reported as ErrLineTooLong.
 func (r *lineReader) readLine() ([]byte, error) {
 	r.buf = r.buf[:0]
+	r.unterminated = false
 	tooLong := false
 	limit := r.max
 	if limit == 0 {
@@ -112,6 +116,7 @@ func (r *lineReader) readLine() ([]byte, error) {
 				return nil, ErrLineTooLong
 			}
 			if len(r.buf) > 0 {
+				r.unterminated = true
 				return r.buf, nil
 			}
 			return nil, io.EOF

@@ -227,6 +227,11 @@ func (rr *ReplyReader) next() ([]byte, [][]byte, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if rr.lr.unterminated {
+			// A reply line is complete only with its newline: the writer
+			// stopped in the middle of it.
+			return nil, nil, &ReplyError{Line: quote(line), Reason: "output ended inside this line", Cause: io.ErrUnexpectedEOF}
+		}
 		rr.f = fields(rr.f, line)
 		if len(rr.f) > 0 {
 			return line, rr.f, nil
@@ -244,6 +249,10 @@ func (rr *ReplyReader) next() ([]byte, [][]byte, error) {
 func (rr *ReplyReader) ReadReply(req impls.Request) (impls.Response, error) {
 	line, f, err := rr.next()
 	if err != nil {
+		var re *ReplyError
+		if errors.As(err, &re) {
+			re.Req = req
+		}
 		if errors.Is(err, ErrLineTooLong) {
 			return impls.Response{}, &ReplyError{Req: req, Reason: err.Error()}
 		}
@@ -325,6 +334,10 @@ func (rr *ReplyReader) readScan(req impls.Request) (impls.Response, error) {
 		case errors.Is(err, ErrLineTooLong):
 			return impls.Response{}, &ReplyError{Req: req, Reason: err.Error()}
 		case err != nil:
+			var re *ReplyError
+			if errors.As(err, &re) {
+				re.Req = req
+			}
 			return impls.Response{}, err
 		}
 		if bytes.Equal(trimSpace(line), scanEnd) {
@@ -343,6 +356,10 @@ func (rr *ReplyReader) readScan(req impls.Request) (impls.Response, error) {
 func (rr *ReplyReader) ReadStop() error {
 	line, f, err := rr.next()
 	if err != nil {
+		var re *ReplyError
+		if errors.As(err, &re) {
+			re.stop = true
+		}
 		return err
 	}
 	if len(f) != 1 || string(f[0]) != "STOP" {

@@ -155,6 +155,9 @@ func TestReadReplyMalformed(t *testing.T) {
 		{scan, "SCAN a z BEGIN\n  k v x\nSCAN END\n", `"  k v x"`, false},
 		{scan, "SCAN a z BEGIN\n  k v\n", "output ended after 1 scan entries", true},
 		{scan, "SCAN a z BEGIN\nSCAN  END\n", "output ended", true}, // "SCAN  END" is an entry, not the end
+		{get, "GET k v", `"GET k v"`, true},                         // no newline: the writer stopped mid-line
+		{put, "PUT k fou", `"PUT k fou"`, true},
+		{scan, "SCAN a z BEGIN\n  k v\nSCAN END", `"SCAN END"`, true},
 	}
 	for _, tt := range tests {
 		_, err := NewReplyReader(strings.NewReader(tt.reply)).ReadReply(tt.req)
