@@ -8,6 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"math"
+	"slices"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -232,4 +234,117 @@ func unescape(s string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// proportion is one nonzero operation proportion as the properties gave it.
+type proportion struct {
+	name   string
+	weight float64
+}
+
+// ProportionNote says how the operation proportions were renormalised when
+// they do not sum to 1 (YCSB divides each by their sum without a word):
+// "operation proportions sum to 1.4, not 1; used as readproportion=0.643,
+// updateproportion=0.357". It is "" when they sum to 1.
+func (y *YCSB) ProportionNote() string {
+	var sum float64
+	for _, p := range y.proportions {
+		sum += p.weight
+	}
+	if math.Abs(sum-1) < 1e-9 || sum <= 0 {
+		return ""
+	}
+	parts := make([]string, len(y.proportions))
+	for i, p := range y.proportions {
+		parts[i] = p.name + "=" + strconv.FormatFloat(p.weight/sum, 'g', 3, 64)
+	}
+	return fmt.Sprintf("operation proportions sum to %s, not 1; used as %s",
+		strconv.FormatFloat(sum, 'g', 4, 64), strings.Join(parts, ", "))
+}
+
+// usedProperties are the properties NewYCSB reads.
+var usedProperties = []string{
+	"recordcount", "operationcount", "insertstart", "insertcount", "zeropadding", "fieldcount", "fieldlength",
+	"minfieldlength", "minscanlength", "maxscanlength", "zipfianconstant", "hotspotdatafraction",
+	"hotspotopnfraction", "exponential.percentile", "exponential.frac", "readproportion", "updateproportion",
+	"insertproportion", "scanproportion", "readmodifywriteproportion", "keyprefix", "insertorder",
+	"fieldlengthdistribution", "scanlengthdistribution", "requestdistribution",
+}
+
+// ignoredProperties are YCSB properties kvbench accepts but does not act on
+// (the stock workload files set some; kvbench has flags for others).
+var ignoredProperties = []string{
+	"workload", "db", "threadcount", "target", "maxexecutiontime", "measurementtype", "measurement.interval",
+	"table", "fieldnameprefix", "readallfields", "writeallfields", "readallfieldsbyname", "dataintegrity",
+	"status.interval", "exporter", "exportfile", "hdrhistogram.percentiles", "hdrhistogram.fileoutput",
+	"histogram.buckets", "timeseries.granularity", "core_workload_insertion_retry_limit",
+	"core_workload_insertion_retry_interval", "insertionretrylimit", "insertionretryinterval", "fieldlengthhistogram",
+	"requestdistribution.hotspot", "workload.name", "debug", "label", "zipfian.constant",
+}
+
+// ErrUnknownProperty is wrapped by CheckNames for a property name that is
+// neither YCSB's nor a binding's.
+var ErrUnknownProperty = errors.New("unknown property")
+
+// CheckNames vets the names of properties given on the command line (-p):
+// a name kvbench uses is fine; a YCSB property kvbench does not act on, or
+// a database binding's (a dotted name such as mongodb.url, which YCSB
+// passes to its bindings), is returned as a warning; any other name is an
+// error naming the closest known property, since it is most likely a typo
+// (`readproprotion`) that YCSB would silently ignore.
+func CheckNames(p Properties) (warnings []string, err error) {
+	names := slices.Sorted(maps.Keys(p))
+	for _, name := range names {
+		if slices.Contains(usedProperties, name) {
+			continue
+		}
+		if slices.Contains(ignoredProperties, name) {
+			warnings = append(warnings, fmt.Sprintf("property %s is YCSB's but has no effect in kvbench", name))
+			continue
+		}
+		closest, d := closestName(name)
+		if d <= max(2, len(name)/4) {
+			return warnings, fmt.Errorf("%w %q: did you mean %s?", ErrUnknownProperty, name, closest)
+		}
+		if strings.Contains(name, ".") {
+			warnings = append(warnings, fmt.Sprintf("property %s is not YCSB's (a database binding's?): ignored", name))
+			continue
+		}
+		return warnings, fmt.Errorf("%w %q (the closest known property is %s)", ErrUnknownProperty, name, closest)
+	}
+	return warnings, nil
+}
+
+// closestName returns the known property nearest to name by edit distance.
+func closestName(name string) (string, int) {
+	best, bestD := "", math.MaxInt
+	for _, list := range [][]string{usedProperties, ignoredProperties} {
+		for _, k := range list {
+			if d := editDistance(strings.ToLower(name), k); d < bestD {
+				best, bestD = k, d
+			}
+		}
+	}
+	return best, bestD
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

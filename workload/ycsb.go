@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/kvbench/kvbench/impls"
@@ -67,8 +69,9 @@ type YCSB struct {
 
 	keys keyFormat
 
-	opTypes   []OpType  // in YCSB's order: READ, UPDATE, INSERT, SCAN, RMW
-	opCumProb []float64 // cumulative normalized proportions
+	opTypes     []OpType  // in YCSB's order: READ, UPDATE, INSERT, SCAN, RMW
+	opCumProb   []float64 // cumulative normalized proportions
+	proportions []proportion
 
 	distribution string
 	chooser      keyChooser // shared, stateless (or atomic) choosers
@@ -150,16 +153,27 @@ func NewYCSB(p Properties) (*YCSB, error) {
 	if g.err != nil {
 		return nil, g.err
 	}
+	// The choices by name first: a bad one is the property to blame even
+	// when recordcount is missing too.
+	for _, c := range []struct {
+		name, def string
+		allowed   []string
+	}{
+		{"requestdistribution", "uniform", []string{"uniform", "zipfian", "latest", "hotspot", "exponential", "sequential"}},
+		{"insertorder", "hashed", []string{"hashed", "ordered"}},
+		{"fieldlengthdistribution", "constant", []string{"constant", "uniform", "zipfian"}},
+		{"scanlengthdistribution", "uniform", []string{"uniform", "zipfian"}},
+	} {
+		if v := g.str(c.name, c.def); !slices.Contains(c.allowed, v) {
+			why := "must be one of " + strings.Join(c.allowed, ", ")
+			if c.name == "fieldlengthdistribution" {
+				why += " (histogram is not supported)"
+			}
+			return nil, badProp(c.name, p, why)
+		}
+	}
 
 	switch {
-	case y.recordCount <= 0:
-		return nil, badProp("recordcount", p, "must be a positive integer")
-	case y.operationCount < 0:
-		return nil, badProp("operationcount", p, "must not be negative")
-	case y.insertStart < 0:
-		return nil, badProp("insertstart", p, "must not be negative")
-	case y.insertCount <= 0 || y.insertStart+y.insertCount > y.recordCount:
-		return nil, badProp("insertcount", p, "must be positive with insertstart+insertcount <= recordcount")
 	case pad < 0 || pad > 1000:
 		return nil, badProp("zeropadding", p, "must be in [0, 1000]")
 	case y.fields < 1:
@@ -170,6 +184,21 @@ func NewYCSB(p Properties) (*YCSB, error) {
 		return nil, badProp("fieldlength", p, "fieldcount*fieldlength must be at most 64 MiB")
 	case sum <= 0:
 		return nil, fmt.Errorf("%w: the operation proportions (readproportion, updateproportion, insertproportion, scanproportion, readmodifywriteproportion) sum to 0", ErrBadProperty)
+	case y.recordCount == -1 && p["recordcount"] == "":
+		return nil, fmt.Errorf("%w: recordcount is not set: give it in the property file, with -p recordcount=N or --records N", ErrBadProperty)
+	case y.recordCount <= 0:
+		return nil, badProp("recordcount", p, "must be a positive integer")
+	case y.operationCount < 0:
+		return nil, badProp("operationcount", p, "must not be negative")
+	case y.insertStart < 0:
+		return nil, badProp("insertstart", p, "must not be negative")
+	case y.insertCount <= 0 || y.insertStart+y.insertCount > y.recordCount:
+		return nil, badProp("insertcount", p, "must be positive with insertstart+insertcount <= recordcount")
+	}
+	for _, pr := range props {
+		if w := g.float(pr.name, pr.def); w > 0 {
+			y.proportions = append(y.proportions, proportion{pr.name, w})
+		}
 	}
 	acc := 0.0
 	for _, w := range weights {
