@@ -9,9 +9,9 @@ import (
 	"io/fs"
 	"maps"
 	"math"
-	"slices"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
