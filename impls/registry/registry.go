@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/execclient"
 	"github.com/kvbench/kvbench/impls/istkvs"
 	"github.com/kvbench/kvbench/impls/madkv"
 	"github.com/kvbench/kvbench/impls/memkv"
@@ -31,6 +32,7 @@ func All() []*impls.Impl {
 func Targets() []impls.Target {
 	return []impls.Target{
 		memkv.Target(),
+		execclient.Target(),
 	}
 }
 
