@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
-	"github.com/kvbench/kvbench/internal/kvbenchtest"
 )
 
 // syncBuffer collects a child's output; it is printed when a test fails.
@@ -42,7 +41,7 @@ func startChild(t *testing.T, dir string, flags ...string) (*cluster, *syncBuffe
 	if testing.Short() {
 		t.Skip("starts real server processes")
 	}
-	bin := kvbenchtest.Binary(t)
+	bin := serverExe(t)
 	log := &syncBuffer{}
 	cl, err := Impl().Start(context.Background(), impls.StartEnv{Exe: bin, Dir: dir, Clients: 8, Window: 8, Flags: flags, Log: log})
 	if err != nil {
