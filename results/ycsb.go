@@ -22,11 +22,20 @@ import (
 // precision, where a whole number would print 0). Failed operations
 // appear as Return=ERROR, operations with an unknown outcome (timeout,
 // connection lost) as Return=UNKNOWN. In open loop the uncorrected
-// latencies follow under [<OP>-UNCORRECTED].
+// latencies follow under [<OP>-UNCORRECTED]. A run cut short by a signal
+// says so in an [OVERALL], Interrupted, true line (and a failed -c
+// validation in [OVERALL], ValidationFailed, true).
 func WriteYCSB(w io.Writer, r *Run) error {
 	p := &printer{w: w}
 	p.line("OVERALL", "RunTime(ms)", strconv.FormatInt(int64(math.Round(r.Seconds*1000)), 10))
 	p.line("OVERALL", "Throughput(ops/sec)", strconv.FormatFloat(r.Overall.OpsPerSec, 'f', 2, 64))
+	if r.Interrupted {
+		// Cut short by a signal: the numbers cover part of the run.
+		p.line("OVERALL", "Interrupted", "true")
+	}
+	if r.ValidationFailed {
+		p.line("OVERALL", "ValidationFailed", "true")
+	}
 	if r.Clamped > 0 {
 		p.line("OVERALL", "ClampedLatencies", strconv.FormatInt(r.Clamped, 10))
 	}

@@ -57,3 +57,15 @@ func TestFormatMicros(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteYCSBMarksInterrupted(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteYCSB(&buf, &Run{Seconds: 0.07, Interrupted: true, ValidationFailed: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"[OVERALL], Interrupted, true\n", "[OVERALL], ValidationFailed, true\n"} {
+		if !bytes.Contains(buf.Bytes(), []byte(want)) {
+			t.Errorf("summary lacks %q:\n%s", want, buf.String())
+		}
+	}
+}

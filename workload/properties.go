@@ -348,3 +348,7 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// UsedProperties lists the YCSB properties kvbench acts on, sorted (for
+// shell completion and help).
+func UsedProperties() []string { return slices.Sorted(slices.Values(usedProperties)) }

@@ -72,7 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	return root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	return interrupted(ctx, cmd, err, stderr)
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -123,6 +124,7 @@ linearizability with Porcupine, and renders markdown reports.`,
 		newTargetsCmd(stdout),
 		newVersionCmd(stdout),
 	)
+	addCompletions(root)
 	return root
 }
 

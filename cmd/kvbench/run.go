@@ -10,6 +10,7 @@ import (
 
 	"github.com/kvbench/kvbench/results"
 	"github.com/kvbench/kvbench/scenarios"
+	"github.com/kvbench/kvbench/workload"
 	"github.com/spf13/cobra"
 )
 
@@ -98,9 +99,17 @@ func (o *runOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 		}
 		props[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
+	warns, err := workload.CheckNames(props)
+	for _, w := range warns {
+		fmt.Fprintf(stderr, "warning: -p: %s\n", w)
+	}
+	if err != nil {
+		return fmt.Errorf("-p: %w", err)
+	}
+	if err := negativeFlag(fs, "ops", "records", "rate", "duration", "clients", "window"); err != nil {
+		return err
+	}
 	switch {
-	case o.ops < 0 || o.records < 0 || o.rate < 0 || o.duration < 0:
-		return fmt.Errorf("--ops, --records, --rate and --duration cannot be negative")
 	case fs.Changed("ops") && fs.Changed("duration"):
 		return fmt.Errorf("give --ops or --duration, not both")
 	}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kvbench/kvbench/internal/kvbenchtest"
+	"github.com/kvbench/kvbench/results"
+)
+
+// kvbenchCancelled runs the command line in-process and cancels its context
+// (as Ctrl-C does) after d.
+func kvbenchCancelled(t *testing.T, d time.Duration, args ...string) (string, string, error) {
+	t.Helper()
+	kvbenchtest.Binary(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(d, cancel)
+	var out, errb bytes.Buffer
+	err := run(ctx, args, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+// TestInterruptExits130: Ctrl-C in the measured phase exits 130, says so,
+// and marks the partial run everywhere it goes (run.json, the summary).
+func TestInterruptExits130(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server")
+	}
+	out := filepath.Join(t.TempDir(), "runs")
+	stdout, stderr, err := kvbenchCancelled(t, 1500*time.Millisecond, "run", "--impl", "memkv", "--records", "100",
+		"--duration", "60s", "--out", out, "-q")
+	if exitCode(err) != 130 {
+		t.Fatalf("exit %d (%v), want 130\n%s", exitCode(err), err, stderr)
+	}
+	if !strings.Contains(stderr, "kvbench: interrupted") {
+		t.Errorf("stderr does not say interrupted: %q", stderr)
+	}
+	if !strings.Contains(stdout, "[OVERALL], Interrupted, true") {
+		t.Errorf("summary not marked interrupted:\n%s", stdout)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(out, "*-run-memkv"))
+	if len(dirs) != 1 {
+		t.Fatalf("run dirs %v", dirs)
+	}
+	r, err := results.ReadRun(dirs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Interrupted || r.Seconds > 30 {
+		t.Errorf("run.json: interrupted %v after %.1fs", r.Interrupted, r.Seconds)
+	}
+}
+
+// TestInterruptDuringLoad: Ctrl-C while loading records exits 130 without
+// a bogus "1 of N inserts failed (first: <nil>)" and leaves no results.
+func TestInterruptDuringLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server")
+	}
+	out := filepath.Join(t.TempDir(), "runs")
+	_, stderr, err := kvbenchCancelled(t, 700*time.Millisecond, "run", "--impl", "memkv", "--records", "5000000",
+		"--out", out)
+	if exitCode(err) != 130 {
+		t.Fatalf("exit %d (%v), want 130\n%s", exitCode(err), err, stderr)
+	}
+	if strings.Contains(stderr, "inserts failed") || !strings.Contains(stderr, "interrupted during the load phase") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("left %d result dirs", len(entries))
+	}
+}
+
+func TestInputErrorsNameTheFlag(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "runs")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--records", "-3"}, "--records -3: cannot be negative"},
+		{[]string{"run", "--rate", "-1"}, "--rate -1: cannot be negative"},
+		{[]string{"run", "--duration", "-2s"}, "--duration -2s: cannot be negative"},
+		{[]string{"run", "-p", "readproprotion=0.9"}, `-p: unknown property "readproprotion": did you mean readproportion?`},
+		{[]string{"run", "-p", "nosuchprop=1"}, `unknown property "nosuchprop" (the closest known property is`},
+	} {
+		_, _, err := kvbench(t, append(c.args, "--out", out)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err %v, want %q", c.args, err, c.want)
+		}
+	}
+}
