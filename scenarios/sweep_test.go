@@ -83,7 +83,7 @@ func TestLoadScenarioMissingFile(t *testing.T) {
 
 func TestLoadBundledScenario(t *testing.T) {
 	t.Chdir(t.TempDir())
-	if got := strings.Join(BundledScenarios(), " "); got != "full madkv-p1 quick" {
+	if got := strings.Join(BundledScenarios(), " "); got != "full madkv-p1 madkv-p2 quick" {
 		t.Errorf("bundled %q", got)
 	}
 	s, err := LoadScenario("quick")
@@ -364,7 +364,7 @@ func TestShippedScenarios(t *testing.T) {
 		maxBench time.Duration // measured time of the bench runs, five stores
 	}{
 		{"quick.yaml", 5 * (3 + 2 + 2), 90 * time.Second},
-		{"madkv-p1.yaml", 5 * (6 + 3*6), 0},
+		{"madkv-p1.yaml", 5 * (6 + 3*6 + 3), 0},
 		{"full.yaml", 5 * 3 * (6*3 + 2*2 + 4), 0},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
