@@ -2,8 +2,13 @@ package memkv
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,4 +102,149 @@ func startMemcachedProc(t *testing.T) (string, *proc.Process) {
 	}
 	t.Cleanup(func() { p.Kill() })
 	return addr, p
+}
+
+// TestProbeCrashCycles: every acknowledged write survives SIGKILL and
+// restart, with random kills, kills while a compaction runs, and
+// pipelined writers (issue 13's crash-cycle probe, reusable by any store
+// through probe.CrashCycles).
+func TestProbeCrashCycles(t *testing.T) {
+	cycles := 4
+	if probe.Long() {
+		cycles = 120
+	}
+	for _, tc := range []struct {
+		name       string
+		flags      []string
+		cfg        probe.CrashConfig
+		compaction bool
+	}{
+		{name: "random kills", flags: []string{"--fsync", "always"}, cfg: probe.CrashConfig{Clients: 4, PerClient: 2}},
+		{name: "pipelined writers", flags: []string{"--fsync", "always"}, cfg: probe.CrashConfig{Clients: 2, PerClient: 8}},
+		{name: "kills during compaction", flags: []string{"--fsync", "always", "--compact-bytes", "64k"},
+			cfg: probe.CrashConfig{Clients: 4, PerClient: 2, ValueSize: 400}, compaction: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cl, log := startChild(t, dir, tc.flags...)
+			cfg := tc.cfg
+			cfg.Cycles, cfg.Seed = cycles, 1
+			var caught atomic.Int64
+			if tc.compaction {
+				cfg.KillWhen = killDuringCompaction(filepath.Join(dir, "memkv-data"), &caught)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+			defer cancel()
+			res, err := probe.CrashCycles(ctx, probe.ClusterSubject(cl), cfg)
+			if err != nil {
+				t.Fatalf("%v (so far: %v)", err, res)
+			}
+			t.Logf("%v", res)
+			if tc.compaction {
+				t.Logf("%d of %d kills while a new log generation or snapshot was being made", caught.Load(), res.Cycles)
+			}
+			for _, e := range res.Examples {
+				t.Error(e)
+			}
+			if res.Lost > 0 || res.Acked < int64(cycles) {
+				t.Errorf("lost %d, acknowledged %d", res.Lost, res.Acked)
+			}
+			if strings.Contains(log.String(), "panic") {
+				t.Errorf("server panicked:\n%s", log)
+			}
+		})
+	}
+}
+
+// killDuringCompaction waits until the server starts a new log generation
+// or writes a snapshot (or 3 s pass), so the kill lands in a compaction.
+func killDuringCompaction(dir string, caught *atomic.Int64) func(context.Context, int) {
+	newest := func() string {
+		logs, _ := filepath.Glob(filepath.Join(dir, "wal-*.log"))
+		sort.Strings(logs)
+		if len(logs) == 0 {
+			return ""
+		}
+		return logs[len(logs)-1]
+	}
+	return func(ctx context.Context, _ int) {
+		start := newest()
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			tmps, _ := filepath.Glob(filepath.Join(dir, "*.tmp"))
+			if len(tmps) > 0 || newest() != start {
+				caught.Add(1)
+				return
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}
+}
+
+// memkvLog is memkv as probe.TornTail drives it: records are sets of
+// k<i>, each acknowledged (so fsynced) before the next.
+func memkvLog() probe.LogSubject {
+	value := func(i int) string { return fmt.Sprintf("v%d-%s", i, strings.Repeat("x", i*37%300)) }
+	return probe.LogSubject{
+		Write: func(dir string, n int) (string, []int64, error) {
+			s, err := NewServer(Config{DataDir: dir})
+			if err != nil {
+				return "", nil, err
+			}
+			path := filepath.Join(dir, logName(1))
+			var ends []int64
+			for i := 0; i < n; i++ {
+				if got := converse(s, setCmd(fmt.Sprint("k", i), value(i))); got != "STORED\r\n" {
+					s.Close()
+					return "", nil, fmt.Errorf("set k%d: %q", i, got)
+				}
+				fi, err := os.Stat(path)
+				if err != nil {
+					s.Close()
+					return "", nil, err
+				}
+				ends = append(ends, fi.Size())
+			}
+			return path, ends, s.Close()
+		},
+		Recover: func(dir string, n int) (int, error) {
+			s, err := NewServer(Config{DataDir: dir})
+			if err != nil {
+				return 0, err
+			}
+			defer s.Close()
+			k := 0
+			for i := 0; i < n; i++ {
+				got := converse(s, fmt.Sprintf("get k%d\r\n", i))
+				want := fmt.Sprintf("VALUE k%d 0 %d\r\n%s\r\nEND\r\n", i, len(value(i)), value(i))
+				switch {
+				case got == want && k == i:
+					k++
+				case got != "END\r\n":
+					return k, fmt.Errorf("k%d holds %.40q after %d intact records", i, got, k)
+				}
+			}
+			return k, nil
+		},
+	}
+}
+
+// TestProbeTornTail: memkv recovers exactly the intact prefix of a log
+// whose tail was cut, extended with garbage or zeros, or corrupted.
+func TestProbeTornTail(t *testing.T) {
+	trials := 40
+	if probe.Long() {
+		trials = 400
+	}
+	res, err := probe.TornTail(context.Background(), t.TempDir(), memkvLog(), probe.TornConfig{Trials: trials, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%v", res)
+	for _, f := range res.Failures {
+		t.Error(f)
+	}
+	if res.Exact != trials {
+		t.Errorf("%d of %d trials exact", res.Exact, trials)
+	}
 }
