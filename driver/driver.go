@@ -100,16 +100,16 @@ type worker struct {
 	acker      workload.Acker
 	quota      int64 // 0 = unbounded
 
-	mu      sync.Mutex
-	hist    [workload.NumOpTypes]*hdr.Histogram
-	raw     [workload.NumOpTypes]*hdr.Histogram
+	mu   sync.Mutex
+	hist [workload.NumOpTypes]*hdr.Histogram
+	raw  [workload.NumOpTypes]*hdr.Histogram
 	// spareHist and spareRaw are owned by the merger: it swaps them with
 	// hist and raw under mu, then merges and resets them outside it.
 	spareHist, spareRaw [workload.NumOpTypes]*hdr.Histogram
-	errs    [workload.NumOpTypes]int64
-	unknown [workload.NumOpTypes]int64
-	clamped int64
-	done    int64
+	errs                [workload.NumOpTypes]int64
+	unknown             [workload.NumOpTypes]int64
+	clamped             int64
+	done                int64
 
 	events   []results.Event
 	firstErr error
@@ -162,8 +162,9 @@ func Run(ctx context.Context, cfg Config, open OpenClient, streams func(worker i
 				continue // more workers than ops
 			}
 		}
-		w.hist, w.raw = newHists(), newHists()
-		w.spareHist, w.spareRaw = newHists(), newHists()
+		// The histograms are allocated on a worker's first op of each
+		// type (observe), so a worker holds two (live and spare) per op
+		// type it sends, plus two for uncorrected latency in open loop.
 		workers[i] = w
 	}
 
@@ -279,10 +280,14 @@ func merge(res *Result, workers []*worker, cfg Config, epoch, start time.Time, f
 		done += w.done
 		w.mu.Unlock()
 		for k := range w.spareHist {
-			interval[k].Merge(w.spareHist[k])
-			w.spareHist[k].Reset()
-			raw[k].Merge(w.spareRaw[k])
-			w.spareRaw[k].Reset()
+			if h := w.spareHist[k]; h != nil {
+				interval[k].Merge(h)
+				h.Reset()
+			}
+			if h := w.spareRaw[k]; h != nil {
+				raw[k].Merge(h)
+				h.Reset()
+			}
 		}
 	}
 	var ops int64
@@ -477,9 +482,15 @@ func (l *loop) observe(typ workload.OpType, corrected, raw time.Duration) {
 	if clamped {
 		w.clamped++
 	}
+	if w.hist[typ] == nil {
+		w.hist[typ] = results.NewHistogram()
+	}
 	_ = w.hist[typ].RecordValue(v) // in range after Clamp
 	if l.period > 0 {
 		v, _ = results.Clamp(int64(raw))
+		if w.raw[typ] == nil {
+			w.raw[typ] = results.NewHistogram()
+		}
 		_ = w.raw[typ].RecordValue(v)
 	}
 }
