@@ -27,6 +27,7 @@ func Impl() *impls.Impl {
 		Serve:     serve,
 		Start:     start,
 		Epilogue:  epilogue,
+		Client:    runClient,
 	}
 }
 
