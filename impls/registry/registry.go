@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/dkvs"
+	"github.com/kvbench/kvbench/impls/etcd"
 	"github.com/kvbench/kvbench/impls/execclient"
 	"github.com/kvbench/kvbench/impls/istkvs"
 	"github.com/kvbench/kvbench/impls/madkv"
@@ -24,6 +26,7 @@ func All() []*impls.Impl {
 		shm.Impl(),
 		madkv.Impl(),
 		istkvs.Impl(),
+		dkvs.Impl(),
 	}
 }
 
@@ -33,6 +36,8 @@ func Targets() []impls.Target {
 	return []impls.Target{
 		memkv.Target(),
 		execclient.Target(),
+		dkvs.Target(),
+		etcd.Target(),
 	}
 }
 
