@@ -77,11 +77,11 @@ const memcachedPath = "/usr/bin/memcached"
 // targetStart opens a --target through its registry entry, as `kvbench run
 // --target URL --serve CMD` does: url and serve are made for each cluster
 // (a fresh port each time), and the target starts and manages the server.
-func targetStart(t *testing.T, mk func(t *testing.T) (url string, serve []impls.ServeCommand)) (
+func targetStart(t *testing.T, mk func(t *testing.T, dir string) (url string, serve []impls.ServeCommand)) (
 	*impls.Impl, func(ctx context.Context, env impls.StartEnv) (impls.Cluster, error)) {
 	t.Helper()
 	start := func(ctx context.Context, env impls.StartEnv) (*impls.Impl, impls.Cluster, error) {
-		url, serve := mk(t)
+		url, serve := mk(t, env.Dir)
 		tg, rest, err := registry.LookupTarget(url)
 		if err != nil {
 			return nil, nil, err
@@ -107,7 +107,7 @@ func targetStart(t *testing.T, mk func(t *testing.T) (url string, serve []impls.
 
 // memcachedServe is a --serve command for a real memcached on a free
 // loopback port, and the memcached:// URL that reaches it.
-func memcachedServe(t *testing.T) (string, []impls.ServeCommand) {
+func memcachedServe(t *testing.T, _ string) (string, []impls.ServeCommand) {
 	addr, err := proc.FreeTCPAddr()
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,13 @@ type Subject struct {
 	TokenValues bool
 	// MaxValueSize is the largest value the suite writes; 0 means 256 KiB.
 	MaxValueSize int
+	// ReadFirst lists the kinds whose client reads before it writes
+	// (memkv's `kvbench client` runs PUT as a gets/cas swap). When the
+	// crash hits such a request's read step, the write was never sent and
+	// a definite failure is the truth; the kill-in-flight case then
+	// accepts one, and checks after the restart that the write indeed did
+	// not happen. Every other kind must report an unknown outcome.
+	ReadFirst []impls.Kind
 }
 
 // Case names, in the order Run runs them. Each is one subtest.
@@ -175,6 +182,16 @@ func (h *harness) val(v string) string {
 		return h.s.Impl.Canonical(v)
 	}
 	return v
+}
+
+// readsFirst reports whether k is listed in Subject.ReadFirst.
+func (h *harness) readsFirst(k impls.Kind) bool {
+	for _, x := range h.s.ReadFirst {
+		if x == k {
+			return true
+		}
+	}
+	return false
 }
 
 // found is what a response of kind k must say when the truth is f.
