@@ -79,7 +79,7 @@ func TestJobAdapter(t *testing.T) {
 		{impls.Request{Kind: impls.Put, Key: "c", Value: "3"}, impls.Response{}},
 		{impls.Request{Kind: impls.Put, Key: "e", Value: "5"}, impls.Response{}},
 		{impls.Request{Kind: impls.Get, Key: "a"}, impls.Response{Found: impls.Present, Value: "1"}},
-		{impls.Request{Kind: impls.Scan, Key: "b", End: "e"}, impls.Response{Pairs: []impls.Pair{{"c", "3"}, {"e", "5"}}}},
+		{impls.Request{Kind: impls.Scan, Key: "b", End: "e"}, impls.Response{Pairs: []impls.Pair{{Key: "c", Value: "3"}, {Key: "e", Value: "5"}}}},
 		{impls.Request{Kind: impls.Delete, Key: "a"}, impls.Response{Found: impls.Present}},
 		{impls.Request{Kind: impls.Delete, Key: "a"}, impls.Response{Found: impls.Absent}},
 		{impls.Request{Kind: impls.Get, Key: "a"}, impls.Response{Found: impls.Absent}},
@@ -101,7 +101,7 @@ func TestJobAdapter(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got, err := cl.Do(ctx, impls.Request{Kind: impls.Scan, Key: "(", End: "(z"}); err != nil ||
-		!reflect.DeepEqual(got.Pairs, []impls.Pair{{odd, "v"}}) {
+		!reflect.DeepEqual(got.Pairs, []impls.Pair{{Key: odd, Value: "v"}}) {
 		t.Errorf("scan of an encoded key: %+v %v", got, err)
 	}
 	cl.Close()

@@ -1,6 +1,7 @@
 package istkvs
 
 import (
+	"runtime"
 	"sync"
 
 	"github.com/google/btree"
@@ -78,6 +79,7 @@ func (t *Table) Read(keys []string) (vals []string, found []bool) {
 			p, ok := t.t.Get(Pair{Key: k})
 			t.mu.RUnlock()
 			vals[i], found[i] = p.Value, ok
+			runtime.Gosched() // let a writer in between the keys
 		}
 		return vals, found
 	}
