@@ -220,9 +220,10 @@ func fakeServer(r *region, write func(r *region, d Desc)) (stop func()) {
 		table := map[uint32]uint32{}
 		wait := defaultWait()
 		var released atomic.Uint64
+		var tail atomic.Uint32
 		for {
-			d, _, ok := r.consume(&quit, &wait, &released)
-			if !ok {
+			d, _, res := r.consume(consumer{quit: quit.Load, threads: 1, wait: &wait, released: &released, tail: &tail})
+			if res != consumed {
 				return
 			}
 			if d.Type == TypePut {

@@ -93,8 +93,12 @@ func TestLostRequest(t *testing.T) {
 	// The "dead server": consume without answering.
 	var stop atomic.Bool
 	var released atomic.Uint64
+	var tail atomic.Uint32
 	took := make(chan struct{})
-	go func() { ip.r.consume(&stop, &ip.wait, &released); close(took) }()
+	go func() {
+		ip.r.consume(consumer{quit: stop.Load, threads: 1, wait: &ip.wait, released: &released, tail: &tail})
+		close(took)
+	}()
 	_, err := cl.Do(shortCtx(50*time.Millisecond), put("7", "77"))
 	wantUnknown(t, err)
 	<-took

@@ -44,6 +44,18 @@
 // to pass the last one it saw, which also works for restarts. The hidden
 // flag --wait POLICY (see parseWaitPolicy) exists for the measurements below.
 //
+// The server assumes nothing about what others write into the file
+// (repair.go). Every step validates the ring indices it reads (in range and
+// in protocol order); consumer indices something else wrote are reset from
+// the server's own copy of c_tail, producer indices out of range or order
+// are waited out while sleeping (the client must repair or recreate the
+// ring), each counted ("repaired N corrupt ring states" in the summary), and
+// every wait honours SIGTERM. A file truncated under the mapping (the
+// course's client reopens it with O_TRUNC on every run) makes the next
+// access fault; the server threads recover that (debug.SetPanicOnFault),
+// wait for the file to be whole again and map it afresh. The hostile-writer
+// tests (hostile_test.go) drive the real server process through these.
+//
 // # Crash and restart
 //
 // The table lives in server memory: a crash loses it (Impl().Claims says

@@ -108,6 +108,7 @@ func checkShape(n, w int) error {
 // cluster is a started shm server and the client side's mapping of its file.
 type cluster struct {
 	r       *region
+	path    string // the shared file
 	wait    waitPolicy
 	threads []*thread
 	poller  *poller
@@ -130,7 +131,7 @@ func newCluster(path string, n, w int, wait waitPolicy) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{r: r, wait: wait, closing: make(chan struct{})}
+	c := &cluster{r: r, path: path, wait: wait, closing: make(chan struct{})}
 	pl := newPoller(r, &c.wait)
 	c.poller = pl
 	for id := range n {

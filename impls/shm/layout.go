@@ -128,6 +128,12 @@ func createFile(path string, clients, window int) error {
 	return f.Close()
 }
 
+// validSize reports whether a file of size bytes holds a region: the ring
+// and a whole number of status slots, mappable in one piece.
+func validSize(size int64) bool {
+	return size >= RingBytes && (size-RingBytes)%DescSize == 0 && size <= 1<<31-1
+}
+
 // mapFile maps the whole existing file at path, read-write and shared. The
 // size must be RingBytes plus a whole number of slots.
 func mapFile(path string) (*region, error) {
@@ -141,7 +147,7 @@ func mapFile(path string) (*region, error) {
 		return nil, err
 	}
 	size := st.Size()
-	if size < RingBytes || (size-RingBytes)%DescSize != 0 || size > 1<<31-1 {
+	if !validSize(size) {
 		return nil, fmt.Errorf("%s: %d bytes: %w", path, size, errSize)
 	}
 	mem, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)

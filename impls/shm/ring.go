@@ -89,20 +89,75 @@ func (r *region) produce(ctx canceller, d Desc, p *waitPolicy) error {
 	}
 }
 
-// consume takes the next descriptor off the ring. While the ring is empty
-// it waits and gives up (ok false) once stop is set. ordinal numbers the
-// descriptors this process has released from the ring, in ring order (taken
-// while this thread holds the release turn, so it is exact).
-func (r *region) consume(stop *atomic.Bool, p *waitPolicy, released *atomic.Uint64) (d Desc, ordinal uint64, ok bool) {
-	cHead, cTail, pTail := r.cHead(), r.cTail(), r.pTail()
-	b := backoff{p: p}
+// consumeResult says how consume ended.
+type consumeResult uint8
+
+const (
+	// consumed: a descriptor was taken and released.
+	consumed consumeResult = iota
+	// halted: quit() said to give up (the server stops, or another thread
+	// wants the consumer side to itself). A claimed entry may be left
+	// unreleased; repair hands it back.
+	halted
+	// corrupt: an index was out of range or out of order (something other
+	// than the protocol wrote it); nothing was taken, a claimed entry may be
+	// left unreleased. The caller must fix the consumer indices (see
+	// server.fix) before consuming again.
+	corrupt
+)
+
+// consumer is what consume needs besides the region.
+type consumer struct {
+	// quit says to give up waiting (checked now and then while waiting).
+	quit func() bool
+	// threads is the number of threads consuming (only one server
+	// consumes a file, each of its threads holding at most one claim).
+	threads uint32
+	wait    *waitPolicy
+	// released numbers the descriptors released from the ring, in ring
+	// order (incremented while the thread holds the release turn, so it is
+	// exact).
+	released *atomic.Uint64
+	// tail is the server's own copy of c_tail: the last value a thread of
+	// this process stored there (see server.fix).
+	tail *atomic.Uint32
+}
+
+// ordered reports whether indices loaded in the order c_tail, c_head,
+// p_tail, p_head can come from a ring that follows the protocol: all in
+// range, and c_tail <= c_head <= p_tail <= p_head going forward from c_tail.
+// Each index only moves forward and never passes the next one in this
+// order, so loads in this order always see them ordered, except when a
+// whole lap passes between the first and the last load (then it is a false
+// alarm, which server.fix recognizes and treats as nothing).
+func ordered(ct, ch, pt, ph uint32) bool {
+	return ct < RingSize && ch < RingSize && pt < RingSize && ph < RingSize &&
+		dist(ct, ch) <= dist(ct, pt) && dist(ct, pt) <= dist(ct, ph)
+}
+
+// dist is the number of steps from index a forward to index b.
+func dist(a, b uint32) uint32 { return (b + RingSize - a) % RingSize }
+
+// consume takes the next descriptor off the ring. Every index it reads is
+// validated first, every time (see ordered), and, while it waits for its
+// turn to release, c_tail must stay in range and at most threads-1 entries
+// behind its own claim. A violation returns corrupt instead of consuming
+// garbage or waiting forever. While the ring is empty or it waits for its
+// turn it backs off per c.wait and looks at c.quit now and then.
+func (r *region) consume(c consumer) (d Desc, ordinal uint64, res consumeResult) {
+	cHead, cTail, pTail, pHead := r.cHead(), r.cTail(), r.pTail(), r.pHead()
+	b := backoff{p: c.wait}
 	for {
+		ct := load(cTail)
 		h := load(cHead)
 		pt := load(pTail)
+		if !ordered(ct, h, pt, load(pHead)) {
+			return Desc{}, 0, corrupt
+		}
 		if h == pt {
 			if b.step() {
-				if stop.Load() {
-					return Desc{}, 0, false
+				if c.quit() {
+					return Desc{}, 0, halted
 				}
 				if b.parking() {
 					b.park(pTail, pt, r.word(offPTailWaiters))
@@ -114,16 +169,45 @@ func (r *region) consume(stop *atomic.Bool, p *waitPolicy, released *atomic.Uint
 			continue
 		}
 		d = r.readDesc(bufOff(h))
-		r.awaitEqual(cTail, h, r.word(offCTailWaiters), p)
-		ordinal = released.Add(1) - 1
+		if res := r.awaitRelease(h, c); res != consumed {
+			return Desc{}, 0, res
+		}
+		ordinal = c.released.Add(1) - 1
+		// The copy first: the next thread's store (after it sees c_tail
+		// reach its claim) then always lands after ours.
+		c.tail.Store(next(h))
 		store(cTail, next(h))
 		wakeWaiters(cTail, r.word(offCTailWaiters))
-		return d, ordinal, true
+		return d, ordinal, consumed
 	}
 }
 
-// awaitEqual waits until *addr == want: a producer or consumer waiting for
-// its predecessor to publish or release. It cannot give up (see produce).
+// awaitRelease waits until c_tail == h, the consumer's turn to release its
+// claim h. c_tail must stay in range and at most threads-1 entries behind h.
+func (r *region) awaitRelease(h uint32, c consumer) consumeResult {
+	cTail := r.cTail()
+	b := backoff{p: c.wait}
+	for {
+		v := load(cTail)
+		if v == h {
+			return consumed
+		}
+		if v >= RingSize || dist(v, h) >= c.threads {
+			return corrupt
+		}
+		if b.step() {
+			if c.quit() {
+				return halted
+			}
+			if b.parking() {
+				b.park(cTail, v, r.word(offCTailWaiters))
+			}
+		}
+	}
+}
+
+// awaitEqual waits until *addr == want: a producer waiting for its
+// predecessor to publish. It cannot give up (see produce).
 func (r *region) awaitEqual(addr *uint32, want uint32, waiters *uint32, p *waitPolicy) {
 	b := backoff{p: p}
 	for {

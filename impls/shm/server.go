@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -102,6 +103,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // RunServer maps o.File and serves its ring with o.Threads threads until
 // ctx is cancelled (which is not an error). It prints one line to stdout
 // once it serves ("shm server ready: ..."), and a summary to stderr on exit.
+//
+// It survives what others do to the file (see fix): indices that something
+// other than the protocol wrote are detected at every step and repaired or
+// waited out, and a file truncated under the mapping (the client's to
+// create, truncate and remove) is waited for and mapped again instead of
+// killing the process with SIGBUS.
 func RunServer(ctx context.Context, o ServerOptions, stdout, stderr io.Writer) error {
 	if o.wait == (waitPolicy{}) {
 		o.wait = defaultWait()
@@ -110,79 +117,152 @@ func RunServer(ctx context.Context, o ServerOptions, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("shm server: %w", err)
 	}
-	defer r.unmap()
 	if !r.indicesValid() {
+		r.unmap()
 		return fmt.Errorf("shm server: %s: ring indices out of [0, %d): not a shm region", o.File, RingSize)
 	}
-	s := &server{r: r, o: o, table: NewTable(o.TableSize), log: stderr}
-	s.start()
+	s := &server{r: r, o: o, table: NewTable(o.TableSize), log: stderr, gates: make([]gate, o.Threads)}
+	defer func() { s.r.unmap() }()
+	if err := s.guarded(s.start); err != nil {
+		return fmt.Errorf("shm server: %s: %w", o.File, err)
+	}
 	fmt.Fprintf(stdout, "shm server ready: file=%s size=%d slots=%d threads=%d table=%d epoch=%d\n",
 		o.File, r.size(), r.slots(), o.Threads, o.TableSize, s.epoch)
 
 	var wg sync.WaitGroup
-	for range o.Threads {
+	for i := range o.Threads {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.loop() }()
+		go func() { defer wg.Done(); s.loop(i) }()
 	}
 	<-ctx.Done()
 	s.stop.Store(true)
 	wg.Wait()
-	fmt.Fprintf(stderr, "shm server: served %d requests, skipped %d malformed descriptors\n",
-		s.served.Load(), s.bad.Load())
+	var served uint64
+	for i := range s.gates {
+		served += s.gates[i].served
+	}
+	fmt.Fprintf(stderr, "shm server: served %d requests, skipped %d malformed descriptors", served, s.bad.Load())
+	if n := s.repairs.Load(); n > 0 {
+		fmt.Fprintf(stderr, ", repaired %d corrupt ring states", n)
+	}
+	if n := s.remaps.Load(); n > 0 {
+		fmt.Fprintf(stderr, ", mapped the file again %d times after it was truncated", n)
+	}
+	fmt.Fprintln(stderr)
 	return nil
 }
 
-// server is one running server incarnation.
+// server is one running server.
 type server struct {
-	r     *region
+	r     *region // r.mem changes only in fix, with every gate held
 	o     ServerOptions
 	table *Table
 	log   io.Writer
 
-	stop     atomic.Bool
+	stop atomic.Bool
+	// gates[i] is held by thread i while it touches the ring (a step); fix
+	// holds all of them, so it has the consumer side and the mapping to
+	// itself. fixing asks the threads to leave their steps; fixMu is held
+	// for the whole fix, so they wait for it there.
+	gates  []gate
+	fixing atomic.Bool
+	fixMu  sync.Mutex
+
 	released atomic.Uint64 // descriptors released from the ring, in ring order
+	tail     atomic.Uint32 // the last c_tail this server stored (consumer.tail)
 	epoch    uint32
-	initial  uint64       // requests in the ring when this incarnation started
+	initial  uint64       // ordinals below this were in the ring when the server (re)started
 	pending  atomic.Int64 // of those, not yet answered
-	served   atomic.Uint64
 	bad      atomic.Uint64
+	repairs  atomic.Uint64 // corrupt ring states repaired (see fix)
+	remaps   atomic.Uint64 // times the file was mapped again after a truncation
 	logMu    sync.Mutex
+	logged   int // repair lines written (under logMu)
+}
+
+// gate is a thread's lock and its statistics, alone in a cache line.
+type gate struct {
+	sync.Mutex
+	served uint64 // requests this thread answered (written under the lock)
+	_      [64 - 16]byte
 }
 
 // start repairs the consumer indices, takes the next epoch and notes the
 // requests already in the ring (see offDrained). The epoch is stored before
 // p_tail is read: a client that publishes a request and then reads the
 // epoch either sees this epoch, or published before this server looked at
-// p_tail, so its request is among those this server drains first.
+// p_tail, so its request is among those this server drains first. It runs
+// before the threads start, or in fix with every gate held.
 func (s *server) start() {
 	r := s.r
 	r.repair()
 	s.epoch = atomic.AddUint32(r.word(offEpoch), 1)
 	pt, ct := load(r.pTail()), load(r.cTail())
-	s.initial = uint64((pt + RingSize - ct) % RingSize)
-	s.pending.Store(int64(s.initial))
-	if s.initial == 0 {
+	s.tail.Store(ct)
+	n := uint64(dist(ct, pt))
+	s.initial = s.released.Load() + n
+	s.pending.Store(int64(n))
+	if n == 0 {
 		store(r.word(offDrained), s.epoch)
 	}
 }
 
-// loop is one server thread.
-func (s *server) loop() {
-	var served uint64
-	defer func() { s.served.Add(served) }()
-	for {
-		d, ord, ok := s.r.consume(&s.stop, &s.o.wait, &s.released)
-		if !ok {
-			return
+// loop is server thread i.
+func (s *server) loop(i int) {
+	// A fault on the mapping (the file was truncated under it) panics
+	// instead of killing the process; step recovers it.
+	debug.SetPanicOnFault(true)
+	for !s.stop.Load() {
+		if s.fixing.Load() {
+			s.fixMu.Lock() // wait for the fix under way
+			s.fixMu.Unlock()
+			continue
 		}
-		if s.handle(d) {
-			served++
-		}
-		if ord < s.initial && s.pending.Add(-1) == 0 {
-			store(s.r.word(offDrained), s.epoch)
+		gen := s.remaps.Load()
+		switch s.step(i) {
+		case halted:
+			// stopping, or another thread is fixing: the loop sees which
+		case corrupt:
+			s.fix(false, gen)
+		case faulted:
+			s.fix(true, gen)
 		}
 	}
 }
+
+// faulted is step's result when the mapping faulted.
+const faulted = corrupt + 1
+
+// step takes one descriptor and handles it, holding the thread's gate.
+func (s *server) step(i int) (res consumeResult) {
+	g := &s.gates[i]
+	g.Lock()
+	defer g.Unlock()
+	defer func() {
+		if e := recover(); e != nil {
+			if !isFault(e) {
+				panic(e)
+			}
+			res = faulted
+		}
+	}()
+	d, ord, res := s.r.consume(consumer{quit: s.quit, threads: uint32(len(s.gates)), wait: &s.o.wait,
+		released: &s.released, tail: &s.tail})
+	if res != consumed {
+		return res
+	}
+	if s.handle(d) {
+		g.served++
+	}
+	if ord < s.initial && s.pending.Add(-1) == 0 {
+		store(s.r.word(offDrained), s.epoch)
+	}
+	return consumed
+}
+
+// quit tells a waiting consume to give up: the server stops, or a fix
+// wants the gates.
+func (s *server) quit() bool { return s.stop.Load() || s.fixing.Load() }
 
 // handle validates d, applies it and answers; it returns false for a
 // malformed descriptor, which it counts and skips without writing anything.
