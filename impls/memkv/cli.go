@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 
 	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/impls/madkvline"
@@ -46,15 +47,50 @@ func client(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if *put != "swap" && *put != "set" {
 		return madkvline.UsageError(fmt.Errorf("memkv client: --put %q: want swap or set", *put))
 	}
-	c, err := Dial(ctx, fs.Arg(0), 1)
-	if err != nil {
-		return fmt.Errorf("memkv client: %w", err)
+	addr := fs.Arg(0)
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return madkvline.UsageError(fmt.Errorf("memkv client: %w", err))
 	}
-	defer c.Close()
+	lc := &lazyClient{addr: addr}
+	defer lc.Close()
+	var c impls.Client = lc
 	if *put == "swap" {
 		c = putAsSwap{c}
 	}
 	return madkvline.ServeLog(ctx, c, stdin, stdout, stderr)
+}
+
+// lazyClient dials on the first request and again after a failed dial, so
+// the client starts, and keeps serving, while the server is down: each
+// request then fails definitely ("ERROR failed": nothing was sent) instead
+// of the process exiting, which a runner could only read as an unknown
+// outcome. Once connected, memkv's Client redials by itself after a broken
+// connection.
+type lazyClient struct {
+	addr string
+	c    impls.Client
+}
+
+var _ impls.Client = (*lazyClient)(nil)
+
+// Do dials if needed, then runs req.
+func (l *lazyClient) Do(ctx context.Context, req impls.Request) (impls.Response, error) {
+	if l.c == nil {
+		c, err := Dial(ctx, l.addr, 1)
+		if err != nil {
+			return impls.Response{}, err // definite: the request was not sent
+		}
+		l.c = c
+	}
+	return l.c.Do(ctx, req)
+}
+
+// Close closes the connection, if any.
+func (l *lazyClient) Close() error {
+	if l.c == nil {
+		return nil
+	}
+	return l.c.Close()
 }
 
 // putAsSwap executes each Put as a Swap, so that its reply can say whether
