@@ -25,6 +25,8 @@ type genOptions struct {
 	propFiles []string
 	props     []string
 	load      bool
+	ist       workload.IstJobsConfig // --format istkvs
+	out       string
 }
 
 // The --format values.
@@ -32,6 +34,7 @@ const (
 	genFormatCS537 = "genworkload"
 	genFormatYCSB  = "ycsb"
 	genFormatMadKV = "madkv"
+	genFormatIST   = "istkvs"
 )
 
 func newGenCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -60,12 +63,20 @@ start in key order).
 For both YCSB formats, --workload picks the core workload (default a, or none when
 -P is given), -P files and -p key=value refine it, N sets operationcount, and
 --load first writes the load phase (recordcount inserts as PUT lines).
-A record's fields become one value of fieldcount*fieldlength alphanumeric bytes.`,
+A record's fields become one value of fieldcount*fieldlength alphanumeric bytes.
+
+--format istkvs writes N IST-KVS job files into --out DIR (job0000.job, ...):
+--commands each, WRITE/READ (-r is the WRITE fraction) and DELETE of 1-4 keys.
+Each job has --keys keys of its own, so its output is deterministic and written
+as <job>.out.expected; with --shared all jobs share --keys keys, written, read
+and deleted in groups of 4 under one value, plus SHOW, so outputs depend on the
+interleaving and are checked against a model instead.`,
 		Example: `  kvbench gen 1000 > workload.txt
   kvbench gen 100000 -s 1.5 -r 0.1 --seed 7 --solution solution.txt > workload.txt
   kvbench gen 10000 --format madkv --workload e --load > madkv-e.txt
   kvbench gen 20 --format ycsb --workload a -p fieldlength=8 -p fieldcount=1
-  kvbench gen 500 --format madkv -P myworkload -p requestdistribution=uniform`,
+  kvbench gen 500 --format madkv -P myworkload -p requestdistribution=uniform
+  kvbench gen 200 --format istkvs --out ./jobs --commands 1000 --backup-every 100`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, args[0], stdout)
@@ -81,6 +92,11 @@ A record's fields become one value of fieldcount*fieldlength alphanumeric bytes.
 	fs.StringArrayVarP(&o.propFiles, "property-file", "P", nil, "YCSB property file (repeatable; later files override)")
 	fs.StringArrayVarP(&o.props, "prop", "p", nil, "YCSB property key=value (repeatable; overrides -P)")
 	fs.BoolVar(&o.load, "load", false, "ycsb|madkv: write the load phase (recordcount inserts) first")
+	fs.StringVar(&o.out, "out", "", "istkvs: the directory to write the job files into")
+	fs.IntVar(&o.ist.Commands, "commands", 100, "istkvs: commands per job")
+	fs.IntVar(&o.ist.Keys, "keys", 100, "istkvs: keys per job (with --shared: in all)")
+	fs.BoolVar(&o.ist.Shared, "shared", false, "istkvs: all jobs share their keys")
+	fs.IntVar(&o.ist.BackupEvery, "backup-every", 0, "istkvs: a BACKUP after every n commands (0: none)")
 	return cmd
 }
 
@@ -103,14 +119,25 @@ func (o *genOptions) run(cmd *cobra.Command, nArg string, stdout io.Writer) erro
 		if err := onlyFor("ycsb|madkv", "workload", "property-file", "prop", "load"); err != nil {
 			return err
 		}
+		if err := onlyFor(genFormatIST, "out", "commands", "keys", "shared", "backup-every"); err != nil {
+			return err
+		}
 		return o.genCS537(n, stdout)
 	case genFormatYCSB, genFormatMadKV:
 		if err := onlyFor(genFormatCS537, "skew", "put-ratio", "solution"); err != nil {
 			return err
 		}
+		if err := onlyFor(genFormatIST, "out", "commands", "keys", "shared", "backup-every"); err != nil {
+			return err
+		}
 		return o.genYCSB(n, stdout)
+	case genFormatIST:
+		if err := onlyFor("genworkload|ycsb|madkv", "workload", "property-file", "prop", "load", "skew", "solution"); err != nil {
+			return err
+		}
+		return o.genIST(n, stdout)
 	default:
-		return fmt.Errorf("gen: unknown --format %q (want genworkload, ycsb or madkv)", o.format)
+		return fmt.Errorf("gen: unknown --format %q (want genworkload, ycsb, madkv or istkvs)", o.format)
 	}
 }
 
@@ -136,6 +163,24 @@ func (o *genOptions) genCS537(n int, stdout io.Writer) error {
 		return err
 	}
 	return results.WriteFileAtomic(o.solution, buf.Bytes())
+}
+
+// genIST writes n IST-KVS job files into --out.
+func (o *genOptions) genIST(n int, stdout io.Writer) error {
+	if o.out == "" {
+		return fmt.Errorf("gen: --format istkvs needs --out DIR")
+	}
+	cfg := o.ist
+	cfg.Jobs, cfg.WriteRatio, cfg.Seed = n, o.putRatio, o.seed
+	jobs, err := workload.GenIstJobs(cfg)
+	if err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	if err := workload.WriteIstJobs(o.out, jobs); err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %d jobs of %d commands to %s\n", n, cfg.Commands, o.out)
+	return nil
 }
 
 // genChunk is how many ops genYCSB holds before writing them out.
