@@ -328,3 +328,38 @@ func TestUnrepresentableNotSent(t *testing.T) {
 	}
 	run(t, cl, []step{{get("a"), absent}})
 }
+
+// TestKvbenchClientMemkvServerDown: while the server is down, `kvbench
+// client memkv` keeps running and each request fails definitely; once the
+// server is up, the same process serves.
+func TestKvbenchClientMemkvServerDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds kvbench")
+	}
+	exe := kvbench(t)
+	addr, err := proc.FreeTCPAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c := openExec(t, "kvbench client memkv "+addr, 1, 0)
+	cl, err := c.NewClient(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cl.Do(context.Background(), put("k", "1"))
+	var e *Error
+	if !errors.Is(err, madkvline.ErrFailed) || impls.IsUnknown(err) || !errors.As(err, &e) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("PUT with the server down = %v, want a definite failure", err)
+	}
+	pid := e.Pid
+	p, err := proc.Start(context.Background(), proc.Spec{Name: "memkv", Path: exe,
+		Args: []string{"serve", "memkv", "--addr", addr, "--data", ""}, Probe: proc.OwnedTCPReady(addr)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	run(t, cl, []step{{put("k", "1"), absent}, {get("k"), val("1")}})
+	if now := cl.(*client).p.pid; now != pid {
+		t.Errorf("the client process was replaced (pid %d, then %d)", pid, now)
+	}
+}

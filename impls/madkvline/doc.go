@@ -34,9 +34,9 @@
 //   - A store whose protocol does not say whether a PUT or DELETE found the
 //     key (memcached's set, shm's put) is answered "PUT k unknown"; ReplyReader
 //     reads it as Found Unknown. The course's runner does not know this token
-//     and fails on it, which is the truth: such a store cannot answer its
-//     question. (`kvbench client memkv` executes PUT as a swap so it always
-//     knows.)
+//     and cannot read it as found or not_found, which is the truth: such a
+//     store cannot answer its question. (`kvbench client memkv` executes PUT
+//     as a swap so it always knows, unless run with --put set.)
 //
 // # Errors
 //
@@ -49,8 +49,8 @@
 // the connection broke mid-request, a timeout), or "malformed" (the request
 // line could not be parsed; nothing happened). ServeLog also writes the
 // message to stderr. No valid reply starts with "ERROR", so a runner cannot
-// mistake it for success: the course's runner stops with a parse error
-// naming the line, and ReplyReader returns a *ClientError wrapping
+// mistake it for success: a strict runner such as the course's cannot parse
+// it as any reply, and ReplyReader returns a *ClientError wrapping
 // impls.ErrUnsupported, ErrFailed, impls.ErrUnknownOutcome or ErrRejected
 // respectively. The client keeps serving after an ERROR reply.
 package madkvline
