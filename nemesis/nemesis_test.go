@@ -64,20 +64,26 @@ func newFakeCluster() *fakeCluster {
 	return c
 }
 
-func (c *fakeCluster) NewClient(context.Context, int) (impls.Client, error) { return nil, errors.New("none") }
-func (c *fakeCluster) Nodes() []impls.Node                                  { return c.nodes }
-func (c *fakeCluster) Close() error                                         { return nil }
-func (c *fakeCluster) Leader(_ context.Context, g string) (string, error)   { return c.leaders[g], nil }
+func (c *fakeCluster) NewClient(context.Context, int) (impls.Client, error) {
+	return nil, errors.New("none")
+}
+func (c *fakeCluster) Nodes() []impls.Node                                { return c.nodes }
+func (c *fakeCluster) Close() error                                       { return nil }
+func (c *fakeCluster) Leader(_ context.Context, g string) (string, error) { return c.leaders[g], nil }
 
 var (
 	_ impls.Cluster      = (*fakeCluster)(nil)
 	_ impls.LeaderFinder = (*fakeCluster)(nil)
 )
 
-// plainCluster has one server and no leader.
-type plainCluster struct{ fakeCluster }
+// plainCluster has nodes and no leader.
+type plainCluster struct{ nodes []impls.Node }
 
-func (plainCluster) Leader() {} // hides fakeCluster.Leader: not a LeaderFinder
+func (c *plainCluster) NewClient(context.Context, int) (impls.Client, error) {
+	return nil, errors.New("none")
+}
+func (c *plainCluster) Nodes() []impls.Node { return c.nodes }
+func (c *plainCluster) Close() error        { return nil }
 
 func TestPickPolicies(t *testing.T) {
 	for _, tc := range []struct {
@@ -147,7 +153,7 @@ func TestNewRefuses(t *testing.T) {
 	}{
 		{"no nodes", &fakeCluster{}, Config{Kinds: []Kind{Crash}}, "kvbench manages"},
 		{"no proxy", one, Config{Kinds: []Kind{Partition}}, "proxy"},
-		{"no leader", &plainCluster{fakeCluster: *one}, Config{Kinds: []Kind{Crash}, Target: TargetLeader}, "does not report a leader"},
+		{"no leader", &plainCluster{nodes: one.nodes}, Config{Kinds: []Kind{Crash}, Target: TargetLeader}, "does not report a leader"},
 		{"minority of one", one, Config{Kinds: []Kind{Crash}, Target: TargetMinority}, "group of 3"},
 		{"unknown name", one, Config{Kinds: []Kind{Crash}, Target: "nosuch"}, `"nosuch" is no policy`},
 		{"no kinds", one, Config{}, "no fault kinds"},
