@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
@@ -108,15 +109,17 @@ func ParseClusterFlags(args []string) (ClusterFlags, error) {
 //     operations fail or wait.
 //   - A crash restarts a server empty: once each replica of a key has
 //     crashed since its last write, reads find it absent.
-//   - Delay with jitter (and duplication with delay) reorders datagrams:
-//     an old put can land after a newer one, even with R = N.
+//   - Delay (with jitter) reorders datagrams: an old put can land after a
+//     newer one, even with R = N. Duplication without delay does not: the
+//     proxy sends both copies back to back, a server applies a put twice in
+//     a row, and the client counts one answer per replica.
 func claims(flags []string, f impls.Faults) impls.Claim {
 	c, err := ParseClusterFlags(flags)
 	if err != nil {
 		return impls.Claim{Why: err.Error()}
 	}
 	q := c.Q
-	reorder := slices.Contains(f.Net, "delay") || slices.Contains(f.Net, "dup")
+	reorder := slices.Contains(f.Net, "delay")
 	switch {
 	case f.Crash:
 		return impls.Claim{Why: fmt.Sprintf("%s: a crashed dkvs server restarts with an empty table (no files, no repair): an acknowledged put is lost once its replicas have crashed", q)}
@@ -125,7 +128,7 @@ func claims(flags []string, f impls.Faults) impls.Claim {
 	case q.R < q.N:
 		return impls.Claim{Why: fmt.Sprintf("%s: without versions, concurrent puts reach replicas in different orders and both complete; a read takes the first R equal answers, so successive reads can disagree (W+R > N does not prevent it)", q)}
 	case reorder:
-		return impls.Claim{Why: fmt.Sprintf("%s: delayed or duplicated datagrams reorder puts at a replica, so an older value can overwrite a newer one on every replica", q)}
+		return impls.Claim{Why: fmt.Sprintf("%s: delayed datagrams are reordered, so an older put can overwrite a newer one on every replica", q)}
 	default:
 		return impls.Claim{Linearizable: true, Why: fmt.Sprintf("%s: R = N, a read succeeds only if every replica holds the same value; replicas apply puts in the order sent to them, divergence fails reads instead of returning old values", q)}
 	}
@@ -266,7 +269,7 @@ var _ impls.Cluster = (*cluster)(nil)
 
 // NewClient returns a quorum client; clients share nothing but the ring.
 func (c *cluster) NewClient(_ context.Context, _ int) (impls.Client, error) {
-	return &adapter{qc: &QuorumClient{Ring: c.ring, Q: c.cf.Q, Timeout: c.cf.Timeout}}, nil
+	return &adapter{qc: &QuorumClient{Ring: c.ring, Q: c.cf.Q, Timeout: c.cf.Timeout}, closed: make(chan struct{})}, nil
 }
 
 // Nodes returns the servers, each with its proxy as its network.
@@ -297,7 +300,14 @@ func (c *cluster) Close() error {
 }
 
 // adapter is impls.Client over the quorum client: GET and PUT.
-type adapter struct{ qc *QuorumClient }
+type adapter struct {
+	qc     *QuorumClient
+	closed chan struct{}
+	once   sync.Once
+}
+
+// errClosed is Do's definite failure after Close.
+var errClosed = errors.New("dkvs: client closed")
 
 var _ impls.Client = (*adapter)(nil)
 
@@ -310,6 +320,11 @@ var _ impls.Client = (*adapter)(nil)
 //   - Keys and values that the wire cannot carry (NUL bytes, empty or
 //     oversized keys, oversized values) fail without sending anything.
 func (a *adapter) Do(ctx context.Context, req impls.Request) (impls.Response, error) {
+	select {
+	case <-a.closed:
+		return impls.Response{}, errClosed
+	default:
+	}
 	if strings.IndexByte(req.Key, 0) >= 0 || req.Key == "" || len(req.Key) > MaxElemSize {
 		return impls.Response{}, fmt.Errorf("dkvs: %w: key of %d bytes (non-empty, at most %d, no NUL)", ErrInvalidArgument, len(req.Key), MaxElemSize)
 	}
@@ -343,5 +358,9 @@ func (a *adapter) Do(ctx context.Context, req impls.Request) (impls.Response, er
 	return impls.Response{}, fmt.Errorf("dkvs %s: %w", req.Kind, impls.ErrUnsupported)
 }
 
-// Close releases nothing: every operation closes its own socket.
-func (a *adapter) Close() error { return nil }
+// Close makes later Do calls fail; there is nothing else to release, as
+// every operation closes its own socket.
+func (a *adapter) Close() error {
+	a.once.Do(func() { close(a.closed) })
+	return nil
+}

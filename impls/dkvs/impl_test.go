@@ -53,6 +53,7 @@ func TestClaims(t *testing.T) {
 		{"-n 3 -w 3 -r 3", impls.Faults{Pause: true, Partition: true}, true},
 		{"-n 3 -w 3 -r 3", crash, false},
 		{"-n 3 -w 3 -r 3", delay, false},
+		{"-n 3 -w 2 -r 3", impls.Faults{Net: []string{"dup", "loss"}}, true},
 		{"-n 3 -w 2 -r 2", impls.Faults{}, false},
 		{"-n 3 -w 3 -r 1", impls.Faults{}, false},
 		{"-n 3 -w 1 -r 1", impls.Faults{}, false},

@@ -9,10 +9,17 @@ import (
 	"time"
 )
 
-// DefaultIdle is how long a client's flow (its upstream socket) lives
-// without traffic. dkvs clients use a fresh socket per operation and wait
-// at most a second, so a flow idle for longer has no one left to answer.
-const DefaultIdle = 3 * time.Second
+// Flow lifetimes. A client's flow (its upstream socket) is closed once it
+// has been idle for DefaultIdle, or, when every datagram it forwarded has
+// been answered by as many datagrams from the server, once it has been
+// quiet for DefaultLinger. Request/response clients that use a fresh
+// socket per request (dkvs) would otherwise keep thousands of sockets open
+// under load; a multi-datagram answer (a dkvs dump) arrives back to back,
+// well within the linger.
+const (
+	DefaultIdle   = 3 * time.Second
+	DefaultLinger = 200 * time.Millisecond
+)
 
 // UDP forwards datagrams between clients and one upstream UDP server,
 // applying its Faults in both directions. Each client source address gets
@@ -23,7 +30,8 @@ type UDP struct {
 	*Faults
 	ln       *net.UDPConn
 	upstream netip.AddrPort
-	idle     time.Duration
+	idle     time.Duration // guarded by mu
+	linger   time.Duration // guarded by mu
 
 	mu     sync.Mutex
 	flows  map[netip.AddrPort]*flow
@@ -36,7 +44,9 @@ type UDP struct {
 type flow struct {
 	client netip.AddrPort
 	conn   *net.UDPConn
-	last   time.Time // guarded by UDP.mu
+	// guarded by UDP.mu:
+	last    time.Time // last datagram either way
+	pending int       // datagrams forwarded upstream minus datagrams answered
 }
 
 // ListenUDP starts a proxy listening on listen (e.g. "127.0.0.1:0") that
@@ -52,7 +62,7 @@ func ListenUDP(listen string, upstream netip.AddrPort, seed int64) (*UDP, error)
 	}
 	_ = ln.SetReadBuffer(4 << 20)
 	_ = ln.SetWriteBuffer(4 << 20)
-	p := &UDP{Faults: NewFaults(seed), ln: ln, upstream: upstream, idle: DefaultIdle,
+	p := &UDP{Faults: NewFaults(seed), ln: ln, upstream: upstream, idle: DefaultIdle, linger: DefaultLinger,
 		flows: map[netip.AddrPort]*flow{}, done: make(chan struct{})}
 	p.wg.Add(2)
 	go p.readClients()
@@ -109,7 +119,13 @@ func (p *UDP) readClients() {
 		if err != nil {
 			continue // the client's datagram is lost, as on a congested link
 		}
-		p.deliver(buf[:n], func(b []byte) { _, _ = f.conn.Write(b) })
+		p.deliver(buf[:n], func(b []byte) {
+			p.mu.Lock()
+			f.pending++
+			f.last = time.Now()
+			p.mu.Unlock()
+			_, _ = f.conn.Write(b)
+		})
 	}
 }
 
@@ -150,6 +166,7 @@ func (p *UDP) readUpstream(f *flow) {
 		}
 		p.mu.Lock()
 		f.last = time.Now()
+		f.pending--
 		p.mu.Unlock()
 		p.deliver(buf[:n], func(b []byte) { _, _ = p.ln.WriteToUDPAddrPort(b, f.client) })
 	}
@@ -173,10 +190,22 @@ func (p *UDP) deliver(b []byte, send func([]byte)) {
 	}
 }
 
-// expire closes flows idle for longer than p.idle.
+// expireTick is how often expire looks for flows to close.
+const expireTick = 25 * time.Millisecond
+
+// SetLifetimes changes how long idle and answered flows live (see
+// DefaultIdle and DefaultLinger).
+func (p *UDP) SetLifetimes(idle, linger time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.idle, p.linger = idle, linger
+}
+
+// expire closes flows idle for longer than p.idle, and answered flows
+// quiet for longer than p.linger.
 func (p *UDP) expire() {
 	defer p.wg.Done()
-	t := time.NewTicker(p.idle / 3)
+	t := time.NewTicker(expireTick)
 	defer t.Stop()
 	for {
 		select {
@@ -185,7 +214,8 @@ func (p *UDP) expire() {
 		case now := <-t.C:
 			p.mu.Lock()
 			for k, f := range p.flows {
-				if now.Sub(f.last) > p.idle {
+				quiet := now.Sub(f.last)
+				if quiet > p.idle || (f.pending <= 0 && quiet > p.linger) {
 					f.conn.Close()
 					delete(p.flows, k)
 				}

@@ -69,6 +69,7 @@ func exchange(t *testing.T, c *net.UDPConn, to netip.AddrPort, msg string, wait 
 
 func TestUDPForwardsAndAnswersFromItsAddress(t *testing.T) {
 	p := newProxy(t, 1)
+	p.SetLifetimes(time.Minute, time.Minute)
 	a, b := client(t), client(t)
 	ra, fa := exchange(t, a, p.Addr(), "hello", 300*time.Millisecond)
 	rb, _ := exchange(t, b, p.Addr(), "world", 300*time.Millisecond)
@@ -103,6 +104,39 @@ func cut(s string) (string, string, bool) {
 		}
 	}
 	return s, "", false
+}
+
+// TestUDPFlowLifetimes: a flow whose datagrams were all answered closes
+// after the linger; one still waiting for an answer stays until idle.
+func TestUDPFlowLifetimes(t *testing.T) {
+	p := newProxy(t, 1)
+	p.SetLifetimes(time.Minute, 50*time.Millisecond)
+	if r, _ := exchange(t, client(t), p.Addr(), "x", 300*time.Millisecond); len(r) != 1 {
+		t.Fatalf("replies %q", r)
+	}
+	if n := p.Flows(); n != 0 {
+		t.Errorf("%d flows 250ms after the answer, want 0 (linger 50ms)", n)
+	}
+	// An upstream that never answers: the flow waits for idle.
+	mute, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	q, err := ListenUDP("127.0.0.1:0", mute.LocalAddr().(*net.UDPAddr).AddrPort(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	q.SetLifetimes(400*time.Millisecond, 50*time.Millisecond)
+	exchange(t, client(t), q.Addr(), "x", 200*time.Millisecond)
+	if n := q.Flows(); n != 1 {
+		t.Errorf("unanswered flow closed after %d flows remain; want it kept until idle", n)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := q.Flows(); n != 0 {
+		t.Errorf("%d flows after idle", n)
+	}
 }
 
 func TestUDPFaults(t *testing.T) {
