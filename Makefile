@@ -6,7 +6,7 @@ LDFLAGS := -X github.com/kvbench/kvbench/results.stamped=$(VERSION)
 # staticcheck is installed by .ci/run: go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build demo test test-short race bench fuzz clean
+.PHONY: all build demo test test-short race bench fuzz probe clean
 
 all: build
 
@@ -35,6 +35,13 @@ test-short:
 
 race:
 	$(GO) test -race -short -count=1 ./...
+
+# The hostile-peer and crash probes (impls/probe) in their long versions:
+# every TestProbe* under impls/ (crash cycles, torn logs, malformed inputs
+# side by side with memcached, connection floods at full size). Minutes;
+# `make test` runs the short versions.
+probe:
+	KVBENCH_PROBE=long $(GO) test -count=1 -timeout 40m -v -run '^TestProbe' ./impls/...
 
 # Performance figures, printed side by side (see README "Performance").
 bench: build

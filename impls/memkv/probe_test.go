@@ -248,3 +248,46 @@ func TestProbeTornTail(t *testing.T) {
 		t.Errorf("%d of %d trials exact", res.Exact, trials)
 	}
 }
+
+// malformedKnown are the inputs memkv answers differently from memcached
+// on purpose (see protocol.go); every other case must match byte for byte.
+var malformedKnown = map[string]string{
+	"control character in key": "memkv refuses keys with control characters (they break text clients and logs)",
+}
+
+// TestProbeMalformedVsMemcached sends probe.MemcachedInputs to memkv and a
+// real memcached (text protocol only) side by side.
+func TestProbeMalformedVsMemcached(t *testing.T) {
+	if _, err := os.Stat(memcachedPath); err != nil {
+		t.Skipf("%s not installed", memcachedPath)
+	}
+	mc := startMemcached(t, "-B", "ascii")
+	mk := startTCP(t, newMemServer(t, Config{}))
+	cases := probe.MemcachedInputs(1)
+	if probe.Long() {
+		for seed := uint64(2); seed < 40; seed++ {
+			for _, c := range probe.MemcachedInputs(seed) {
+				if strings.HasPrefix(c.Name, "random") {
+					c.Name = fmt.Sprint(c.Name, " seed ", seed)
+					cases = append(cases, c)
+				}
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	diffs, err := probe.Compare(ctx, mk, mc, cases, []byte("flush_all\r\n"), func(b []byte) []byte { return []byte(normalize(string(b))) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	unexpected := 0
+	for _, d := range diffs {
+		if why, ok := malformedKnown[d.Case]; ok {
+			t.Logf("known difference %q: %s", d.Case, why)
+			continue
+		}
+		unexpected++
+		t.Errorf("%s: input %.80q\nmemkv     %.300q\nmemcached %.300q", d.Case, d.In, d.A, d.B)
+	}
+	t.Logf("%d malformed inputs: %d identical, %d known differences, %d unexpected", len(cases), len(cases)-len(diffs), len(diffs)-unexpected, unexpected)
+}

@@ -296,6 +296,7 @@ func (s *memStore) store(mode storeMode, key []byte, flags uint32, exp int64, va
 }
 
 func (s *memStore) storeLocked(sh *shard, mode storeMode, key []byte, flags uint32, exp int64, value []byte, casIn uint64, now int64) (res storeResult, seq int64, spill bool) {
+	// seq is the shard's newest log position, the one the answer depends on.
 	old := s.lookup(sh, key, now, true)
 	if old != nil {
 		switch mode {
@@ -321,7 +322,8 @@ func (s *memStore) storeLocked(sh *shard, mode storeMode, key []byte, flags uint
 		s.replaceValue(old, value)
 		old.flags, old.exp, old.cas = flags, exp, s.cas.Add(1)
 		s.bump(sh, old)
-		seq = s.log(sh, &record{op: opSet, key: old.key, value: value, flags: flags, exp: exp, cas: old.cas})
+		// The answer depends on sh.seq, which also covers the evictions below.
+		s.log(sh, &record{op: opSet, key: old.key, value: value, flags: flags, exp: exp, cas: old.cas})
 		if s.bounded && !s.evictLocked(sh, old) {
 			spill = true
 		}
@@ -335,7 +337,7 @@ func (s *memStore) storeLocked(sh *shard, mode storeMode, key []byte, flags uint
 	}
 	it := &item{key: string(key), value: value, flags: flags, exp: exp, cas: s.cas.Add(1)}
 	s.insert(sh, it)
-	seq = s.log(sh, &record{op: opSet, key: it.key, value: value, flags: flags, exp: exp, cas: it.cas})
+	s.log(sh, &record{op: opSet, key: it.key, value: value, flags: flags, exp: exp, cas: it.cas})
 	if s.bounded && !s.evictLocked(sh, it) {
 		spill = true
 	}

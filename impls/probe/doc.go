@@ -21,7 +21,9 @@
 // themselves: a test decides what is acceptable and logs the figures.
 // Each probe's work is bounded by its config (counts, sizes, durations)
 // and by ctx. Long reports whether KVBENCH_PROBE=long asks for the long
-// versions (`make probe`); `make test` runs the short ones.
+// versions (`make probe`); `make test` runs the short ones. Name a store's
+// probe tests TestProbe<Something>: `make probe` runs every test so named
+// under impls/ (impls/memkv/probe_test.go shows each probe in use).
 package probe
 
 import "os"
