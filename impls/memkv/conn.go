@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"net"
 	"syscall"
 )
 
@@ -13,6 +14,8 @@ type conn struct {
 	br      *bufio.Reader
 	w       io.Writer
 	out     []byte
+	refs    []valueRef // large values sent from the store's memory, not copied into out
+	refLen  int        // bytes in refs
 	segs    []replySeg // replies in out that depend on log records
 	wait    int64      // log position the buffered output depends on
 	now     int64
@@ -23,6 +26,15 @@ type conn struct {
 	long    []byte
 	longRes int64 // bytes of the in-flight budget held by long
 	nread   int64
+}
+
+// valueRef is a value to be sent at offset at of conn.out. Values are never
+// modified once stored, so the reference stays valid; sending large values
+// from the store's memory keeps a slow reader from making its connection
+// hold a copy of everything it asked for.
+type valueRef struct {
+	at int
+	v  []byte
 }
 
 // replySeg is one reply in conn.out whose truth depends on the log up to
@@ -85,7 +97,7 @@ func (s *Server) serveConn(rw io.ReadWriter) {
 			c.flush()
 			return
 		}
-		if c.br.Buffered() == 0 || len(c.out) >= flushThreshold {
+		if c.br.Buffered() == 0 || len(c.out)+c.refLen >= flushThreshold {
 			if c.flush() != nil {
 				return
 			}
@@ -289,8 +301,24 @@ func (c *conn) flush() error {
 		}
 		w.throttle()
 	}
-	_, err := c.w.Write(c.out)
-	c.srv.stats.bytesWritten.Add(uint64(len(c.out)))
+	var err error
+	if len(c.refs) == 0 {
+		_, err = c.w.Write(c.out)
+	} else {
+		// One writev for the replies and the values they refer to.
+		bufs := make(net.Buffers, 0, 2*len(c.refs)+1)
+		last := 0
+		for _, r := range c.refs {
+			bufs = append(bufs, c.out[last:r.at], r.v)
+			last = r.at
+		}
+		bufs = append(bufs, c.out[last:])
+		_, err = bufs.WriteTo(c.w)
+		clear(c.refs)
+		c.refs = c.refs[:0]
+	}
+	c.srv.stats.bytesWritten.Add(uint64(len(c.out) + c.refLen))
+	c.refLen = 0
 	if cap(c.out) > 1<<20 {
 		c.out = make([]byte, 0, 4096)
 	} else {
@@ -302,19 +330,41 @@ func (c *conn) flush() error {
 }
 
 // refuseUndurable replaces every reply that depends on a record past
-// durable with SERVER_ERROR.
+// durable with SERVER_ERROR, dropping the values it referred to.
 func (c *conn) refuseUndurable(durable int64) {
 	out := make([]byte, 0, len(c.out))
-	last := 0
+	var refs []valueRef
+	last, ri := 0, 0
+	keep := func(upto int) { // c.out[last:upto] and the values placed in it
+		for ; ri < len(c.refs) && c.refs[ri].at <= upto; ri++ {
+			refs = append(refs, valueRef{len(out) + c.refs[ri].at - last, c.refs[ri].v})
+		}
+		out = append(out, c.out[last:upto]...)
+	}
 	for _, sg := range c.segs {
 		if sg.seq <= durable {
 			continue
 		}
-		out = append(out, c.out[last:sg.start]...)
+		keep(sg.start)
+		for ; ri < len(c.refs) && c.refs[ri].at < sg.end; ri++ {
+			c.refLen -= len(c.refs[ri].v)
+		}
 		out = append(out, logDownLine+"\r\n"...)
 		last = sg.end
 	}
-	c.out = append(out, c.out[last:]...)
+	keep(len(c.out))
+	c.out, c.refs = out, refs
+}
+
+// appendValue adds a value to the reply: small ones are copied, large ones
+// referenced (see valueRef).
+func (c *conn) appendValue(v []byte) {
+	if len(v) < smallValue {
+		c.out = append(c.out, v...)
+		return
+	}
+	c.refs = append(c.refs, valueRef{len(c.out), v})
+	c.refLen += len(v)
 }
 
 // depends records that c.out[start:] is one reply whose truth depends on

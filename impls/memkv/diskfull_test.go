@@ -313,3 +313,43 @@ func TestRealDiskFull(t *testing.T) {
 	}
 	t.Logf("%d writes of 60 KiB acknowledged before the 2 MiB tmpfs filled", acked)
 }
+
+// TestRefuseUndurableKeepsOtherReplies: when the log fails, exactly the
+// replies that depend on records not yet durable become SERVER_ERROR;
+// large values sent by reference stay with their own replies.
+func TestRefuseUndurableKeepsOtherReplies(t *testing.T) {
+	var out strings.Builder
+	s := newMemServer(t, Config{})
+	c := &conn{srv: s, w: &out}
+	big := func(b byte) []byte { return []byte(strings.Repeat(string(b), smallValue+1)) }
+	reply := func(seq int64, head string, v []byte, tail string) string {
+		start := len(c.out)
+		c.out = append(c.out, head...)
+		if v != nil {
+			c.appendValue(v)
+		}
+		c.out = append(c.out, tail...)
+		c.segs = append(c.segs, replySeg{start, len(c.out), seq})
+		return head + string(v) + tail
+	}
+	n := itoa(smallValue + 1)
+	a := reply(1, "VALUE a 0 "+n+"\r\n", big('a'), "\r\nEND\r\n")
+	reply(5, "VALUE b 0 "+n+"\r\n", big('b'), "\r\nEND\r\n")
+	stored := reply(2, "STORED\r\n", nil, "")
+	reply(4, "VALUE d 0 1\r\n", []byte("d"), "\r\nEND\r\n")
+	cReply := "VALUE c 0 " + n + "\r\n" + string(big('c')) + "\r\nEND\r\n"
+	c.out = append(c.out, "VALUE c 0 "+n+"\r\n"...) // no log dependency
+	c.appendValue(big('c'))
+	c.out = append(c.out, "\r\nEND\r\n"...)
+	c.refuseUndurable(3)
+	if err := c.flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := a + logDownLine + "\r\n" + stored + logDownLine + "\r\n" + cReply
+	if got := out.String(); got != want {
+		t.Errorf("got %d bytes %.80q..., want %d bytes", len(got), got, len(want))
+	}
+	if c.refLen != 0 || len(c.refs) != 0 || len(c.out) != 0 {
+		t.Errorf("after flush: refLen %d, %d refs, %d bytes out", c.refLen, len(c.refs), len(c.out))
+	}
+}

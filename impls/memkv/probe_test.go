@@ -19,10 +19,12 @@ import (
 
 // floodAttacks are issue 13's connection floods: connections each sending
 // the first 999 000 bytes of a 1 MB set, and half-sent 1 MB multi-get
-// lines. The short versions use fewer connections.
+// lines; and connections asking for a 1 MB value 16 times without reading
+// the answers. The short versions use fewer connections.
 func floodAttacks() []struct {
-	name string
-	cfg  probe.FloodConfig
+	name  string
+	setup []byte // sent on its own connection first
+	cfg   probe.FloodConfig
 } {
 	sets, gets := 300, 150
 	if probe.Long() {
@@ -30,12 +32,16 @@ func floodAttacks() []struct {
 	}
 	set := probe.SetPrefix("flood", 1_000_000, 999_000)
 	get := probe.MultiGetPrefix(1_000_000, 500_000)
+	big := probe.SetPrefix("big", 1_000_000, 2_000_000)
+	slow := []byte(strings.Repeat("get big\r\n", 16))
 	return []struct {
-		name string
-		cfg  probe.FloodConfig
+		name  string
+		setup []byte
+		cfg   probe.FloodConfig
 	}{
-		{"half-sent 1 MB sets", probe.FloodConfig{Conns: sets, Payload: func(int) []byte { return set }}},
-		{"half-sent 1 MB multi-gets", probe.FloodConfig{Conns: gets, Payload: func(int) []byte { return get }}},
+		{"half-sent 1 MB sets", nil, probe.FloodConfig{Conns: sets, Payload: func(int) []byte { return set }}},
+		{"half-sent 1 MB multi-gets", nil, probe.FloodConfig{Conns: gets, Payload: func(int) []byte { return get }}},
+		{"slow readers of a 1 MB value", big, probe.FloodConfig{Conns: sets, Payload: func(int) []byte { return slow }}},
 	}
 }
 
@@ -55,6 +61,14 @@ func TestProbeConnectionFlood(t *testing.T) {
 			cl, _ := startChild(t, t.TempDir(), "--fsync", "always")
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
+			setup := func(addr string) {
+				if at.setup != nil {
+					if out, err := probe.Exchange(ctx, addr, at.setup); err != nil || string(out) != "STORED\r\n" {
+						t.Fatalf("setup: %q %v", out, err)
+					}
+				}
+			}
+			setup(cl.addr)
 			res, err := probe.Flood(ctx, cl.addr, cl.Nodes()[0].Proc.Pid(), at.cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -74,6 +88,7 @@ func TestProbeConnectionFlood(t *testing.T) {
 			}
 			if _, err := os.Stat(memcachedPath); err == nil {
 				addr, p := startMemcachedProc(t)
+				setup(addr)
 				res, err := probe.Flood(ctx, addr, p.Pid(), at.cfg)
 				if err != nil {
 					t.Fatal(err)

@@ -300,7 +300,7 @@ func (c *conn) retrieve(nt int, rest []byte, withCas, touch bool) {
 				c.out = appendUint(c.out, v.cas)
 			}
 			c.out = append(c.out, "\r\n"...)
-			c.out = append(c.out, v.value...)
+			c.appendValue(v.value)
 			c.out = append(c.out, "\r\n"...)
 		}
 	}

@@ -106,13 +106,15 @@ func Flood(ctx context.Context, addr string, pid int, cfg FloodConfig) (FloodRes
 	return res, err
 }
 
-// closedByPeer reports whether the server closed nc (reading waits at most
-// a moment; a held connection has nothing to read).
+// closedByPeer reports whether the server closed nc: it reads what the
+// server sent (an error line, say) for a moment, up to 64 KiB; a
+// connection still streaming answers beyond that is open.
 func closedByPeer(nc net.Conn) bool {
 	nc.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
-	var b [512]byte
-	for {
-		_, err := nc.Read(b[:])
+	var b [4096]byte
+	for read := 0; read < 64<<10; {
+		n, err := nc.Read(b[:])
+		read += n
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			return false
@@ -121,13 +123,15 @@ func closedByPeer(nc net.Conn) bool {
 			return true
 		}
 	}
+	return false
 }
 
 // SetPrefix returns the first n bytes of a memcached set of a size-byte
-// value for key.
+// value for key (all of it, a complete command, when n is large enough).
 func SetPrefix(key string, size, n int) []byte {
 	b := fmt.Appendf(nil, "set %s 0 0 %d\r\n", key, size)
-	b = append(b, bytes.Repeat([]byte{'v'}, size+2)...)
+	b = append(b, bytes.Repeat([]byte{'v'}, size)...)
+	b = append(b, "\r\n"...)
 	return b[:min(n, len(b))]
 }
 
