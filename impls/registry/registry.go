@@ -38,6 +38,7 @@ func Targets() []impls.Target {
 		execclient.Target(),
 		dkvs.Target(),
 		etcd.Target(),
+		istkvs.Target(),
 	}
 }
 
