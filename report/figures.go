@@ -225,9 +225,6 @@ func (f *figures) versusClients(wl string, gs []*group, what string) (string, er
 		}
 	}
 	logY := hi > 0 && hi/lo > logAxisRatio
-	if logY {
-		ylabel += ", log scale"
-	}
 	p := newPlot(fmt.Sprintf("%s, workload %s", title, workloadName(wl)), "clients", ylabel)
 	bars := newErrorBars()
 	for _, l := range lines {
@@ -251,7 +248,7 @@ func (f *figures) versusClients(wl string, gs []*group, what string) (string, er
 	}
 	p.X.Min, p.X.Max = 0, p.X.Max*1.05
 	if logY {
-		logAxis(p, lo, hi)
+		logAxisFor(p, lo, hi, len(lines))
 	} else {
 		p.Y.Min = 0
 		headroom(p)
@@ -266,11 +263,21 @@ const logAxisRatio = 30
 
 // logAxis makes p's y axis logarithmic over [lo, hi], from the decade below
 // lo, with room above hi for the legend.
-func logAxis(p *plot.Plot, lo, hi float64) {
+func logAxis(p *plot.Plot, lo, hi float64) { logAxisFor(p, lo, hi, 5) }
+
+// logAxisFor is logAxis with room for a legend of entries lines.
+func logAxisFor(p *plot.Plot, lo, hi float64, entries int) {
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.TickerFunc(logTicks)
 	p.Y.Min = math.Pow(10, math.Floor(math.Log10(lo)))
-	p.Y.Max = hi * math.Pow(hi/p.Y.Min, 0.35)
+	hi = math.Max(hi, p.Y.Min*10)
+	// The legend takes about 5% of the height per line; the data keep the
+	// rest.
+	share := math.Min(0.6, math.Max(0.3, 0.05*float64(entries)))
+	p.Y.Max = hi * math.Pow(hi/p.Y.Min, share/(1-share))
+	if !strings.HasSuffix(p.Y.Label.Text, "log scale") && !strings.Contains(p.Y.Label.Text, "log scale") {
+		p.Y.Label.Text += " (log scale)"
+	}
 }
 
 func hasTick(ts []plot.Tick, v float64) bool {
@@ -600,7 +607,7 @@ func finishTimeline(tp, lp *plot.Plot, end float64, series [][]slot, logT, logL 
 	}
 	tlo, thi, llo, lhi := rangeOf(series)
 	if logT {
-		logAxis(tp, tlo, thi)
+		logAxisFor(tp, tlo, thi, len(series))
 	} else {
 		tp.Y.Min = 0
 		headroom(tp)

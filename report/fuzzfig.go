@@ -28,7 +28,8 @@ var (
 // from send to return on a log axis.
 func (f *figures) fuzzEvents(r *runData, title, name string) (string, error) {
 	tp := newPlot(title, "", "client")
-	lp := newPlot("", "seconds since start", "latency (µs, log scale; uncorrected: send to return)")
+	lp := newPlot("latency of each ok operation, from send to return (uncorrected)", "seconds since start", "latency (µs, log scale)")
+	lp.Title.TextStyle.Font.Size = vg.Points(10)
 	addFaults(tp, r.Faults, true)
 	addFaults(lp, r.Faults, false)
 	var ok, fail, unknown, lat plotter.XYs
@@ -85,7 +86,7 @@ func (f *figures) fuzzEvents(r *runData, title, name string) (string, error) {
 		ticks = append(ticks, plot.Tick{Value: float64(c), Label: strconv.Itoa(c)})
 	}
 	tp.Y.Tick.Marker = ticks
-	tp.Y.Min, tp.Y.Max = -0.75, float64(n)-0.25+0.35*float64(n) // room for the legend
+	tp.Y.Min, tp.Y.Max = -0.75, float64(n)-0.25+max(2.4, 0.6*float64(n)) // room for the legend
 	if len(lat) > 0 {
 		sc, err := plotter.NewScatter(lat)
 		if err != nil {

@@ -217,7 +217,7 @@ func (d *document) collectWarnings() {
 	}
 	if legacy > 0 {
 		w = append(w, fmt.Sprintf("%s written by a kvbench without a typed configuration: grouped by what "+
-			"their run.json records (impl flags and faults from its options)", plural(legacy, "run was")))
+			"their run.json records (impl flags and faults from its options)", plural(legacy, "run")))
 	}
 	over := 0
 	reasons := map[string]int{}

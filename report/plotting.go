@@ -105,12 +105,12 @@ func headroom(p *plot.Plot) {
 	}
 }
 
-// storeColors is the fixed palette stores draw from (Okabe–Ito's
-// colour-blind-safe colours, then darker tones).
+// storeColors is the fixed palette stores draw from (mostly Okabe–Ito's
+// colour-blind-safe colours).
 var storeColors = []color.NRGBA{
 	{0, 114, 178, 255}, {213, 94, 0, 255}, {0, 158, 115, 255}, {204, 121, 167, 255},
-	{230, 159, 0, 255}, {86, 180, 233, 255}, {120, 94, 240, 255}, {80, 80, 80, 255},
-	{166, 86, 40, 255}, {27, 120, 55, 255},
+	{230, 159, 0, 255}, {0, 0, 0, 255}, {120, 94, 240, 255}, {128, 128, 128, 255},
+	{166, 86, 40, 255}, {128, 128, 0, 255},
 }
 
 // storeColor gives a store the same colour in every figure of every report:

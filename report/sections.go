@@ -132,8 +132,11 @@ func (d *document) workloadSections() error {
 				if base, ok := strings.CutSuffix(o.op, ".uncorrected"); ok {
 					op = md(base) + " (uncorrected)"
 				}
-				t.add(append(append([]string{}, row...), op, groupDigits(o.count), groupDigits(o.errors),
-					num(o.p50)+mark, withSpread(o.p99, o.p99s)+mark, num(o.p999)+mark)...)
+				p50, p99, p999 := num(o.p50)+mark, withSpread(o.p99, o.p99s)+mark, num(o.p999)+mark
+				if o.count == 0 {
+					p50, p99, p999 = "–", "–", "–" // nothing succeeded: no latency measured
+				}
+				t.add(append(append([]string{}, row...), op, groupDigits(o.count), groupDigits(o.errors), p50, p99, p999)...)
 			}
 		}
 		t.write(&d.b)
