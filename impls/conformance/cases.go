@@ -195,7 +195,7 @@ func (h *harness) valueShapes() []struct {
 	}
 	out := shapes[:0]
 	for _, s := range shapes {
-		if (s.space && h.s.TokenValues) || len(s.v) > maxSize {
+		if (s.space && h.s.TokenValues) || len(s.v) > maxSize || (h.s.NoNUL && strings.IndexByte(s.v, 0) >= 0) {
 			continue
 		}
 		out = append(out, s)

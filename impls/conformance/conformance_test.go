@@ -52,10 +52,14 @@ func runTests(m *testing.M) int {
 var protocolFacts = map[string]struct {
 	foundUnknown []impls.Kind
 	tokenValues  bool
+	maxValueSize int
+	noNUL        bool
 }{
 	"memkv":  {foundUnknown: []impls.Kind{impls.Put}}, // memcached's set does not say whether it overwrote
 	"shm":    {foundUnknown: []impls.Kind{impls.Put}}, // the ring's PUT answer carries no old value
 	"istkvs": {foundUnknown: []impls.Kind{impls.Put}}, // a job's WRITE prints nothing
+	"dkvs": {foundUnknown: []impls.Kind{impls.Put}, // a put reply says stored, not whether the key existed
+		maxValueSize: 32753, noNUL: true}, // one UDP datagram; C strings
 }
 
 // TestRegistry runs the suite against every bundled store, each started as
@@ -67,6 +71,7 @@ func TestRegistry(t *testing.T) {
 			conformance.Run(t, conformance.Subject{
 				Name: im.Name, Impl: im, Start: im.Start, Exe: kvbenchExe,
 				FoundUnknown: facts.foundUnknown, TokenValues: facts.tokenValues,
+				MaxValueSize: facts.maxValueSize, NoNUL: facts.noNUL,
 			})
 		})
 	}

@@ -42,6 +42,9 @@ type Subject struct {
 	TokenValues bool
 	// MaxValueSize is the largest value the suite writes; 0 means 256 KiB.
 	MaxValueSize int
+	// NoNUL says the store refuses values with a NUL byte (dkvs's C
+	// strings): the suite writes none.
+	NoNUL bool
 	// ReadFirst lists the kinds whose client reads before it writes
 	// (memkv's `kvbench client` runs PUT as a gets/cas swap). When the
 	// crash hits such a request's read step, the write was never sent and
