@@ -114,7 +114,7 @@ func (c *client) start() (*process, error) {
 	p := &process{stdin: inW, stdout: outR, stderr: &tail{}, done: make(chan struct{})}
 	cmd := exec.Command("/bin/sh", "-c", "exec "+c.cluster.command)
 	cmd.Stdin, cmd.Stdout = inR, outW
-	cmd.Stderr = io.MultiWriter(c.cluster.log, p.stderr)
+	cmd.Stderr = io.MultiWriter(&prefixWriter{w: c.cluster.log, prefix: fmt.Sprintf("exec client %d: ", c.id)}, p.stderr)
 	cmd.Env = append(os.Environ(), "KVBENCH_CLIENT_ID="+strconv.Itoa(c.id), "KVBENCH_CLIENTS="+strconv.Itoa(c.cluster.clients))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = time.Second // a grandchild holding stderr open must not hang Wait

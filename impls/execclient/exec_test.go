@@ -263,7 +263,7 @@ func TestServe(t *testing.T) {
 		t.Error("Close left the --serve process running")
 	}
 
-	_, _, err = Target().Open(context.Background(), impls.TargetEnv{Rest: "./client", Window: 1,
+	_, _, err = Target().Open(context.Background(), impls.TargetEnv{Rest: fakeCommand("store"), Window: 1,
 		Serve: []impls.ServeCommand{{Name: "bad", Command: fakeCommand("failbind")}}})
 	if !errors.Is(err, proc.ErrExited) || !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("Open with a --serve that exits = %v", err)
@@ -291,7 +291,7 @@ func TestListeningProbe(t *testing.T) {
 
 // TestOpenChecks: an empty command and -w > 1 are refused.
 func TestOpenChecks(t *testing.T) {
-	for _, env := range []impls.TargetEnv{{Rest: "  ", Window: 1}, {Rest: "./client", Window: 2}} {
+	for _, env := range []impls.TargetEnv{{Rest: "  ", Window: 1}, {Rest: "cat", Window: 2}} {
 		if _, _, err := Target().Open(context.Background(), env); err == nil {
 			t.Errorf("Open(%+v) succeeded", env)
 		}
@@ -361,5 +361,44 @@ func TestKvbenchClientMemkvServerDown(t *testing.T) {
 	run(t, cl, []step{{put("k", "1"), absent}, {get("k"), val("1")}})
 	if now := cl.(*client).p.pid; now != pid {
 		t.Errorf("the client process was replaced (pid %d, then %d)", pid, now)
+	}
+}
+
+// TestCheckProgram: a client program that does not exist fails Open.
+func TestCheckProgram(t *testing.T) {
+	for _, tt := range []struct {
+		command string
+		ok      bool
+	}{
+		{"/bin/cat", true},
+		{"cat -u", true},
+		{"FOO=1 BAR=2 cat", true},
+		{"env FOO=1 cat", true},
+		{"./no-such-client 127.0.0.1:3777", false},
+		{"FOO=1 no-such-client-anywhere", false},
+		{"'unterminated", true}, // left to the shell
+	} {
+		if err := checkProgram(tt.command); (err == nil) != tt.ok {
+			t.Errorf("checkProgram(%q) = %v", tt.command, err)
+		}
+	}
+	if _, _, err := Target().Open(context.Background(), impls.TargetEnv{URL: "exec:./nope", Rest: "./nope", Window: 1}); err == nil ||
+		!strings.Contains(err.Error(), "./nope") {
+		t.Errorf("Open of a missing program = %v", err)
+	}
+}
+
+// TestPrefixWriter: every line of a client's stderr is tagged, across
+// writes that split lines.
+func TestPrefixWriter(t *testing.T) {
+	var b strings.Builder
+	w := &prefixWriter{w: &b, prefix: "c1: "}
+	for _, s := range []string{"one\ntw", "o\n", "\nthree"} {
+		if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatal(n, err)
+		}
+	}
+	if want := "c1: one\nc1: two\nc1: \nc1: three"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +65,9 @@ func open(ctx context.Context, env impls.TargetEnv) (*impls.Impl, impls.Cluster,
 		log = io.Discard
 	}
 	c := &cluster{command: clientCommand(command, env.Exe), clients: env.Clients, timeout: timeout, log: log}
+	if err := checkProgram(c.command); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", env.URL, err)
+	}
 	for _, s := range env.Serve {
 		p, err := proc.Start(ctx, proc.Spec{
 			Name: s.Name, Path: "/bin/sh", Args: []string{"-c", "exec " + s.Command},
@@ -86,6 +90,36 @@ func clientCommand(command, exe string) string {
 		return shellQuote(exe) + strings.TrimPrefix(command, "kvbench")
 	}
 	return command
+}
+
+// checkProgram fails early when the program a client command runs does not
+// exist or is not executable, rather than failing every request of the
+// run. Commands it cannot split like a shell are left to the shell.
+func checkProgram(command string) error {
+	words, err := proc.SplitArgs(command)
+	if err != nil {
+		return nil
+	}
+	for len(words) > 0 && strings.Contains(words[0], "=") && !strings.HasPrefix(words[0], "=") &&
+		!strings.ContainsAny(strings.SplitN(words[0], "=", 2)[0], "/.") {
+		words = words[1:] // NAME=value assignments before the program
+	}
+	if len(words) == 0 {
+		return nil
+	}
+	if words[0] == "env" { // env NAME=value ... program
+		words = words[1:]
+		for len(words) > 0 && strings.Contains(words[0], "=") {
+			words = words[1:]
+		}
+		if len(words) == 0 {
+			return nil
+		}
+	}
+	if _, err := exec.LookPath(words[0]); err != nil {
+		return fmt.Errorf("client program: %w", err)
+	}
+	return nil
 }
 
 // shellQuote quotes s for /bin/sh.
