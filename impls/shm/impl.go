@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -107,13 +108,17 @@ func checkShape(n, w int) error {
 
 // cluster is a started shm server and the client side's mapping of its file.
 type cluster struct {
-	r       *region
-	path    string // the shared file
-	wait    waitPolicy
-	threads []*thread
-	poller  *poller
-	proc    *proc.Process
-	seen    atomic.Uint32 // the last server epoch the readiness probe accepted
+	r      *region
+	path   string // the shared file
+	remove bool   // Close removes it (the shm: target created it)
+	// probeOff is the shm: target's readiness probe slot (see probe).
+	probeOff int
+	prober   prober
+	wait     waitPolicy
+	threads  []*thread
+	poller   *poller
+	proc     *proc.Process
+	seen     atomic.Uint32 // the last server epoch the readiness probe accepted
 
 	closing chan struct{}
 	once    sync.Once
@@ -124,7 +129,13 @@ var _ impls.Cluster = (*cluster)(nil)
 // newCluster creates the file at path (zeroed, mode 0600) for n threads of
 // w slots, and maps it.
 func newCluster(path string, n, w int, wait waitPolicy) (*cluster, error) {
-	if err := createFile(path, n, w); err != nil {
+	return newClusterExtra(path, n, w, 0, wait)
+}
+
+// newClusterExtra is newCluster with extra status slots after the
+// threads' (the shm: target's readiness probe uses one).
+func newClusterExtra(path string, n, w, extra int, wait waitPolicy) (*cluster, error) {
+	if err := createSized(path, RegionSize(n, w)+extra*DescSize); err != nil {
 		return nil, fmt.Errorf("shm: %w", err)
 	}
 	r, err := mapFile(path)
@@ -186,6 +197,9 @@ func (c *cluster) Close() error {
 		}
 		c.poller.idle()
 		err = errors.Join(err, c.r.unmap())
+		if c.remove {
+			err = errors.Join(err, os.Remove(c.path))
+		}
 		for _, t := range c.threads {
 			t.inUse.Unlock() // later calls see closing before touching the region
 		}

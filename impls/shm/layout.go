@@ -117,11 +117,17 @@ var errSize = errors.New("shm: file size is not 20736 + a multiple of 20")
 // createFile creates path (which must not exist), mode 0600, sized and
 // zeroed for clients*window slots, as the course's client does.
 func createFile(path string, clients, window int) error {
+	return createSized(path, RegionSize(clients, window))
+}
+
+// createSized creates path (which must not exist), mode 0600, of size
+// zero bytes.
+func createSized(path string, size int) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	if err := f.Truncate(int64(RegionSize(clients, window))); err != nil {
+	if err := f.Truncate(int64(size)); err != nil {
 		f.Close()
 		return err
 	}
