@@ -92,8 +92,15 @@ func TestJobAdapter(t *testing.T) {
 	if _, err := cl.Do(ctx, impls.Request{Kind: impls.Swap, Key: "a", Value: "x"}); !errors.Is(err, impls.ErrUnsupported) {
 		t.Errorf("swap: %v", err)
 	}
-	if _, err := cl.Do(ctx, impls.Request{Kind: impls.Put, Key: "a", Value: "x y"}); !errors.Is(err, istkvs.ErrBadRequest) || impls.IsUnknown(err) {
-		t.Errorf("bad value: %v", err)
+	// A value IST-KVS cannot hold is stored in canonical form.
+	if _, err := cl.Do(ctx, impls.Request{Kind: impls.Put, Key: "a", Value: "x y"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cl.Do(ctx, impls.Request{Kind: impls.Get, Key: "a"}); err != nil || got.Value != istkvs.Canonical("x y") || len(got.Value) != 40 {
+		t.Errorf("canonical value: %+v %v", got, err)
+	}
+	if _, err := istkvs.JobFor(impls.Request{Kind: impls.Put, Key: "a", Value: "x y"}); !errors.Is(err, istkvs.ErrBadRequest) || impls.IsUnknown(err) {
+		t.Errorf("JobFor with a bad value: %v", err)
 	}
 	// A key IST-KVS cannot hold is stored encoded and reads back as itself.
 	odd := "(odd key, with 41+ characters and [brackets])"
