@@ -54,13 +54,19 @@ type Config struct {
 
 // Progress is a snapshot of a running phase.
 type Progress struct {
-	Elapsed   time.Duration
-	Done      int64 // operations finished so far
-	Total     int64 // Config.Ops, 0 if unbounded
+	Elapsed time.Duration
+	Done    int64 // operations finished so far
+	Total   int64 // Config.Ops, 0 if unbounded
+	// Left is the time left of a phase bounded by Duration alone; 0 when
+	// the end is not known in time (an Ops bound, or Continue, where
+	// Duration is only a cap).
 	Left      time.Duration
 	OpsPerSec float64 // over the last interval
 	P99       time.Duration
-	Errors    int64
+	// Errors counts definite failures so far, Unknown operations with an
+	// unknown outcome; both only grow, and end at the Result's totals.
+	Errors  int64
+	Unknown int64
 }
 
 // OpenClient opens client number id; the driver calls it once per client
@@ -322,12 +328,13 @@ func merge(res *Result, workers []*worker, cfg Config, epoch, start time.Time, f
 			p.Total = 0 // runs past Ops until Continue closes
 		}
 		for k := range res.Errors {
-			p.Errors += res.Errors[k] + res.Unknown[k]
+			p.Errors += res.Errors[k]
+			p.Unknown += res.Unknown[k]
 		}
 		if secs := (to - from).Seconds(); secs > 0 {
 			p.OpsPerSec = float64(ops) / secs
 		}
-		if cfg.Duration > 0 && cfg.Duration > to {
+		if cfg.Duration > 0 && cfg.Duration > to && cfg.Ops == 0 && cfg.Continue == nil {
 			p.Left = cfg.Duration - to
 		}
 		cfg.Progress(p)

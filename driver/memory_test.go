@@ -1,10 +1,14 @@
 package driver
 
 import (
+	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/results"
 	"github.com/kvbench/kvbench/workload"
 )
@@ -68,3 +72,55 @@ func TestWorkerHistogramsBounded(t *testing.T) {
 	}
 	t.Logf("one histogram: %d bytes; a closed-loop worker sending 2 op types: %d bytes", per, 4*per)
 }
+
+// TestProgressDoesNotLie: a phase that runs past its ops until Continue
+// closes (fuzzing with faults) has no "time left" (its Duration is only a
+// cap), and failures and unknown outcomes are counted apart, only growing.
+func TestProgressDoesNotLie(t *testing.T) {
+	cont := make(chan struct{})
+	var ps []Progress
+	cfg := Config{Clients: 2, Window: 1, Ops: 200, Duration: 2 * time.Minute, Continue: cont,
+		Interval: 10 * time.Millisecond, Progress: func(p Progress) { ps = append(ps, p) }}
+	time.AfterFunc(100*time.Millisecond, func() { close(cont) })
+	var n atomic.Int64
+	open := func(context.Context, int) (impls.Client, error) {
+		return failingClient{n: &n}, nil
+	}
+	streams := func(int) workload.Stream {
+		return &cycleStream{ops: []workload.Op{{Type: workload.Read, Req: impls.Request{Kind: impls.Get, Key: "k"}}}}
+	}
+	res, err := Run(context.Background(), cfg, open, streams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) < 2 {
+		t.Fatalf("%d progress reports", len(ps))
+	}
+	for i, p := range ps {
+		if p.Left != 0 {
+			t.Errorf("report %d: %v left of a run whose end is not known", i, p.Left)
+		}
+		if i > 0 && (p.Errors < ps[i-1].Errors || p.Unknown < ps[i-1].Unknown) {
+			t.Errorf("report %d: errors %d unknown %d after %d %d", i, p.Errors, p.Unknown, ps[i-1].Errors, ps[i-1].Unknown)
+		}
+	}
+	last := ps[len(ps)-1]
+	if last.Errors != res.Errors[workload.Read] || last.Unknown != res.Unknown[workload.Read] || last.Errors == 0 || last.Unknown == 0 {
+		t.Errorf("last report: %d failed %d unknown; result %d %d", last.Errors, last.Unknown, res.Errors[workload.Read], res.Unknown[workload.Read])
+	}
+}
+
+// failingClient fails every third request definitely and every third with
+// an unknown outcome.
+type failingClient struct{ n *atomic.Int64 }
+
+func (c failingClient) Do(context.Context, impls.Request) (impls.Response, error) {
+	switch c.n.Add(1) % 3 {
+	case 0:
+		return impls.Response{}, errors.New("refused")
+	case 1:
+		return impls.Response{}, impls.ErrUnknownOutcome
+	}
+	return impls.Response{}, nil
+}
+func (failingClient) Close() error { return nil }
