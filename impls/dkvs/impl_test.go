@@ -67,7 +67,7 @@ func TestClaims(t *testing.T) {
 	}
 }
 
-func startCluster(t *testing.T, flags string) (impls.Cluster, string) {
+func startCluster(t testing.TB, flags string) (impls.Cluster, string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts server processes")

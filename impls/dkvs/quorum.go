@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -143,7 +144,9 @@ func (c *QuorumClient) exchange(ctx context.Context, key string, req []byte, don
 	}
 	answered := make([]bool, len(replicas))
 	n := 0
-	buf := make([]byte, 1<<16)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
 	for n < len(replicas) {
 		m, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -170,6 +173,10 @@ func (c *QuorumClient) exchange(ctx context.Context, key string, req []byte, don
 	}
 	return n, nil
 }
+
+// bufPool holds datagram buffers: a fresh 64 KiB buffer per operation
+// costs more than the round trip itself (allocation, zeroing, GC).
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<16); return &b }}
 
 func indexOf(s []netip.AddrPort, a netip.AddrPort) int {
 	for i, x := range s {
