@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -156,4 +157,12 @@ func completeScenarios(_ *cobra.Command, _ []string, toComplete string) ([]cobra
 
 func dirs(_ *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 	return nil, cobra.ShellCompDirectiveFilterDirs
+}
+
+// bundledStores says how many course stores kvbench bundles, and which, as
+// the registry has them: "kvbench bundles 5 course key-value stores (memkv,
+// shm, ...)".
+func bundledStores() string {
+	names := implNames()
+	return "kvbench bundles " + strconv.Itoa(len(names)) + " course key-value stores (" + strings.Join(names, ", ") + ")"
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -36,5 +37,19 @@ func TestCompletion(t *testing.T) {
 				t.Errorf("completing %q: no %q in\n%s", c.args, w, out.String())
 			}
 		}
+	}
+}
+
+// TestRootHelpCountsStores: the root help's store count and names come from
+// the registry, so they stay true as stores are added.
+func TestRootHelpCountsStores(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--help"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	names := implNames()
+	want := "kvbench bundles " + strconv.Itoa(len(names)) + " course key-value stores (" + strings.Join(names, ", ") + ")"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("help lacks %q:\n%s", want, out.String())
 	}
 }

@@ -80,7 +80,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "kvbench",
 		Short: "Benchmark key-value stores and check them for consistency bugs",
-		Long: `kvbench bundles five course key-value stores, generates YCSB and course
+		Long: bundledStores() + `, generates YCSB and course
 workloads, drives bundled stores, real memcached or your own client with honest
 HdrHistogram latency measurement, injects crashes and pauses, checks histories for
 linearizability with Porcupine, and renders markdown reports.`,
