@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,18 +63,29 @@ var protocolFacts = map[string]struct {
 		maxValueSize: 32753, noNUL: true}, // one UDP datagram; C strings
 }
 
+// variants are further server flags a store is run with besides its
+// defaults, where they change what the suite checks (madkv stage 2: a
+// manager and durable partitions, so acknowledged writes must survive).
+var variants = map[string][][]string{
+	"madkv": {{"--partitions", "2"}},
+}
+
 // TestRegistry runs the suite against every bundled store, each started as
-// `kvbench serve NAME` from the binary TestMain built.
+// `kvbench serve NAME` from the binary TestMain built, with its default
+// flags and each of its variants.
 func TestRegistry(t *testing.T) {
 	for _, im := range registry.All() {
-		t.Run(im.Name, func(t *testing.T) {
-			facts := protocolFacts[im.Name]
-			conformance.Run(t, conformance.Subject{
-				Name: im.Name, Impl: im, Start: im.Start, Exe: kvbenchExe,
-				FoundUnknown: facts.foundUnknown, TokenValues: facts.tokenValues,
-				MaxValueSize: facts.maxValueSize, NoNUL: facts.noNUL,
+		for _, flags := range append([][]string{nil}, variants[im.Name]...) {
+			name := strings.Join(append([]string{im.Name}, flags...), " ")
+			t.Run(name, func(t *testing.T) {
+				facts := protocolFacts[im.Name]
+				conformance.Run(t, conformance.Subject{
+					Name: name, Impl: im, Start: im.Start, Exe: kvbenchExe, Flags: flags,
+					FoundUnknown: facts.foundUnknown, TokenValues: facts.tokenValues,
+					MaxValueSize: facts.maxValueSize, NoNUL: facts.noNUL,
+				})
 			})
-		})
+		}
 	}
 }
 

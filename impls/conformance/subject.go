@@ -92,6 +92,11 @@ func Run(t *testing.T, s Subject) {
 		}
 	}
 	h := &harness{s: s}
+	if c := s.Impl.Claims; c != nil {
+		t.Logf("%s: durable across a crash: %v (%s)", s.Name, h.durable(), c(s.Flags, impls.Faults{Crash: true}).Why)
+	} else {
+		t.Logf("%s: claims nothing, so the restart cases expect answers but no surviving data", s.Name)
+	}
 	shared := h.start(t, h.window()) // closed at t's cleanup, after every subtest
 	for _, c := range []struct {
 		name string
