@@ -118,6 +118,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "ERROR: %s\n", c.Message())
 		return &ExitError{Code: c, Err: err}
 	}
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stdout, serveUsage)
+		return nil
+	}
 	if len(args) < 2 || len(args)%2 != 0 {
 		return fail(ErrInvalidCommand, fmt.Errorf("want <ip> <port> [key value]..., got %d arguments", len(args)))
 	}
@@ -133,6 +137,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	setBuffers(conn)
 	return NewServer(args[2:]...).Serve(ctx, conn)
 }
+
+// serveUsage is kvbench's help for `kvbench serve dkvs` (the original has
+// none: any other wrong argument count is its "ERROR: Invalid command").
+const serveUsage = `Usage: kvbench serve dkvs <ip> <port> [key value]...
+
+Runs one dkvs server (EPFL CS-202 DKVS) on UDP <ip>:<port>, preloaded with the
+given pairs; it prints nothing. A wrong argument count prints
+"ERROR: Invalid command" and exits 134, as the original.
+Example: kvbench serve dkvs 127.0.0.1 1234 abc def
+`
 
 // setBuffers enlarges a socket's buffers so a multi-datagram dump or a burst
 // of parallel requests is not dropped by the kernel (best effort).

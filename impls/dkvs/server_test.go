@@ -221,6 +221,7 @@ func TestServeArgs(t *testing.T) {
 		stderr string
 	}{
 		{nil, 134, "ERROR: Invalid command\n"},
+		{[]string{"-h"}, 0, ""},
 		{[]string{"127.0.0.1"}, 134, "ERROR: Invalid command\n"},
 		{[]string{"127.0.0.1", "1234", "k"}, 134, "ERROR: Invalid command\n"},
 		{[]string{"127.0.001", "1234"}, 136, "ERROR: Invalid address\n"},
@@ -229,6 +230,12 @@ func TestServeArgs(t *testing.T) {
 	} {
 		var out, errb bytes.Buffer
 		err := serve(context.Background(), tc.args, &out, &errb)
+		if len(tc.args) == 1 && tc.args[0] == "-h" {
+			if err != nil || !strings.HasPrefix(out.String(), "Usage: kvbench serve dkvs") {
+				t.Errorf("-h: %v %q", err, out.String())
+			}
+			continue
+		}
 		ec, ok := err.(interface{ ExitCode() int })
 		if !ok || ec.ExitCode() != tc.exit || errb.String() != tc.stderr || out.Len() != 0 {
 			t.Errorf("serve %q: err %v, stdout %q, stderr %q; want exit %d, stderr %q", tc.args, err, out.String(), errb.String(), tc.exit, tc.stderr)
