@@ -331,6 +331,9 @@ func (d *document) environment() {
 		return strings.Join(ks, ", ")
 	}
 	d.printf("- kvbench: %s\n- Go: %s\n", counted(kv), counted(gv))
+	if l := loadSummary(d.runs); l != "" {
+		d.printf("- Load during the runs: %s\n", l)
+	}
 	if first != "" {
 		dates := first
 		if last != first {
@@ -459,4 +462,48 @@ func (d *document) runList() {
 			num(r.Overall.OpsPerSec), groupDigits(r.Overall.Errors), check, md(status))
 	}
 	t.write(&d.b)
+}
+
+// loadSummary describes the machine's load over the runs that recorded it:
+// the range of load averages, CPU busy and stolen.
+func loadSummary(runs []*runData) string {
+	var la, busy, steal []float64
+	cores := map[int]bool{}
+	for _, r := range runs {
+		l := r.Load
+		if l == nil {
+			continue
+		}
+		cores[l.Cores] = true
+		la = append(la, l.LoadAvgStart[0], l.LoadAvgEnd[0])
+		if l.BusyPercent >= 0 {
+			busy = append(busy, l.BusyPercent)
+		}
+		if l.StealPercent >= 0 {
+			steal = append(steal, l.StealPercent)
+		}
+	}
+	if len(la) == 0 {
+		return ""
+	}
+	var cs []string
+	for c := range cores {
+		cs = append(cs, strconv.Itoa(c))
+	}
+	sort.Strings(cs)
+	rng := func(vs []float64, f string) string {
+		s := spreadOf(vs)
+		if fmt.Sprintf(f, s.min) == fmt.Sprintf(f, s.max) {
+			return fmt.Sprintf(f, s.min)
+		}
+		return fmt.Sprintf(f+"–"+f, s.min, s.max)
+	}
+	out := fmt.Sprintf("load average %s on %s cores", rng(la, "%.1f"), strings.Join(cs, "/"))
+	if len(busy) > 0 {
+		out += fmt.Sprintf(", CPU busy %s%%", rng(busy, "%.0f"))
+	}
+	if len(steal) > 0 {
+		out += fmt.Sprintf(", stolen %s%%", rng(steal, "%.0f"))
+	}
+	return out
 }
