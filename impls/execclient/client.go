@@ -49,6 +49,11 @@ type client struct {
 	p      *process // nil before the first start and after a failure
 	closed bool
 	buf    []byte
+
+	// opMu guards op, the number of the request under way, which a late
+	// ctx callback checks before it touches the pipes' deadlines.
+	opMu sync.Mutex
+	op   uint64
 }
 
 var _ impls.Client = (*client)(nil)
@@ -184,16 +189,35 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 	fail := func(err error) (impls.Response, error) {
 		return impls.Response{}, &Error{Client: c.id, Pid: p.pid, Err: err}
 	}
+	if err := ctx.Err(); err != nil {
+		return fail(fmt.Errorf("request %s not sent: %v", madkvline.Describe(req), err))
+	}
 	timeout := c.cluster.timeout
 	deadline := time.Now().Add(timeout)
 	_ = p.stdin.SetWriteDeadline(deadline)
 	_ = p.stdout.SetReadDeadline(deadline)
+	// ctx ending cuts the pipes' deadlines short. The callback may run late
+	// (after this Do returned and the next one set its own deadlines), so it
+	// acts only while this op is still the current one.
+	c.opMu.Lock()
+	c.op++
+	op := c.op
+	c.opMu.Unlock()
 	stop := context.AfterFunc(ctx, func() {
-		now := time.Now()
-		_ = p.stdin.SetWriteDeadline(now)
-		_ = p.stdout.SetReadDeadline(now)
+		c.opMu.Lock()
+		defer c.opMu.Unlock()
+		if c.op == op {
+			now := time.Now()
+			_ = p.stdin.SetWriteDeadline(now)
+			_ = p.stdout.SetReadDeadline(now)
+		}
 	})
-	defer stop()
+	defer func() {
+		stop()
+		c.opMu.Lock()
+		c.op++
+		c.opMu.Unlock()
+	}()
 
 	if n, err := p.stdin.Write(line); err != nil {
 		c.drop(p)
