@@ -118,6 +118,7 @@ type loaded struct {
 	runs    []*runData
 	skipped []skipped
 	partial []results.Partial
+	sweeps  []*results.Sweep // what scenario runs planned, skipped and failed
 }
 
 // loadRuns reads every run named by args: a run directory, or a directory
@@ -181,6 +182,11 @@ func loadRuns(args []string) (*loaded, error) {
 			l.skipped = append(l.skipped, skipped{arg, err.Error()})
 			continue
 		}
+		sweeps, err := results.ReadSweeps(arg)
+		if err != nil {
+			l.skipped = append(l.skipped, skipped{arg, err.Error()})
+		}
+		l.sweeps = append(l.sweeps, sweeps...)
 		entries, err := os.ReadDir(arg)
 		if err != nil {
 			return nil, err

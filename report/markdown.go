@@ -199,6 +199,19 @@ func (d *document) collectWarnings() {
 		w = append(w, fmt.Sprintf("%s still being written by a running kvbench, not included: %s",
 			plural(len(running), "run directory"), strings.Join(running, ", ")))
 	}
+	for _, sw := range d.loaded.sweeps {
+		name := "scenario " + sw.Scenario
+		if sw.Interrupted {
+			w = append(w, fmt.Sprintf("%s was interrupted after %d of %d runs", name, sw.Done, sw.Planned))
+		}
+		if len(sw.Skipped) > 0 {
+			w = append(w, fmt.Sprintf("%s skipped what a store cannot run: %s", name, strings.Join(sw.Skipped, "; ")))
+		}
+		if len(sw.Failed) > 0 {
+			w = append(w, fmt.Sprintf("%s: %s failed and left no results: %s", name, plural(len(sw.Failed), "run"),
+				strings.Join(sw.Failed, "; ")))
+		}
+	}
 	legacy := 0
 	for _, r := range d.runs {
 		if why := r.excluded(); why != "" {

@@ -352,3 +352,27 @@ func TestFuzzTimelineJepsen(t *testing.T) {
 		t.Errorf("figures %v, warnings %v", sum.Figures, sum.Warnings)
 	}
 }
+
+// TestSweepNotes: what a scenario skipped, what failed and an interruption
+// are in the report, though none of them left a run directory.
+func TestSweepNotes(t *testing.T) {
+	root := t.TempDir()
+	runs := filepath.Join(root, "runs")
+	writeRun(t, runs, benchRun("r1", "memkv", 1, 1000), 0, 0, 0)
+	_, err := results.WriteSweep(runs, &results.Sweep{Scenario: "quick", Planned: 3, Done: 1, Interrupted: true,
+		Skipped: []string{"memkv: workload e needs SCAN, which memkv does not support"},
+		Failed:  []string{"shm workload=a clients=4: start shm: boom"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, md := generate(t, root, runs)
+	for _, want := range []string{
+		"scenario quick was interrupted after 1 of 3 runs",
+		"scenario quick skipped what a store cannot run: memkv: workload e needs SCAN, which memkv does not support",
+		"scenario quick: 1 run failed and left no results: shm workload=a clients=4: start shm: boom",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}

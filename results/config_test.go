@@ -172,3 +172,24 @@ func TestPartialDirs(t *testing.T) {
 		t.Errorf("FindPartial(finished run) = %+v", ps)
 	}
 }
+
+func TestSweepRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	s := &Sweep{Scenario: "quick/x", Start: time.Date(2026, 11, 21, 13, 0, 0, 0, time.UTC), Planned: 3, Done: 2,
+		Skipped: []string{"memkv: workload e needs SCAN"}, Failed: []string{"shm a: boom"}, Interrupted: true}
+	path, err := WriteSweep(dir, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(path) != "sweep-20261121-130000-quick_x.json" {
+		t.Errorf("path %s", path)
+	}
+	got, err := ReadSweeps(dir)
+	if err != nil || len(got) != 1 || got[0].Skipped[0] != s.Skipped[0] || !got[0].Interrupted || got[0].Done != 2 {
+		t.Fatalf("ReadSweeps = %+v, %v", got, err)
+	}
+	os.WriteFile(filepath.Join(dir, "sweep-2-bad.json"), []byte("{"), 0o644)
+	if _, err := ReadSweeps(dir); err == nil || !strings.Contains(err.Error(), "sweep-2-bad.json") {
+		t.Errorf("corrupt sweep file: %v", err)
+	}
+}
