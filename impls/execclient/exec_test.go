@@ -200,6 +200,19 @@ func TestClientHangs(t *testing.T) {
 		t.Errorf("GET hang under ctx = %v", err)
 	}
 	run(t, cl, []step{{get("a"), absent}})
+
+	// A ctx that ended before the request is a definite failure: nothing
+	// was sent, and the process stays.
+	pid := cl.(*client).p.pid
+	done, cancelDone := context.WithCancel(context.Background())
+	cancelDone()
+	if _, err := cl.Do(done, put("a", "2")); err == nil || impls.IsUnknown(err) || !strings.Contains(err.Error(), "not sent") {
+		t.Errorf("PUT under a cancelled ctx = %v, want a definite failure", err)
+	}
+	run(t, cl, []step{{get("a"), absent}})
+	if cl.(*client).p.pid != pid {
+		t.Error("a request that was not sent replaced the process")
+	}
 }
 
 // TestCloseWithoutEcho: a client that never echoes STOP is killed after
