@@ -246,7 +246,9 @@ func (c *conn) readData(n int) (data []byte, res int64, ok bool, err error) {
 	}
 	for len(data) < n {
 		if len(data) == cap(data) {
-			newCap := min(n, max(2*cap(data), smallValue*4))
+			// Growing by 4x (64 KiB, 256 KiB, 1 MiB, ...) leaves a third
+			// of the value's size as garbage, where doubling leaves all of it.
+			newCap := min(n, max(4*cap(data), smallValue*4))
 			if !c.srv.reserve(int64(newCap) - res) {
 				c.srv.release(res)
 				_, err = c.br.Discard(n - len(data))

@@ -18,7 +18,17 @@
 //     and recovery that stops at the first torn record (log.go and
 //     snapshot.go describe the formats). With --fsync always no answer,
 //     read or write, leaves the server before the log records it depends
-//     on are fsynced;
+//     on are fsynced. When the log cannot be written (disk full, I/O
+//     error) the server keeps running: writes are answered SERVER_ERROR,
+//     reads of durable data are served, and the log retries until space
+//     returns; a snapshot that fails leaves the log untouched;
+//   - bounded memory per connection (conn.go): at most --conn-limit
+//     connections (memcached's -c, default 1024), data blocks that grow
+//     as their bytes arrive, charged with long multi-get lines to one
+//     in-flight budget (--max-inflight-bytes, default 64 MiB; beyond it
+//     SERVER_ERROR out of memory), and large values sent from the store
+//     by reference, so a slow reader holds no copies. Replies are flushed
+//     whenever the server is about to block on a read;
 //   - the adapter (Dial, Client) used for memkv and for --target
 //     memcached://host:port (ParseTarget, NewTargetCluster);
 //   - memkv's registry entry (Impl): kinds, claims, Serve and Start.
