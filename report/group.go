@@ -197,8 +197,8 @@ func variantFields(c results.Config) []string {
 	if c.Solution != "" {
 		add("-c " + filepath.Base(c.Solution))
 	}
-	if c.Serve != "" {
-		add("--serve " + c.Serve)
+	for _, sc := range c.Serve {
+		add("--serve " + sc)
 	}
 	if c.Check {
 		add("--check")

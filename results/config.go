@@ -16,10 +16,11 @@ import (
 type Config struct {
 	Command string `json:"command"` // "run" or "fuzz"
 	// Impl is the bundled store (--impl); Target the external target URL
-	// (--target); Serve the server command kvbench managed (--serve).
-	Impl   string `json:"impl,omitempty"`
-	Target string `json:"target,omitempty"`
-	Serve  string `json:"serve,omitempty"`
+	// (--target); Serve the server commands kvbench managed (--serve), as
+	// NAME=command.
+	Impl   string   `json:"impl,omitempty"`
+	Target string   `json:"target,omitempty"`
+	Serve  []string `json:"serve,omitempty"`
 	// ImplFlags are the store's server flags (--impl-flags), one word each.
 	ImplFlags []string `json:"impl_flags,omitempty"`
 	// Workload is a YCSB letter "a".."f", a property file's base name, an
