@@ -72,3 +72,15 @@ func TestProportionNote(t *testing.T) {
 		t.Errorf("note %q, want %q", n, want)
 	}
 }
+
+func TestValueSizeAndDistribution(t *testing.T) {
+	p, _ := Core("a")
+	p["fieldcount"], p["fieldlength"] = "4", "25"
+	y, err := NewYCSB(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y.ValueSize() != 100 || y.Distribution() != "zipfian" {
+		t.Errorf("value size %d, distribution %q; want 100, zipfian", y.ValueSize(), y.Distribution())
+	}
+}

@@ -352,3 +352,10 @@ func editDistance(a, b string) int {
 // UsedProperties lists the YCSB properties kvbench acts on, sorted (for
 // shell completion and help).
 func UsedProperties() []string { return slices.Sorted(slices.Values(usedProperties)) }
+
+// ValueSize is the bytes of one value, fieldcount*fieldlength (the largest
+// when field lengths are drawn from a distribution).
+func (y *YCSB) ValueSize() int { return int(y.fields * y.fieldLen.max) }
+
+// Distribution is the requestdistribution that chooses keys.
+func (y *YCSB) Distribution() string { return y.distribution }
