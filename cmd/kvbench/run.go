@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kvbench/kvbench/impls/istkvs"
 	"github.com/kvbench/kvbench/results"
 	"github.com/kvbench/kvbench/scenarios"
 	"github.com/kvbench/kvbench/workload"
@@ -33,6 +34,7 @@ type runOptions struct {
 	format    string
 	check     bool
 	quiet     bool
+	jobs      string
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -53,7 +55,8 @@ request's intended start (coordinated-omission corrected; uncorrected beside it)
   kvbench run --target memcached://127.0.0.1:11211 --workload a -n 16 -w 4
   kvbench run --impl shm -n 1 -w 1 -i workload.txt -c solution.txt
   kvbench run --impl shm -n 3 -w 2 -i workload.txt --check
-  kvbench run --impl madkv --impl-flags '--partitions 3' --workload e -n 10 --format madkv`,
+  kvbench run --impl madkv --impl-flags '--partitions 3' --workload e -n 10 --format madkv
+  kvbench run --impl istkvs --jobs ./jobs --impl-flags '--threads 4 --backups 2'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			err := o.run(cmd, stdout, stderr)
@@ -82,6 +85,7 @@ request's intended start (coordinated-omission corrected; uncorrected beside it)
 	fs.StringVar(&o.format, "format", "ycsb", "summary format: ycsb, or madkv (the MadKV course runner's bencher block)")
 	fs.BoolVar(&o.check, "check", false, "record the history and check it for linearizability")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress output")
+	fs.StringVar(&o.jobs, "jobs", "", "istkvs batch mode: run every .job file of DIR to completion, report jobs/s and commands/s, check every .out and .bck")
 	return cmd
 }
 
@@ -89,6 +93,16 @@ func (o *runOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 	fs := cmd.Flags()
 	target, err := o.target.resolve(fs)
 	if err != nil {
+		return err
+	}
+	if o.jobs != "" {
+		if target.Impl != "istkvs" {
+			return fmt.Errorf("--jobs runs a directory of IST-KVS job files: use it with --impl istkvs")
+		}
+		_, err := istkvs.RunJobs(cmd.Context(), o.jobs, target.ImplFlags, stdout)
+		if errors.Is(err, istkvs.ErrBatchInvalid) {
+			return exitError{code: 1}
+		}
 		return err
 	}
 	props := map[string]string{}

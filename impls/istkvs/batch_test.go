@@ -2,6 +2,7 @@ package istkvs_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,4 +85,23 @@ func TestBatchCatchesTornRead(t *testing.T) {
 		}
 	}
 	t.Fatal("the non-atomic READ was never caught")
+}
+
+func TestRunJobsReport(t *testing.T) {
+	dir := genDir(t, workload.IstJobsConfig{Jobs: 5, Commands: 50, Seed: 2})
+	var out strings.Builder
+	res, err := istkvs.RunJobs(context.Background(), dir, []string{"--threads", "2", "--backups", "1"}, &out)
+	if err != nil || res.Jobs != 5 || !strings.Contains(out.String(), "(2 threads, max 1 backups)") ||
+		!strings.Contains(out.String(), "[COMMANDS], Throughput(commands/sec), ") || !strings.Contains(out.String(), "check: ok") {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	os.WriteFile(filepath.Join(dir, "job0001.out.expected"), []byte("[(x,y)]\n"), 0o600)
+	out.Reset()
+	if _, err := istkvs.RunJobs(context.Background(), dir, nil, &out); !errors.Is(err, istkvs.ErrBatchInvalid) ||
+		!strings.Contains(out.String(), "job0001.job: .out differs") {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if _, err := istkvs.RunJobs(context.Background(), dir, []string{"--fifo", "/tmp/x"}, &out); err == nil {
+		t.Error("--fifo accepted")
+	}
 }
