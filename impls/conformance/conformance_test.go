@@ -78,6 +78,9 @@ func TestRegistry(t *testing.T) {
 		for _, flags := range append([][]string{nil}, variants[im.Name]...) {
 			name := strings.Join(append([]string{im.Name}, flags...), " ")
 			t.Run(name, func(t *testing.T) {
+				if flags != nil && testing.Short() {
+					t.Skip("a variant; not in -short")
+				}
 				facts := protocolFacts[im.Name]
 				conformance.Run(t, conformance.Subject{
 					Name: name, Impl: im, Start: im.Start, Exe: kvbenchExe, Flags: flags,

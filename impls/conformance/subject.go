@@ -71,11 +71,16 @@ const (
 	CaseAfterCrash       = "after-crash"
 	CaseRestart          = "restart"
 	CaseIdleAfterRestart = "idle-client-after-restart"
-	clients              = 4 // StartEnv.Clients of every cluster the suite starts
-	maxSuiteWindow       = 8 // the window the suite uses when MaxWindow allows more
-	opTimeout            = 10 * time.Second
-	inFlightTimeout      = 2 * time.Second // a request to a paused-then-killed server
-	defaultMaxValueSize  = 256 << 10
+)
+
+const (
+	clients             = 4 // StartEnv.Clients of every cluster the suite starts
+	maxSuiteWindow      = 8 // the window the suite uses when MaxWindow allows more
+	opTimeout           = 10 * time.Second
+	defaultMaxValueSize = 256 << 10
+	// inFlightTimeout bounds a request sent to a paused server that is
+	// then killed; a ctx that expires first leaves it just as unknown.
+	inFlightTimeout = time.Second
 )
 
 // Run applies every case to s, each as a subtest of t. Cases that need no
