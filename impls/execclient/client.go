@@ -250,8 +250,10 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 		return fail(fmt.Errorf("no reply to %s within %v; killed: %w", madkvline.Describe(req), timeout, impls.ErrUnknownOutcome))
 	case errors.As(err, &re) && !errors.Is(err, io.ErrUnexpectedEOF):
 		return fail(fmt.Errorf("%w; killed", err))
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || exitedFirst:
-		return fail(fmt.Errorf("no complete reply to %s: %s: %w", madkvline.Describe(req), p.status(), impls.ErrUnknownOutcome))
+	case errors.As(err, &re): // the output ended inside the reply
+		return fail(fmt.Errorf("%v: %s: %w", err, p.status(), impls.ErrUnknownOutcome))
+	case errors.Is(err, io.EOF) || exitedFirst:
+		return fail(fmt.Errorf("no reply to %s: %s: %w", madkvline.Describe(req), p.status(), impls.ErrUnknownOutcome))
 	default:
 		return fail(fmt.Errorf("reading the reply to %s: %v; killed: %w", madkvline.Describe(req), err, impls.ErrUnknownOutcome))
 	}

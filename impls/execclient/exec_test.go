@@ -173,7 +173,7 @@ func TestClientExits(t *testing.T) {
 	first := e.Pid
 	run(t, cl, []step{{get("a"), absent}}) // restarted: the fake's map is new
 	_, err = cl.Do(context.Background(), get("half"))
-	if !errors.As(err, &e) || e.Pid == first || !impls.IsUnknown(err) || !strings.Contains(err.Error(), `"GET half"`) {
+	if !errors.As(err, &e) || e.Pid == first || !impls.IsUnknown(err) || !strings.Contains(err.Error(), `output ended inside this line: "GET half"`) {
 		t.Errorf("GET half = %v, want an unknown outcome from a new pid naming the partial line", err)
 	}
 	run(t, cl, []step{{get("a"), absent}})
