@@ -102,3 +102,24 @@ func TestServeExitsBeforeReady(t *testing.T) {
 		}
 	}
 }
+
+func TestCutCPUProfile(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		file string
+		rest []string
+		err  bool
+	}{
+		{[]string{"memkv", "--fsync", "never"}, "", []string{"memkv", "--fsync", "never"}, false},
+		{[]string{"--cpuprofile", "p.out", "memkv"}, "p.out", []string{"memkv"}, false},
+		{[]string{"--cpuprofile=p.out", "shm", "-n", "2"}, "p.out", []string{"shm", "-n", "2"}, false},
+		{[]string{"--cpuprofile"}, "", nil, true},
+		{[]string{"--cpuprofile", "p.out"}, "", nil, true},
+		{[]string{"--cpuprofile=", "memkv"}, "", nil, true},
+	} {
+		file, rest, err := cutCPUProfile(tc.in)
+		if (err != nil) != tc.err || file != tc.file || !reflect.DeepEqual(rest, tc.rest) {
+			t.Errorf("cutCPUProfile(%q) = %q, %q, %v", tc.in, file, rest, err)
+		}
+	}
+}
