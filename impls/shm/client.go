@@ -200,7 +200,13 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 	}
 	prev, mine := t.last, make(chan struct{})
 	t.r.markSlot(off, d)
-	if err := t.r.produce(st, d, t.wait); err != nil {
+	if err := t.r.produce(st, d, t.wait); errors.Is(err, errUnpublished) {
+		// Claimed, not published: it may be yet, if the ring is repaired.
+		epoch := load(t.r.word(offEpoch))
+		t.last = mine
+		<-t.lock
+		return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
+	} else if err != nil {
 		<-t.lock
 		t.free <- slot
 		return impls.Response{}, err // nothing was submitted

@@ -236,3 +236,44 @@ func fakeServer(r *region, write func(r *region, d Desc)) (stop func()) {
 	}()
 	return func() { quit.Store(true); <-done }
 }
+
+// TestClientCorruptRing: a ring index something else wrote out of range
+// makes Do give up when its ctx ends (before this, the client spun on it
+// forever): an unknown outcome once it had claimed an entry, ctx's error
+// when it could not claim one. After the owner repairs the ring the client
+// works again.
+func TestClientCorruptRing(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		off     int
+		unknown bool
+	}{
+		{"p_tail out of range", OffPTail, true},
+		{"p_head out of range", OffPHead, false},
+		{"c_tail out of range", OffCTail, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ip := noServer(t, 2, 2)
+			store(ip.r.word(tc.off), 4000)
+			done := make(chan error, 1)
+			go func() {
+				_, err := mustClient(t, ip, 0).Do(shortCtx(50*time.Millisecond), put("1", "2"))
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if tc.unknown && !errors.Is(err, errUnpublished) || !tc.unknown && !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("err = %v (unknown outcome expected: %v)", err, tc.unknown)
+				}
+				if tc.unknown && !errors.Is(err, impls.ErrUnknownOutcome) {
+					t.Errorf("err = %v, want an unknown outcome", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Do did not return on a corrupt ring")
+			}
+			store(ip.r.word(tc.off), load(ip.r.word(map[int]int{OffPTail: OffPHead, OffPHead: OffPTail, OffCTail: OffCHead}[tc.off])))
+			ip.startServer(t, ServerOptions{})
+			checkGet(t, mustClient(t, ip, 1), "5", "")
+		})
+	}
+}

@@ -16,6 +16,22 @@
 // the file and forks our server) with exact GET validation, and drive the C
 // server with our client.
 //
+// The course's server writes only v (for a GET) and ready into a status
+// slot. Our client relies on nothing else: before each request it marks
+// the slot's req_type, k and res_off with values no echo of that request
+// can have, and after the answer each must hold its mark (not written) or
+// the request's own value (echoed, as kvbench's server does); anything
+// else is another request's answer (an unknown outcome, reported).
+//
+// Target (target.go) drives anyone's course-style server through
+// `--target shm:FILE --serve CMD`: kvbench creates FILE as the course's
+// client does, runs CMD in FILE's directory and is ready once a probe GET
+// is answered.
+//
+// The client gives up on a ring whose indices are out of range when its
+// ctx ends, instead of waiting forever: before it claims an entry nothing
+// was submitted; after, with p_tail out of range, the outcome is unknown.
+//
 // kvbench adds a few words in the padding of the ring's index lines (see
 // layout.go): waiter counts for futex wake-ups, the server epoch and
 // "drained" marks used for readiness and crash recovery, and the count of

@@ -64,8 +64,6 @@ const (
 	offDrained = OffPTail + 12
 	// offBad counts malformed descriptors the server skipped.
 	offBad = OffPTail + 16
-	// offServed counts requests the server answered (statistics only).
-	offServed = OffPTail + 20
 	// offClientWake is the word a client's poller parks on; a server that
 	// answers a slot the poller watches increments it and wakes the poller.
 	offClientWake = OffCHead + 4

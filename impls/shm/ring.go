@@ -1,6 +1,11 @@
 package shm
 
-import "sync/atomic"
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/kvbench/kvbench/impls"
+)
 
 // canceller is what a wait that may give up looks at: a context.Context, or
 // a client's stopper (its caller's ctx plus the cluster's Close).
@@ -43,18 +48,25 @@ type canceller interface{ Err() error }
 // CAS succeeds on a stale view (ABA). It needs a thread to sleep across
 // 1024 round trips between two instructions; we accept it.
 
-// produce publishes d on the ring. While the ring is full it waits and
-// honours ctx (returning ctx's error: nothing was submitted). Once it has
-// claimed an entry it no longer looks at ctx: a claimed entry that is never
-// published would stall every later producer, so it waits (briefly, for
-// earlier producers) and publishes.
+// errUnpublished is returned by produce when it claimed an entry but p_tail
+// went out of range (something other than the protocol wrote it), so the
+// entry cannot be published in turn; whoever repairs the ring may still
+// publish it, so the outcome is unknown.
+var errUnpublished = fmt.Errorf("p_tail out of range: the request cannot be published: %w", impls.ErrUnknownOutcome)
+
+// produce publishes d on the ring. While the ring is full, or p_head or
+// c_tail is out of range, it waits and honours ctx (returning ctx's error:
+// nothing was submitted). Once it has claimed an entry it no longer looks
+// at ctx, unless p_tail is out of range (then errUnpublished): a claimed
+// entry that is never published would stall every later producer, so it
+// waits (briefly, for earlier producers) and publishes.
 func (r *region) produce(ctx canceller, d Desc, p *waitPolicy) error {
 	pHead, pTail, cTail := r.pHead(), r.pTail(), r.cTail()
 	b := backoff{p: p}
 	for {
 		h := load(pHead)
 		ct := load(cTail)
-		if next(h) == ct%RingSize {
+		if next(h) == ct || h >= RingSize || ct >= RingSize {
 			if b.step() {
 				if err := ctx.Err(); err != nil {
 					return err
@@ -82,7 +94,9 @@ func (r *region) produce(ctx canceller, d Desc, p *waitPolicy) error {
 		// Yielding lets it run at once.
 		publish := *p
 		publish.Park = parkNone
-		r.awaitEqual(pTail, h, r.word(offPTailWaiters), &publish)
+		if err := r.awaitPublish(ctx, h, &publish); err != nil {
+			return err
+		}
 		store(pTail, next(h))
 		wakeWaiters(pTail, r.word(offPTailWaiters))
 		return nil
@@ -206,17 +220,23 @@ func (r *region) awaitRelease(h uint32, c consumer) consumeResult {
 	}
 }
 
-// awaitEqual waits until *addr == want: a producer waiting for its
-// predecessor to publish. It cannot give up (see produce).
-func (r *region) awaitEqual(addr *uint32, want uint32, waiters *uint32, p *waitPolicy) {
+// awaitPublish waits until p_tail == h, the producer's turn to publish its
+// claim h. It gives up only when p_tail is out of range and ctx is done.
+func (r *region) awaitPublish(ctx canceller, h uint32, p *waitPolicy) error {
+	pTail := r.pTail()
 	b := backoff{p: p}
 	for {
-		v := load(addr)
-		if v == want {
-			return
+		v := load(pTail)
+		if v == h {
+			return nil
 		}
-		if b.step() && b.parking() {
-			b.park(addr, v, waiters)
+		if b.step() {
+			if v >= RingSize && ctx.Err() != nil {
+				return errUnpublished
+			}
+			if b.parking() {
+				b.park(pTail, v, r.word(offPTailWaiters))
+			}
 		}
 	}
 }

@@ -214,7 +214,8 @@ func (s *server) loop(i int) {
 	debug.SetPanicOnFault(true)
 	for !s.stop.Load() {
 		if s.fixing.Load() {
-			s.fixMu.Lock() // wait for the fix under way
+			s.fixMu.Lock()
+			//lint:ignore SA2001 taking the lock was the wait for the fix under way
 			s.fixMu.Unlock()
 			continue
 		}
