@@ -30,6 +30,9 @@ type Impl struct {
 	Serve func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// Start starts the store's server processes and returns once they are ready.
 	Start func(ctx context.Context, env StartEnv) (Cluster, error)
+	// Shorthands are kvbench flags of run and fuzz that stand for server
+	// flags of this store (shm: --server-threads N is its -n N).
+	Shorthands []Shorthand
 	// Epilogue, when set, prints the system's own closing lines after a
 	// benchmark's summary (shm: the CS537 client's "Total time" and
 	// "Throughput"), given the successful ops and the measured time.
@@ -40,6 +43,16 @@ type Impl struct {
 	// madkvline), so every bundled store can be driven through exec:.
 	// Nil when the store has no client of its own.
 	Client func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+}
+
+// Shorthand is a kvbench flag that expands to a server flag of one store.
+type Shorthand struct {
+	// Flag is the kvbench flag's name, without dashes: "server-threads".
+	Flag string
+	// Server is the server flag it becomes: "-n".
+	Server string
+	// Usage is the help text, e.g. "server threads (the course server's -n)".
+	Usage string
 }
 
 // Supports reports whether the store's protocol has kind k.

@@ -61,7 +61,7 @@ func TestBadInputGivesOneClearError(t *testing.T) {
 		{"ops and duration", []string{"run", "--ops", "5", "--duration", "1s", "--out", out}, "not both"},
 		{"-c needs one client", []string{"run", "--impl", "shm", "-n", "2", "-i", goodOps, "-c", goodOps, "--out", out}, "-n 1 -w 1"},
 		{"unknown workload", []string{"run", "--workload", "z", "--out", out}, "workload"},
-		{"shm flags on memkv", []string{"run", "--server-threads", "2", "--out", out}, "shm's flags"},
+		{"shm flags on memkv", []string{"run", "--server-threads", "2", "--out", out}, "--server-threads is shm's flag"},
 		{"serve without target", []string{"fuzz", "--serve", "true", "--out", out}, "--serve needs --target"},
 		{"crash without a managed server", []string{"fuzz", "--target", "memcached://127.0.0.1:1", "--crash", "--out", out}, "unreachable"},
 		{"unknown flag", []string{"run", "--bogus"}, "unknown flag"},

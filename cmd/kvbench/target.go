@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,10 +19,11 @@ import (
 // targetFlags are the flags that choose what a command drives; run and fuzz
 // share them.
 type targetFlags struct {
-	impl, url, implFlags     string
-	serve                    []string
-	opTimeout                time.Duration
-	serverThreads, tableSize int
+	impl, url, implFlags string
+	serve                []string
+	opTimeout            time.Duration
+	// shorthands holds the value of each store's shorthand flag, by flag.
+	shorthands map[string]*string
 }
 
 func (t *targetFlags) register(fs *pflag.FlagSet, defaultImpl string) {
@@ -32,8 +32,12 @@ func (t *targetFlags) register(fs *pflag.FlagSet, defaultImpl string) {
 	fs.StringArrayVar(&t.serve, "serve", nil, "a server command kvbench starts for --target and may fault; repeat it, as NAME='cmd', once per node")
 	fs.DurationVar(&t.opTimeout, "op-timeout", 0, "bound on one request for targets that cannot tell by themselves (exec: clients; default 10s)")
 	fs.StringVar(&t.implFlags, "impl-flags", "", "extra flags for the bundled store's server, in its own syntax, e.g. '--fsync never'")
-	fs.IntVar(&t.serverThreads, "server-threads", 0, "shm: server threads (the course server's -n)")
-	fs.IntVar(&t.tableSize, "table-size", 0, "shm: initial hash table size (the course server's -s)")
+	t.shorthands = map[string]*string{}
+	for _, im := range registry.All() {
+		for _, sh := range im.Shorthands {
+			t.shorthands[sh.Flag] = fs.String(sh.Flag, "", im.Name+": "+sh.Usage)
+		}
+	}
 }
 
 // resolve turns the flags into a scenarios.Target. --target wins over the
@@ -64,17 +68,16 @@ func (t *targetFlags) resolve(fs *pflag.FlagSet) (scenarios.Target, error) {
 	if err != nil {
 		return out, fmt.Errorf("--impl-flags: %w", err)
 	}
-	if (t.serverThreads != 0 || t.tableSize != 0) && out.Impl != "shm" {
-		return out, fmt.Errorf("--server-threads and --table-size are shm's flags; use --impl-flags for %s", out.Impl+out.URL)
-	}
-	if t.serverThreads < 0 || t.tableSize < 0 {
-		return out, fmt.Errorf("--server-threads and --table-size must be positive")
-	}
-	if t.serverThreads > 0 {
-		flags = append(flags, "-n", strconv.Itoa(t.serverThreads))
-	}
-	if t.tableSize > 0 {
-		flags = append(flags, "-s", strconv.Itoa(t.tableSize))
+	for _, im := range registry.All() {
+		for _, sh := range im.Shorthands {
+			if !fs.Changed(sh.Flag) {
+				continue
+			}
+			if out.Impl != im.Name {
+				return out, fmt.Errorf("--%s is %s's flag; use --impl-flags for %s", sh.Flag, im.Name, out.Impl+out.URL)
+			}
+			flags = append(flags, sh.Server, *t.shorthands[sh.Flag])
+		}
 	}
 	if out.URL != "" && len(flags) > 0 {
 		return out, fmt.Errorf("--impl-flags applies to bundled stores; pass an external server's flags in --serve")

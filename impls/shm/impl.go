@@ -28,7 +28,11 @@ func Impl() *impls.Impl {
 		Serve:     serve,
 		Start:     start,
 		Epilogue:  epilogue,
-		Client:    runClient,
+		Shorthands: []impls.Shorthand{
+			{Flag: "server-threads", Server: "-n", Usage: "server threads (the course server's -n)"},
+			{Flag: "table-size", Server: "-s", Usage: "initial hash table size (the course server's -s)"},
+		},
+		Client: runClient,
 	}
 }
 
