@@ -26,9 +26,9 @@
 // completed writes. Measured on the project's 2-core machine (5 servers x 3
 // nodes, 5 conflicting fuzz clients, 200 ops each): (3,1,1) and (3,3,1)
 // under loss produced the predicted violations with witnesses; every other
-// cell, (3,3,3)-like R = N under crash and loss included, checked ok (a
-// crash violation needs every replica of a key to crash after its last
-// write, which short runs rarely produce).
+// cell, the R = N ones (3,1,3) and (5,3,3) under crash and loss included,
+// checked ok (a crash violation needs every replica of a key to crash after
+// its last write, which short runs rarely produce).
 //
 // Cost: each operation opens a fresh UDP socket and crosses one proxy per
 // replica; YCSB A with 4 clients on S=3, N=3 ran 3 800-4 700 ops/s (p99
