@@ -95,6 +95,10 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	} else {
 		close(nemDone)
 	}
+	stopObserving, err := observeNotifications(o, tgt.cluster, mix.keys, epoch)
+	if err != nil {
+		return dir, nil, err
+	}
 	streams := func(i int) workload.Stream { return adaptStream(mix.streams(i), tgt.impl) }
 	res, err := driver.Run(ctx, cfg, tgt.cluster.NewClient, streams)
 	st.done()
@@ -106,6 +110,11 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	var windows []results.Fault
 	if nem != nil {
 		windows = nem.Windows()
+	}
+	var notifSummary string
+	var notifProblems []string
+	if stopObserving != nil {
+		notifSummary, notifProblems = stopObserving(res.Events, windows)
 	}
 
 	run = &results.Run{
@@ -137,6 +146,9 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 		return dir, nil, err
 	}
 	run.Check = check
+	if stopObserving != nil {
+		foldNotifications(dir, run, notifSummary, notifProblems)
+	}
 	if err := results.WriteRun(dir, run); err != nil {
 		return dir, nil, err
 	}

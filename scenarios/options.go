@@ -92,7 +92,10 @@ type FuzzOptions struct {
 	FaultTarget   string
 	FaultInterval time.Duration
 	FaultDuration time.Duration
-	Output        Output
+	// Subscribe opens sessions that subscribe to the hot keys and checks
+	// their notifications against the history (istkvs).
+	Subscribe bool
+	Output    Output
 }
 
 // Faults returns the faults o asks for, as the store's claims see them.

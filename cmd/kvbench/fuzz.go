@@ -29,6 +29,7 @@ type fuzzOptions struct {
 	faultDuration time.Duration
 	out           string
 	json, quiet   bool
+	subscribe     bool
 }
 
 func newFuzzCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -51,7 +52,8 @@ with --fsync never (0, reported as expected); violation (1); unknown (2).`,
   kvbench fuzz --impl memkv --workload f --clients 4 --keys 10 --crash
   kvbench fuzz --target memcached://127.0.0.1:11211 --clients 5 --conflict
   kvbench fuzz --target memcached://127.0.0.1:22122 --serve './myserver --port 22122' --crash
-  kvbench fuzz --impl madkv --impl-flags '--partitions 3' --clients 5 --conflict --crash --fault-target server`,
+  kvbench fuzz --impl madkv --impl-flags '--partitions 3' --clients 5 --conflict --crash --fault-target server
+  kvbench fuzz --impl istkvs --clients 5 --conflict --crash --subscribe`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return noVerdict(o.run(cmd, stdout, stderr))
@@ -76,6 +78,7 @@ with --fsync never (0, reported as expected); violation (1); unknown (2).`,
 	fs.StringVar(&o.out, "out", "runs", "results directory")
 	fs.BoolVar(&o.json, "json", false, "print run.json instead of the verdict line")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress output")
+	fs.BoolVar(&o.subscribe, "subscribe", false, "istkvs: sessions subscribe to the keys; every change must be notified once, in order")
 	return cmd
 }
 
@@ -104,7 +107,7 @@ func (o *fuzzOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 		Target: target, Clients: o.clients, Keys: o.keys, OpsPerClient: o.ops, Conflict: o.conflict,
 		ValueSize: o.valueSize, Workload: o.workload, Seed: seed, Crash: o.crash, Pause: o.pause,
 		Partition: o.partition, Net: o.net, FaultTarget: o.faultTarget,
-		FaultInterval: o.faultInterval, FaultDuration: o.faultDuration,
+		FaultInterval: o.faultInterval, FaultDuration: o.faultDuration, Subscribe: o.subscribe,
 		Output: scenarios.Output{Dir: o.out, Args: commandLine(), Stdout: stdout, Status: stderr, Quiet: o.quiet, JSON: o.json},
 	}
 	_, run, err := scenarios.Fuzz(cmd.Context(), fo)

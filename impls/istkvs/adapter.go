@@ -104,13 +104,17 @@ func (c *JobCluster) NewClient(_ context.Context, id int) (impls.Client, error) 
 	return &jobClient{c: c, id: id}, nil
 }
 
+// sessionSeq numbers the sessions this process opens, so their pipe names
+// never collide (several observers, several clusters in one test binary).
+var sessionSeq atomic.Uint64
+
 // Session opens a client session on the server's register fifo, with pipes
 // named for this process and name (at most 40 characters in all).
 func (c *JobCluster) Session(ctx context.Context, name string) (*Session, error) {
 	if c.fifo == "" {
 		return nil, errors.New("istkvs: this server has no register fifo")
 	}
-	base := fmt.Sprintf("/tmp/kvb%d%s", c.pid, name)
+	base := fmt.Sprintf("/tmp/kvb%d-%d%s", c.pid, sessionSeq.Add(1), name)
 	return Connect(ctx, c.fifo, [3]string{base + "q", base + "r", base + "n"})
 }
 

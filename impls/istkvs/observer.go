@@ -192,3 +192,28 @@ func CheckHistoryNotifications(events []results.Event, subs []Subscription, note
 	}
 	return CheckNotifications(ChangesOf(events), subs, notes)
 }
+
+// ObserveNotifications is the optional Cluster capability `kvbench fuzz
+// --subscribe` looks for: it starts two sessions that keep keys subscribed
+// (times on the run's clock, from epoch) and returns a function that stops
+// them and checks what they were told against the run's history and fault
+// windows: a one-line summary, and one line per violation (at most 100).
+func (c *JobCluster) ObserveNotifications(keys []string, epoch time.Time) (func(events []results.Event, faults []results.Fault) (string, []string), error) {
+	obs, err := StartObserver(c, keys, 2, epoch)
+	if err != nil {
+		return nil, err
+	}
+	return func(events []results.Event, faults []results.Fault) (string, []string) {
+		subs, notes := obs.Stop()
+		var out []string
+		for _, v := range CheckHistoryNotifications(events, subs, notes, faults) {
+			out = append(out, v.String())
+		}
+		n := 0
+		for _, ns := range notes {
+			n += len(ns)
+		}
+		return fmt.Sprintf("%d notifications to %d sessions over %d subscriptions checked against %d changes",
+			n, len(notes), len(subs), len(ChangesOf(events))), out
+	}, nil
+}

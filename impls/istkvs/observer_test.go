@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,13 @@ func TestObserverThroughJobs(t *testing.T) {
 	epoch := time.Now()
 	keys := []string{"hot0", "hot1", "hot2"}
 	obs, err := istkvs.StartObserver(c, keys, 2, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The capability fuzz --subscribe uses, side by side.
+	check, err := c.(interface {
+		ObserveNotifications([]string, time.Time) (func([]results.Event, []results.Fault) (string, []string), error)
+	}).ObserveNotifications(keys, epoch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +72,9 @@ func TestObserverThroughJobs(t *testing.T) {
 	}
 	if v := istkvs.CheckHistoryNotifications(events, subs, notes, nil); len(v) != 0 {
 		t.Fatalf("%d violations, first %v", len(v), v[0])
+	}
+	if sum, v := check(events, nil); len(v) != 0 || !strings.HasSuffix(sum, "over 6 subscriptions checked against 450 changes") {
+		t.Fatalf("ObserveNotifications: %s; %d violations %v", sum, len(v), v)
 	}
 	if total < 300 {
 		t.Errorf("only %d notifications", total)
