@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,12 +97,42 @@ func claimFor(run *results.Run, stderr io.Writer) *impls.Claim {
 	if im.Claims == nil {
 		return nil
 	}
-	faults := impls.Faults{Crash: run.Options["crash"] == "true", Pause: run.Options["pause"] == "true"}
-	for _, f := range run.Faults {
-		faults.Crash = faults.Crash || f.Kind == "crash"
-		faults.Pause = faults.Pause || f.Kind == "pause"
+	// The typed configuration; runs written before it existed kept the
+	// same facts as option strings.
+	var faults impls.Faults
+	var kinds []string
+	flags := strings.Fields(run.Options["impl_flags"])
+	if cfg := run.Config; cfg != nil {
+		flags = cfg.ImplFlags
+		if cfg.Faults != nil {
+			kinds, faults.Target = cfg.Faults.Kinds, cfg.Faults.Target
+		}
+	} else {
+		for _, k := range []string{"crash", "pause", "partition"} {
+			if run.Options[k] == "true" {
+				kinds = append(kinds, k)
+			}
+		}
+		faults.Target = run.Options["fault_target"]
 	}
-	c := im.Claims(strings.Fields(run.Options["impl_flags"]), faults)
+	for _, f := range run.Faults { // what was injected counts too
+		kinds = append(kinds, f.Kind)
+	}
+	for _, k := range kinds {
+		switch k {
+		case "crash":
+			faults.Crash = true
+		case "pause":
+			faults.Pause = true
+		case "partition":
+			faults.Partition = true
+		default:
+			if !slices.Contains(faults.Net, k) {
+				faults.Net = append(faults.Net, k)
+			}
+		}
+	}
+	c := im.Claims(flags, faults)
 	return &c
 }
 
