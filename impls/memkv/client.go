@@ -542,7 +542,10 @@ func serverError(line []byte, cl *call) error {
 	case bytes.HasPrefix(line, []byte("SERVER_ERROR")) && write:
 		// memcached drops the old value when it refuses a set.
 		return fmt.Errorf("memcached %s %q: %w: %s", opName(cl.op), cl.key, impls.ErrUnknownOutcome, line)
-	case bytes.HasPrefix(line, []byte("SERVER_ERROR")), bytes.HasPrefix(line, []byte("CLIENT_ERROR")), string(line) == "ERROR":
+	case bytes.HasPrefix(line, []byte("SERVER_ERROR")), bytes.HasPrefix(line, []byte("CLIENT_ERROR")), string(line) == "ERROR",
+		// "ERROR Too many open connections": the server hung up on accept
+		// without reading anything.
+		bytes.HasPrefix(line, []byte("ERROR ")):
 		return fmt.Errorf("memcached %s %q: %s", opName(cl.op), cl.key, line)
 	}
 	return nil
