@@ -95,6 +95,13 @@ func Check(ctx context.Context, events []results.Event, opts Options) Result {
 // each violating key in key order, its first violating segment.
 func check(ctx context.Context, h *history, opts Options) (Result, []segment) {
 	r := Result{Ops: h.ops}
+	if h.answered == 0 && len(h.events) > 0 {
+		// Every operation failed or went unanswered: any store would pass
+		// such a history, so it proves nothing.
+		r.Verdict = results.VerdictUnknown
+		r.Detail = fmt.Sprintf("no operation was answered (%d recorded: failed or outcome unknown): nothing to check", len(h.events))
+		return r, nil
+	}
 	gctx, stop := heapGuard(ctx, opts.MaxHeap)
 	defer stop()
 	verdicts, first := checkKeys(gctx, h, opts.Timeout, opts.minSegment)

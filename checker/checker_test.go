@@ -203,7 +203,7 @@ func TestUnknownAndFailedOutcomes(t *testing.T) {
 		{name: "failed get ignored", events: h(
 			put(0, "k", "a", 0, 10), failed(get(1, "k", "garbage", 20, 30))), verdict: ok},
 		{name: "key with only failed ops is not counted", events: h(
-			failed(put(0, "k", "a", 0, 10))), verdict: ok, detail: []string{"0 keys"}},
+			failed(put(0, "k", "a", 0, 10)), put(1, "j", "b", 0, 10)), verdict: ok, detail: []string{"1 key,"}},
 	}, Options{})
 }
 
@@ -325,5 +325,19 @@ func TestCountsOpsAndKeys(t *testing.T) {
 	if r.Verdict != ok || r.Ops != 3 || r.Keys != 3 {
 		t.Fatalf("got %q ops %d keys %d (%s); want ok, 3 ops (put a, unknown put c, scan), 3 keys (a, c, and b read by the scan)",
 			r.Verdict, r.Ops, r.Keys, r.Detail)
+	}
+}
+
+// TestNothingAnsweredIsUnknown: a history in which no operation returned
+// (a client that answers only garbage, a store that is down throughout)
+// proves nothing; it must never pass.
+func TestNothingAnsweredIsUnknown(t *testing.T) {
+	es := []results.Event{
+		{Client: 0, Req: impls.Request{Kind: impls.Put, Key: "k", Value: "v"}, Outcome: results.Unknown, Call: 0, Return: 10},
+		{Client: 1, Req: impls.Request{Kind: impls.Get, Key: "k"}, Outcome: results.Fail, Call: 5, Return: 15},
+	}
+	r := Check(context.Background(), es, Options{})
+	if r.Verdict != results.VerdictUnknown || !strings.Contains(r.Detail, "no operation was answered") {
+		t.Fatalf("%s: %s", r.Verdict, r.Detail)
 	}
 }

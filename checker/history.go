@@ -22,8 +22,9 @@ type history struct {
 	direct [][]int32 // per key: the kept non-scan events on it
 	scans  []scanRange
 	cover  []int // per key: how many kept scans cover it
-	// ops counts the events that are checked (not dropped).
-	ops int
+	// ops counts the events that are checked (not dropped); answered
+	// those of them that returned an answer (not unknown).
+	ops, answered int
 	// end stands in for +infinity: later than every time in the history.
 	end int64
 }
@@ -93,6 +94,9 @@ func build(events []results.Event) (*history, error) {
 			continue // an unanswered read constrains nothing
 		}
 		h.ops++
+		if e.Outcome == results.OK {
+			h.answered++
+		}
 		if e.Req.Kind != impls.Scan {
 			k := index[e.Req.Key]
 			h.direct[k] = append(h.direct[k], int32(i))

@@ -36,6 +36,7 @@ func Targets() []impls.Target {
 	return []impls.Target{
 		memkv.Target(),
 		execclient.Target(),
+		shm.Target(),
 		dkvs.Target(),
 		etcd.Target(),
 		istkvs.Target(),
