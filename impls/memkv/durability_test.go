@@ -268,3 +268,46 @@ func TestServerStopsGracefully(t *testing.T) {
 		t.Errorf("k99 after restart: %+v %v", r, errors.Unwrap(err))
 	}
 }
+
+// TestClientAcrossServerKill: the adapter's idle connection to a server
+// that was SIGKILLed between requests is not used for the next request:
+// after a restart it succeeds on a new connection, with no server it
+// fails definitely; never an unknown outcome (issue 15, part 6).
+func TestClientAcrossServerKill(t *testing.T) {
+	cl, _ := startChild(t, t.TempDir(), "--fsync", "always")
+	p := cl.Nodes()[0].Proc
+	for _, window := range []int{1, 8} {
+		c, err := Dial(context.Background(), cl.addr, window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		put := func(v string) error {
+			_, err := c.Do(context.Background(), impls.Request{Kind: impls.Put, Key: "k", Value: v})
+			return err
+		}
+		if err := put("before"); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			if err := p.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Restart(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if err := put(fmt.Sprint("after kill ", i)); err != nil {
+				t.Fatalf("window %d: put after kill and restart %d: %v, want success", window, i, err)
+			}
+		}
+		if err := p.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		if err := put("nobody listens"); err == nil || impls.IsUnknown(err) {
+			t.Fatalf("window %d: put with the server killed: %v, want a definite error", window, err)
+		}
+		if err := p.Restart(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
