@@ -14,6 +14,7 @@ import (
 
 	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/impls/madkvline"
+	"github.com/kvbench/kvbench/impls/proc"
 )
 
 // stopGrace is how long Close waits for the STOP echo and the exit.
@@ -64,7 +65,7 @@ type process struct {
 	stdin  *os.File // our write end of its stdin
 	stdout *os.File // our read end of its stdout
 	rr     *madkvline.ReplyReader
-	stderr *tail
+	stderr *proc.Tail
 	done   chan struct{} // closed once the process has been waited for
 	state  *os.ProcessState
 }
@@ -116,15 +117,15 @@ func (c *client) start() (*process, error) {
 		inW.Close()
 		return nil, err
 	}
-	p := &process{stdin: inW, stdout: outR, stderr: &tail{}, done: make(chan struct{})}
+	p := &process{stdin: inW, stdout: outR, stderr: proc.NewTail(tailBytes), done: make(chan struct{})}
 	cmd := exec.Command("/bin/sh", "-c", "exec "+c.cluster.command)
 	cmd.Stdin, cmd.Stdout = inR, outW
 	cmd.Stderr = io.MultiWriter(&prefixWriter{w: c.cluster.log, prefix: fmt.Sprintf("exec client %d: ", c.id)}, p.stderr)
 	cmd.Env = append(os.Environ(), "KVBENCH_CLIENT_ID="+strconv.Itoa(c.id), "KVBENCH_CLIENTS="+strconv.Itoa(c.cluster.clients))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.WaitDelay = time.Second // a grandchild holding stderr open must not hang Wait
-	err = startLocked(cmd)
-	inR.Close() // the child has its own copies
+	cmd.WaitDelay = time.Second  // a grandchild holding stderr open must not hang Wait
+	err = proc.StartCommand(cmd) // forked from a thread that never exits, so Pdeathsig holds
+	inR.Close()                  // the child has its own copies
 	outW.Close()
 	if err != nil {
 		inW.Close()

@@ -44,7 +44,7 @@ var ErrExited = errors.New("process exited before it was ready")
 type Process struct {
 	spec Spec
 
-	tail *tailWriter // the last bytes of output, for errors
+	tail *Tail // the last bytes of output, for errors
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -55,7 +55,7 @@ type Process struct {
 
 // Start starts the process described by spec and waits until it is ready.
 func Start(ctx context.Context, spec Spec) (*Process, error) {
-	p := &Process{spec: spec, tail: &tailWriter{max: tailBytes}}
+	p := &Process{spec: spec, tail: NewTail(tailBytes)}
 	if err := p.start(ctx); err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func (p *Process) start(ctx context.Context) error {
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := startLocked(cmd); err != nil {
+	if err := StartCommand(cmd); err != nil {
 		return fmt.Errorf("start %s: %w", p.spec.Name, err)
 	}
 	done := make(chan struct{})
@@ -139,7 +139,7 @@ func (p *Process) waitReady(ctx context.Context, done <-chan struct{}) error {
 		case <-done:
 			return p.exitedError()
 		case <-ctx.Done():
-			if out := p.tail.String(); out != "" {
+			if out := indent(p.tail.String()); out != "" {
 				return fmt.Errorf("%s not ready after %v: %w; its last output:\n%s", p.spec.Name, timeout, err, out)
 			}
 			return fmt.Errorf("%s not ready after %v: %w", p.spec.Name, timeout, err)
@@ -162,7 +162,7 @@ func (p *Process) exitedError() error {
 	if st != nil {
 		status = " (" + st.String() + ")"
 	}
-	if out := p.tail.String(); out != "" {
+	if out := indent(p.tail.String()); out != "" {
 		return fmt.Errorf("%s%s: %w; its last output:\n%s", p.spec.Name, status, ErrExited, out)
 	}
 	return fmt.Errorf("%s%s: %w, with no output", p.spec.Name, status, ErrExited)

@@ -21,8 +21,10 @@ type startReq struct {
 	errc chan error
 }
 
-// startLocked runs cmd.Start on the starter thread.
-func startLocked(cmd *exec.Cmd) error {
+// StartCommand runs cmd.Start on a thread that never exits, so a
+// Pdeathsig in cmd.SysProcAttr holds for the life of kvbench. Use it for
+// every child that must die with kvbench (Start does).
+func StartCommand(cmd *exec.Cmd) error {
 	starter.once.Do(func() {
 		starter.reqs = make(chan startReq)
 		go func() {
@@ -40,14 +42,19 @@ func startLocked(cmd *exec.Cmd) error {
 // tailBytes is how much of a process's output its errors quote.
 const tailBytes = 2048
 
-// tailWriter keeps the last max bytes written to it.
-type tailWriter struct {
+// Tail keeps the last bytes written to it, to quote a process's output in
+// an error. Safe for concurrent use.
+type Tail struct {
 	mu  sync.Mutex
 	max int
 	buf []byte
 }
 
-func (t *tailWriter) Write(b []byte) (int, error) {
+// NewTail returns a Tail that keeps the last max bytes.
+func NewTail(max int) *Tail { return &Tail{max: max} }
+
+// Write keeps the end of b.
+func (t *Tail) Write(b []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.buf = append(t.buf, b...)
@@ -57,11 +64,15 @@ func (t *tailWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// String returns the kept output, trimmed, with each line indented.
-func (t *tailWriter) String() string {
+// String returns the kept output, trimmed.
+func (t *Tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := string(bytes.TrimSpace(t.buf))
+	return string(bytes.TrimSpace(t.buf))
+}
+
+// indent puts two spaces before each line of s ("" stays "").
+func indent(s string) string {
 	if s == "" {
 		return ""
 	}
