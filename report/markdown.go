@@ -232,25 +232,8 @@ func (d *document) collectWarnings() {
 		w = append(w, fmt.Sprintf("%s written by a kvbench without a typed configuration: grouped by what "+
 			"their run.json records (impl flags and faults from its options)", plural(legacy, "run")))
 	}
-	over := 0
-	reasons := map[string]int{}
-	var rs []string
-	for _, r := range d.runs {
-		if ok, why := r.Load.Overloaded(); ok {
-			over++
-			if reasons[why] == 0 {
-				rs = append(rs, why)
-			}
-			reasons[why]++
-		}
-	}
-	if over > 0 {
-		sort.Strings(rs)
-		for i, why := range rs {
-			rs[i] = fmt.Sprintf("%s (%s)", why, plural(reasons[why], "run"))
-		}
-		w = append(w, fmt.Sprintf("%d of %d runs ran on an overloaded machine (⚠ in the tables): their numbers "+
-			"measure the machine as much as the store: %s", over, len(d.runs), strings.Join(rs, "; ")))
+	if o := overloadSummary(d.runs); o != "" {
+		w = append(w, o)
 	}
 	for _, g := range d.bench {
 		if g.tput.wide() {
@@ -519,4 +502,56 @@ func loadSummary(runs []*runData) string {
 		out += fmt.Sprintf(", stolen %s%%", rng(steal, "%.0f"))
 	}
 	return out
+}
+
+// overloadSummary counts the runs that ran on an overloaded machine, by
+// cause, with the worst case of each: "12 of 20 runs ran on an overloaded
+// machine (⚠ in the tables): ... more threads than cores in 9 runs (up to
+// 9 threads on 2 cores); a load average above the cores in 12 runs (up to
+// 15.2 on 2 cores)".
+func overloadSummary(runs []*runData) string {
+	over := 0
+	var threads, loaded, stolen int
+	var worstT, worstTC, worstLC int
+	var worstL, worstS float64
+	for _, r := range runs {
+		l := r.Load
+		if ok, _ := l.Overloaded(); !ok {
+			continue
+		}
+		over++
+		if l.Oversubscribed {
+			threads++
+			if l.Threads*worstTC >= worstT*l.Cores {
+				worstT, worstTC = l.Threads, l.Cores
+			}
+		}
+		if la := max(l.LoadAvgStart[0], l.LoadAvgEnd[0]); la > float64(l.Cores) {
+			loaded++
+			if la/float64(l.Cores) >= worstL/float64(max(worstLC, 1)) {
+				worstL, worstLC = la, l.Cores
+			}
+		}
+		if l.StealPercent >= 5 {
+			stolen++
+			worstS = max(worstS, l.StealPercent)
+		}
+	}
+	if over == 0 {
+		return ""
+	}
+	var why []string
+	if threads > 0 {
+		why = append(why, fmt.Sprintf("more client and server threads than cores in %s (up to %d threads on %d cores)",
+			plural(threads, "run"), worstT, worstTC))
+	}
+	if loaded > 0 {
+		why = append(why, fmt.Sprintf("a load average above the cores in %s (up to %.1f on %d cores)",
+			plural(loaded, "run"), worstL, worstLC))
+	}
+	if stolen > 0 {
+		why = append(why, fmt.Sprintf("CPU stolen by the hypervisor in %s (up to %.0f%%)", plural(stolen, "run"), worstS))
+	}
+	return fmt.Sprintf("%d of %d runs ran on an overloaded machine (⚠ in the tables; the reason in the run list): "+
+		"their numbers measure the machine as much as the store: %s", over, len(runs), strings.Join(why, "; "))
 }
