@@ -341,24 +341,6 @@ func sameKeys(pairs []Pair, keys []string) bool {
 	return true
 }
 
-func contains(ks []string, k string) bool {
-	for _, x := range ks {
-		if x == k {
-			return true
-		}
-	}
-	return false
-}
-
-func writtenByOther(origin map[Pair]writer, k string, job int) bool {
-	for p, w := range origin {
-		if p.Key == k && w.job != job {
-			return true
-		}
-	}
-	return false
-}
-
 func show(v string) string {
 	if v == "" {
 		return "missing"
@@ -380,8 +362,7 @@ func keyGroups(jobs []*jobFiles) map[string][]string {
 				for _, p := range c.Pairs {
 					ks = append(ks, p.Key)
 				}
-				if !isGroup(c.Pairs) {
-					ks = ks[:1] // pairs of different values are no group
+				if !isGroup(c.Pairs) { // pairs of different values are no group
 					for _, p := range c.Pairs {
 						sets[p.Key] = ""
 					}

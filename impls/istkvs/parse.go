@@ -27,8 +27,9 @@ const (
 // InvalidMessage is what the server prints to stderr for a line it rejects.
 const InvalidMessage = "Invalid command. See HELP for usage"
 
-// ErrInvalid is returned by ParseLine for a line that is not a command.
-var ErrInvalid = errors.New(InvalidMessage)
+// ErrInvalid is returned by ParseLine for a line that is not a command;
+// its text is the spec's message.
+var ErrInvalid = errors.New(InvalidMessage) //lint:ignore ST1005 the course's exact message
 
 // Op is a job command.
 type Op uint8
