@@ -274,6 +274,9 @@ func logAxisFor(p *plot.Plot, lo, hi float64, entries int) {
 	// The legend takes about 5% of the height per line; the data keep the
 	// rest.
 	share := math.Min(0.6, math.Max(0.3, 0.05*float64(entries)))
+	if entries == 0 {
+		share = 0.05 // no legend: a little air above the data
+	}
 	p.Y.Max = hi * math.Pow(hi/p.Y.Min, share/(1-share))
 	if !strings.HasSuffix(p.Y.Label.Text, "log scale") && !strings.Contains(p.Y.Label.Text, "log scale") {
 		p.Y.Label.Text += " (log scale)"

@@ -94,7 +94,7 @@ func (f *figures) fuzzEvents(r *runData, title, name string) (string, error) {
 		}
 		sc.GlyphStyle = draw.GlyphStyle{Color: okColor, Radius: vg.Points(1), Shape: draw.CircleGlyph{}}
 		lp.Add(sc)
-		logAxis(lp, lo, hi)
+		logAxisFor(lp, lo, hi, 0)
 	}
 	for _, f := range r.Faults {
 		end = math.Max(end, float64(f.End)/1e9)
