@@ -262,14 +262,21 @@ type cluster struct {
 	cf      ClusterFlags
 	ring    *Ring
 	procs   []*proc.Process
-	proxies []*netproxy.UDP // parallel to procs; nil for a target
+	proxies []*netproxy.UDP // parallel to procs
+	// route sends a ring address's datagrams to its proxy (targets, whose
+	// servers.txt lists the servers themselves); nil when the ring already
+	// lists the proxies (the bundled cluster).
+	route map[netip.AddrPort]netip.AddrPort
+	// extra are proxies without a managed process (a target's servers
+	// without --serve): closed with the cluster, not faulted.
+	extra []*netproxy.UDP
 }
 
 var _ impls.Cluster = (*cluster)(nil)
 
 // NewClient returns a quorum client; clients share nothing but the ring.
 func (c *cluster) NewClient(_ context.Context, _ int) (impls.Client, error) {
-	return &adapter{qc: &QuorumClient{Ring: c.ring, Q: c.cf.Q, Timeout: c.cf.Timeout}, closed: make(chan struct{})}, nil
+	return &adapter{qc: &QuorumClient{Ring: c.ring, Q: c.cf.Q, Timeout: c.cf.Timeout, Route: c.route}, closed: make(chan struct{})}, nil
 }
 
 // Nodes returns the servers, each with its proxy as its network.
@@ -291,7 +298,7 @@ func (c *cluster) Close() error {
 	for _, p := range c.procs {
 		errs = append(errs, p.Stop(2*time.Second))
 	}
-	for _, px := range c.proxies {
+	for _, px := range append(c.proxies, c.extra...) {
 		if px != nil {
 			errs = append(errs, px.Close())
 		}

@@ -232,8 +232,8 @@ func TestTarget(t *testing.T) {
 	if !im.Claims(nil, impls.Faults{}).Linearizable || im.Claims(nil, impls.Faults{Crash: true}).Linearizable {
 		t.Error("target claims: (2,2,2) without faults is linearizable, with crashes not")
 	}
-	if n := c.Nodes(); len(n) != 2 || n[0].Name != "s1" || n[0].Proc == nil {
-		t.Fatalf("nodes %+v", n)
+	if n := c.Nodes(); len(n) != 2 || n[0].Name != "s1" || n[0].Proc == nil || n[0].Net == nil {
+		t.Fatalf("nodes %+v: want s1, s2 with processes and proxies", n)
 	}
 	cl, _ := c.NewClient(ctx, 0)
 	if _, err := cl.Do(ctx, impls.Request{Kind: impls.Put, Key: "k", Value: "v"}); err != nil {
@@ -241,6 +241,18 @@ func TestTarget(t *testing.T) {
 	}
 	if r, err := cl.Do(ctx, impls.Request{Kind: impls.Get, Key: "k"}); err != nil || r.Value != "v" {
 		t.Errorf("get: %+v %v", r, err)
+	}
+	// The client reaches the servers through kvbench's proxies: isolating
+	// one makes R=2 reads fail.
+	c.Nodes()[1].Net.Isolate()
+	short, cancelShort := context.WithTimeout(ctx, 3*time.Second)
+	if r, err := cl.Do(short, impls.Request{Kind: impls.Get, Key: "k"}); err == nil {
+		t.Errorf("R=2 get with one of two servers isolated: %+v", r)
+	}
+	cancelShort()
+	c.Nodes()[1].Net.Heal()
+	if r, err := cl.Do(ctx, impls.Request{Kind: impls.Get, Key: "k"}); err != nil || r.Value != "v" {
+		t.Errorf("get after heal: %+v %v", r, err)
 	}
 	// Crash and restart one: it is ready again only once it answers.
 	p := c.Nodes()[0].Proc

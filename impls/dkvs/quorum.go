@@ -37,6 +37,11 @@ type QuorumClient struct {
 	Q    Quorum
 	// Timeout bounds one operation; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// Route, when set, maps a server's address in the ring to the address
+	// datagrams for it are sent to (kvbench's proxy in front of it); its
+	// replies must come from that address. The ring, and so every key's
+	// placement, stays the one servers.txt describes.
+	Route map[netip.AddrPort]netip.AddrPort
 }
 
 // ErrQuorum is wrapped (with the original's code) when an operation did not
@@ -120,6 +125,13 @@ func (c *QuorumClient) exchange(ctx context.Context, key string, req []byte, don
 		return 0, err
 	}
 	replicas := c.Ring.Replicas(key, c.Q.N)
+	if c.Route != nil {
+		for i, r := range replicas {
+			if to, ok := c.Route[r]; ok {
+				replicas[i] = to
+			}
+		}
+	}
 	conn, err := net.ListenUDP("udp4", nil)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrNetwork, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +211,23 @@ func TestQuorumHonoursContext(t *testing.T) {
 	err := c.Put(ctx, "k", "v")
 	if err == nil || time.Since(start) > 5*time.Second {
 		t.Errorf("put with a 50ms context: %v after %v", err, time.Since(start))
+	}
+}
+
+// TestQuorumRoute: with Route, datagrams go to the routed address and only
+// its replies count, while placement follows the ring's addresses.
+func TestQuorumRoute(t *testing.T) {
+	_, real := startServers(t, 1, "k", "v")
+	ringTxt := deadAddrs(t, 1) // the ring names a dead address...
+	ring := mustRing(t, ringTxt)
+	to := mustRing(t, real).Servers()[0]
+	c := &QuorumClient{Ring: ring, Q: Quorum{N: 1, W: 1, R: 1}, Timeout: 300 * time.Millisecond,
+		Route: map[netip.AddrPort]netip.AddrPort{ring.Servers()[0]: to}} // ...routed to a live server
+	if res, err := c.Get(context.Background(), "k"); err != nil || res.Value != "v" {
+		t.Errorf("routed get: %+v %v", res, err)
+	}
+	c.Route = nil
+	if _, err := c.Get(context.Background(), "k"); err == nil {
+		t.Error("unrouted get to a dead address succeeded")
 	}
 }

@@ -3,11 +3,13 @@ package dkvs
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/netproxy"
 	"github.com/kvbench/kvbench/impls/proc"
 )
 
@@ -16,7 +18,9 @@ import (
 // The value is the file's path, optionally followed by the same quorum
 // flags as --impl-flags: --target 'dkvs:servers.txt -n 3 -w 2 -r 2'. With
 // one --serve per server (in the order servers.txt lists the distinct
-// servers), kvbench starts them and the nemesis may crash them.
+// servers), kvbench starts them and the nemesis may crash or pause them
+// and cut or degrade their links: kvbench's client reaches every server
+// through a UDP proxy of its own.
 func Target() impls.Target {
 	return impls.Target{
 		Scheme:  "dkvs",
@@ -57,7 +61,21 @@ func openTarget(ctx context.Context, env impls.TargetEnv) (*impls.Impl, impls.Cl
 	if env.Window > 1 {
 		return nil, nil, fmt.Errorf("dkvs: -w %d: a dkvs client sends one request at a time; use -w 1", env.Window)
 	}
-	c := &cluster{cf: cf, ring: ring}
+	c := &cluster{cf: cf, ring: ring, route: map[netip.AddrPort]netip.AddrPort{}}
+	// Every datagram to a server crosses a proxy kvbench owns, so network
+	// faults reach the servers it manages; the ring keeps the file's
+	// addresses, so keys land where the file says.
+	proxies := make([]*netproxy.UDP, len(servers))
+	for i, a := range servers {
+		px, err := netproxy.ListenUDP("127.0.0.1:0", a, cf.Seed+int64(i))
+		if err != nil {
+			c.extra = proxies
+			c.Close()
+			return nil, nil, err
+		}
+		proxies[i] = px
+		c.route[a] = px.Addr()
+	}
 	wd, _ := os.Getwd()
 	for i, s := range env.Serve {
 		addr := servers[i]
@@ -66,11 +84,14 @@ func openTarget(ctx context.Context, env impls.TargetEnv) (*impls.Impl, impls.Cl
 			Ready: RoundTripReady(addr), Probe: proc.OwnedUDPReady(addr.String()), ReadyTimeout: 15 * time.Second,
 		})
 		if err != nil {
+			c.extra = proxies
 			c.Close()
 			return nil, nil, fmt.Errorf("--serve %s=%q for %s: %w", s.Name, s.Command, addr, err)
 		}
 		c.procs = append(c.procs, p)
 	}
+	c.proxies = proxies[:len(c.procs)]
+	c.extra = proxies[len(c.procs):]
 	if len(env.Serve) == 0 {
 		// Servers may legitimately be down (quorums tolerate it); refuse
 		// only a file none of whose servers answers.
