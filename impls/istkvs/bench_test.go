@@ -98,9 +98,14 @@ func BenchmarkBackupStall(b *testing.B) {
 			t := time.Now()
 			s := tb.Snapshot()
 			snap += time.Since(t)
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("b-%d.bck", n)), s.AppendShow(nil), 0o600); err != nil {
+			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("b-%d.bck", n)))
+			if err != nil {
 				b.Fatal(err)
 			}
+			if err := s.WriteShow(f); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
 			total += time.Since(t)
 		})
 	}

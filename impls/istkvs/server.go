@@ -316,7 +316,11 @@ func (s *Server) backup(ctx context.Context, path string) {
 		if s.backupHook != nil {
 			s.backupHook()
 		}
-		if err := os.WriteFile(path, snap.AppendShow(nil), 0o600); err != nil {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err == nil {
+			err = errors.Join(snap.WriteShow(f), f.Close())
+		}
+		if err != nil {
 			s.printf(s.cfg.Stderr, "istkvs: backup: %v\n", err)
 		}
 	}()

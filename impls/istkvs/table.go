@@ -1,6 +1,8 @@
 package istkvs
 
 import (
+	"bufio"
+	"io"
 	"runtime"
 	"sync"
 
@@ -129,6 +131,24 @@ func (t *Table) Snapshot() Snapshot {
 // AppendShow appends what SHOW printed at the snapshot's instant. It may run
 // concurrently with writes to the table.
 func (s Snapshot) AppendShow(out []byte) []byte { return appendTree(out, s.t) }
+
+// WriteShow writes what SHOW printed at the snapshot's instant to w in
+// small chunks (a backup of many keys never holds its whole text). It may
+// run concurrently with writes to the table.
+func (s Snapshot) WriteShow(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var line []byte
+	var err error
+	s.t.Ascend(func(p Pair) bool {
+		line = appendShowLine(line[:0], p.Key, p.Value)
+		_, err = bw.Write(line)
+		return err == nil
+	})
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
 
 // Len returns the number of pairs in the snapshot.
 func (s Snapshot) Len() int { return s.t.Len() }
