@@ -224,7 +224,7 @@ func printVerdict(out Output, o FuzzOptions, run *results.Run, dir string) {
 		run.Overall.Ops, run.Overall.Errors-countUnknown(run), countUnknown(run))
 	switch c.Verdict {
 	case results.VerdictOK:
-		fmt.Fprintf(out.Stdout, "fuzz: ok — %s; linearizable (checked %d ops in %.2fs) — %s\n", what, c.Ops, c.Seconds, dir)
+		fmt.Fprintf(out.Stdout, "fuzz: ok — %s; linearizable (checked %d ops in %v) — %s\n", what, c.Ops, checkTime(c.Seconds), dir)
 	case results.VerdictExpected:
 		fmt.Fprintf(out.Stdout, "fuzz: expected violation — %s; %s — see %s\n", what, c.Detail, filepath.Join(dir, c.HTML))
 	case results.VerdictViolation:
@@ -256,4 +256,18 @@ func faultKinds(f impls.Faults) []nemesis.Kind {
 		ks = append(ks, nemesis.Kind(n))
 	}
 	return ks
+}
+
+// checkTime formats a check's duration in seconds to 3 significant
+// digits: a 4 ms check does not read as "0.00s".
+func checkTime(secs float64) time.Duration {
+	d := time.Duration(secs * float64(time.Second))
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	default:
+		return d.Round(time.Microsecond)
+	}
 }

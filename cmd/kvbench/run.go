@@ -157,7 +157,7 @@ func (o *runOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 		return err
 	}
 	if c := run.Check; c != nil {
-		line := fmt.Sprintf("check: %s — %d ops checked in %.2fs", c.Verdict, c.Ops, c.Seconds)
+		line := fmt.Sprintf("check: %s — %d ops checked in %v", c.Verdict, c.Ops, time.Duration(c.Seconds*float64(time.Second)).Round(time.Microsecond))
 		if c.Detail != "" && c.Verdict != results.VerdictOK {
 			line += "; " + c.Detail
 		}
