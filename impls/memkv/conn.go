@@ -331,6 +331,32 @@ func (c *conn) flush() error {
 	return err
 }
 
+// flushPart sends the output so far, ending with the beginning of an
+// answer (from start) that depends on the log up to seq, once all of it is
+// durable. If the log fails first, the partial answer is dropped (what
+// came before it is flushed as usual) and an error returned: the caller
+// must close the connection, the answer cannot be completed.
+func (c *conn) flushPart(start int, seq int64) error {
+	if w := c.srv.wal; w != nil {
+		if err := w.waitDurable(max(c.wait, seq)); err != nil {
+			c.dropFrom(start)
+			c.flush()
+			return err
+		}
+	}
+	return c.flush()
+}
+
+// dropFrom discards c.out[start:] and the values referenced there.
+func (c *conn) dropFrom(start int) {
+	for len(c.refs) > 0 && c.refs[len(c.refs)-1].at >= start {
+		c.refLen -= len(c.refs[len(c.refs)-1].v)
+		c.refs[len(c.refs)-1] = valueRef{}
+		c.refs = c.refs[:len(c.refs)-1]
+	}
+	c.out = c.out[:start]
+}
+
 // refuseUndurable replaces every reply that depends on a record past
 // durable with SERVER_ERROR, dropping the values it referred to.
 func (c *conn) refuseUndurable(durable int64) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -351,5 +352,59 @@ func TestRefuseUndurableKeepsOtherReplies(t *testing.T) {
 	}
 	if c.refLen != 0 || len(c.refs) != 0 || len(c.out) != 0 {
 		t.Errorf("after flush: refLen %d, %d refs, %d bytes out", c.refLen, len(c.refs), len(c.out))
+	}
+}
+
+// TestLargeMultiGet: an answer larger than the flush threshold is sent as
+// it is built and arrives whole; if the log fails while part of it is out,
+// the connection is closed rather than the answer ended with SERVER_ERROR.
+func TestLargeMultiGet(t *testing.T) {
+	fs := &faults{}
+	s := newDiskServer(t, t.TempDir(), Config{openFile: fs.open, Shards: 1024})
+	defer s.Close()
+	addr := startTCP(t, s)
+	c := dialSession(t, addr)
+	val := strings.Repeat("v", 1000)
+	used := map[*shard]bool{}
+	var sets, get, want strings.Builder
+	get.WriteString("get")
+	for i := 0; i < 300; i++ {
+		k := fmt.Sprint("key", i)
+		used[s.store.shardOf([]byte(k))] = true
+		sets.WriteString(setCmd(k, val))
+		get.WriteString(" " + k)
+		fmt.Fprintf(&want, "VALUE %s 0 1000\r\n%s\r\n", k, val)
+	}
+	want.WriteString("END\r\n")
+	if got := c.do(sets.String(), 300); got != strings.Repeat("STORED\r\n", 300) {
+		t.Fatalf("sets: %.60q", got)
+	}
+	if got := c.do(get.String()+"\r\n", 601); got != want.String() {
+		t.Fatalf("300 KB multi-get: %d bytes, want %d", len(got), len(want.String()))
+	}
+	// A key written while the log fails is not durable: the answer that
+	// would reveal it (at its end, after the durable keys were sent) is
+	// cut short by a close, never patched with SERVER_ERROR.
+	k := "limbo"
+	for i := 0; used[s.store.shardOf([]byte(k))]; i++ {
+		k = fmt.Sprint("limbo", i)
+	}
+	fs.full.Store(true)
+	if got := c.do(setCmd(k, "limbo"), 1); got != logDownLine+"\r\n" {
+		t.Fatalf("set while full: %q", got)
+	}
+	c.nc.Write([]byte(get.String() + " " + k + "\r\nversion\r\n"))
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	out, err := io.ReadAll(c.br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(want.String(), string(out)) || len(out) == 0 || len(out) >= want.Len() {
+		t.Errorf("answer revealing a value that is not durable: %d bytes, not a proper prefix of the durable answer (tail %q)", len(out), out[max(0, len(out)-40):])
+	}
+	fs.full.Store(false)
+	waitWritable(t, s)
+	if got := dialSession(t, addr).do("get "+k+"\r\n", 3); got != "VALUE "+k+" 0 5\r\nlimbo\r\nEND\r\n" {
+		t.Errorf("after recovery: %q", got)
 	}
 }

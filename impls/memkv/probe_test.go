@@ -1,6 +1,7 @@
 package memkv
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -19,8 +20,9 @@ import (
 
 // floodAttacks are issue 13's connection floods: connections each sending
 // the first 999 000 bytes of a 1 MB set, and half-sent 1 MB multi-get
-// lines; and connections asking for a 1 MB value 16 times without reading
-// the answers. The short versions use fewer connections.
+// lines; and connections asking for a 1 MB value 16 times, or for 2000
+// values of 10 KB in one multi-get, without reading the answers. The
+// short versions use fewer connections.
 func floodAttacks() []struct {
 	name  string
 	setup []byte // sent on its own connection first
@@ -34,6 +36,16 @@ func floodAttacks() []struct {
 	get := probe.MultiGetPrefix(1_000_000, 500_000)
 	big := probe.SetPrefix("big", 1_000_000, 2_000_000)
 	slow := []byte(strings.Repeat("get big\r\n", 16))
+	many, manyGet := []byte{}, []byte("get")
+	for i := 0; i < 2000; i++ {
+		many = append(many, probe.SetPrefix(fmt.Sprint("m", i), 10_000, 20_000)...)
+		manyGet = fmt.Append(manyGet, " m", i)
+	}
+	manyGet = append(manyGet, "\r\n"...)
+	readers := 20
+	if probe.Long() {
+		readers = 60
+	}
 	return []struct {
 		name  string
 		setup []byte
@@ -42,6 +54,7 @@ func floodAttacks() []struct {
 		{"half-sent 1 MB sets", nil, probe.FloodConfig{Conns: sets, Payload: func(int) []byte { return set }}},
 		{"half-sent 1 MB multi-gets", nil, probe.FloodConfig{Conns: gets, Payload: func(int) []byte { return get }}},
 		{"slow readers of a 1 MB value", big, probe.FloodConfig{Conns: sets, Payload: func(int) []byte { return slow }}},
+		{"slow readers of a 20 MB multi-get", many, probe.FloodConfig{Conns: readers, Payload: func(int) []byte { return manyGet }}},
 	}
 }
 
@@ -65,7 +78,8 @@ func TestProbeConnectionFlood(t *testing.T) {
 			defer cancel()
 			setup := func(addr string) {
 				if at.setup != nil {
-					if out, err := probe.Exchange(ctx, addr, at.setup); err != nil || string(out) != "STORED\r\n" {
+					want := strings.Repeat("STORED\r\n", bytes.Count(at.setup, []byte("set ")))
+					if out, err := probe.Exchange(ctx, addr, at.setup); err != nil || string(out) != want {
 						t.Fatalf("setup: %q %v", out, err)
 					}
 				}

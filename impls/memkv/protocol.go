@@ -304,16 +304,41 @@ func (c *conn) retrieve(nt int, rest []byte, withCas, touch bool) {
 			c.out = append(c.out, "\r\n"...)
 		}
 	}
+	// A large answer is sent as it is built, so one connection never holds
+	// more than about flushThreshold of it.
+	sent := false
+	partial := func() bool {
+		if len(c.out)+c.refLen < flushThreshold {
+			return true
+		}
+		if err := c.flushPart(start, seq); err != nil {
+			c.closing = true // the answer cannot be completed
+			return false
+		}
+		start, sent = 0, true
+		return true
+	}
 	for _, k := range keys {
-		one(k)
+		if one(k); !partial() {
+			return
+		}
 	}
 	for len(rest) > 0 {
 		var k []byte
 		if k, rest = nextWord(rest); len(k) > 0 {
-			one(k)
+			if one(k); !partial() {
+				return
+			}
 		}
 	}
 	c.out = append(c.out, "END\r\n"...)
+	if sent {
+		// Part of the answer is out: the rest cannot become SERVER_ERROR.
+		if c.flushPart(start, seq) != nil {
+			c.closing = true
+		}
+		return
+	}
 	c.depends(start, seq)
 }
 
