@@ -320,6 +320,17 @@ func (st Step) Args() []string {
 		if o.Workload != "" {
 			a = append(a, "--workload", o.Workload)
 		}
+		if o.ValueSize > 0 {
+			a = append(a, "--value-size", strconv.Itoa(o.ValueSize))
+		}
+		if o.Faults().Any() {
+			if o.FaultInterval > 0 {
+				a = append(a, "--fault-interval", o.FaultInterval.String())
+			}
+			if o.FaultDuration > 0 {
+				a = append(a, "--fault-duration", o.FaultDuration.String())
+			}
+		}
 		for _, f := range []struct {
 			on   bool
 			flag string

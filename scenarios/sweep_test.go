@@ -398,3 +398,35 @@ func TestShippedScenarios(t *testing.T) {
 		})
 	}
 }
+
+// TestStepArgsReproduceTheRun: run.json's command line carries every
+// option the step sets, so the run can be repeated by hand.
+func TestStepArgsReproduceTheRun(t *testing.T) {
+	s, err := ParseScenario("x.yaml", []byte(`sweeps:
+  - kind: fuzz
+    targets: ["memcached://127.0.0.1:1"]
+    clients: 3
+    ops: 100
+    keys: 7
+    value_size: 9
+    conflict: true
+    faults: [crash+loss]
+    fault_target: minority
+    fault_interval: 3s
+    fault_duration: 200ms
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetServe([]impls.ServeCommand{{Name: "m", Command: "memcached -p 1"}})
+	p, err := s.Plan(nil)
+	if err != nil || len(p.Steps) != 1 {
+		t.Fatalf("plan: %v, %d steps", err, len(p.Steps))
+	}
+	got := strings.Join(p.Steps[0].Args(), " ")
+	want := "kvbench fuzz --target memcached://127.0.0.1:1 --serve m=memcached -p 1 --clients 3 --seed 0 --ops 100 --keys 7 " +
+		"--value-size 9 --fault-interval 3s --fault-duration 200ms --conflict --crash --net loss --fault-target minority"
+	if got != want {
+		t.Errorf("Args()\n got %s\nwant %s", got, want)
+	}
+}
