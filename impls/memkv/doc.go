@@ -26,9 +26,10 @@
 //     connections (memcached's -c, default 1024), data blocks that grow
 //     as their bytes arrive, charged with long multi-get lines to one
 //     in-flight budget (--max-inflight-bytes, default 64 MiB; beyond it
-//     SERVER_ERROR out of memory), and large values sent from the store
-//     by reference, so a slow reader holds no copies. Replies are flushed
-//     whenever the server is about to block on a read;
+//     SERVER_ERROR out of memory), large values sent from the store by
+//     reference and large multi-get answers sent as they are built, so a
+//     slow reader holds no copies. Replies are flushed whenever the server
+//     is about to block on a read;
 //   - the adapter (Dial, Client) used for memkv and for --target
 //     memcached://host:port (ParseTarget, NewTargetCluster);
 //   - memkv's registry entry (Impl): kinds, claims, Serve and Start.
