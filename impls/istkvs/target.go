@@ -18,7 +18,9 @@ import (
 // --serve, kvbench first runs the built-in conformance cases against the
 // same binary (part 1 form, a fresh directory each) and refuses a server
 // whose files differ, printing the diffs; then starts the command, which
-// must keep running and run new .job files (part 2, or --watch).
+// must keep running and run new .job files (part 2, or --watch). A part-2
+// command line (DIR THREADS BACKUPS FIFO) also gives fuzz --subscribe its
+// register fifo.
 func Target() impls.Target {
 	return impls.Target{
 		Scheme:  "istkvs",
@@ -53,12 +55,16 @@ func openTarget(ctx context.Context, env impls.TargetEnv) (*impls.Impl, impls.Cl
 		return nil, nil, fmt.Errorf("istkvs target: %w", err)
 	}
 	var procs []*proc.Process
+	fifo := ""
 	for _, s := range env.Serve {
 		words, err := proc.SplitArgs(s.Command)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--serve: %w", err)
 		}
 		if argv := binaryOf(words, dir); argv != nil {
+			if rest := words[len(argv):]; len(rest) == 4 {
+				fifo = rest[3] // part 2: DIR THREADS BACKUPS FIFO; sessions for --subscribe
+			}
 			var report bytes.Buffer
 			failed, err := RunConformance(ctx, argv, &report)
 			if env.Log != nil {
@@ -79,7 +85,7 @@ func openTarget(ctx context.Context, env impls.TargetEnv) (*impls.Impl, impls.Cl
 		}
 		procs = append(procs, p)
 	}
-	c, err := NewJobCluster(dir, "", procs...)
+	c, err := NewJobCluster(dir, fifo, procs...)
 	if err != nil {
 		stopAll(procs)
 		return nil, nil, err

@@ -77,6 +77,11 @@ func TestTargetServe(t *testing.T) {
 	if !strings.Contains(log.String(), "ok  case 9") || len(c.Nodes()) != 1 || im.Supports(impls.Swap) {
 		t.Errorf("log %s nodes %v", log.String(), c.Nodes())
 	}
+	if s, err := c.(*istkvs.JobCluster).Session(ctx, "t"); err != nil {
+		t.Errorf("session through the --serve command's fifo: %v", err)
+	} else {
+		s.Disconnect(ctx)
+	}
 	cl, _ := c.NewClient(ctx, 0)
 	if _, err := cl.Do(ctx, impls.Request{Kind: impls.Put, Key: "k", Value: "v"}); err != nil {
 		t.Fatal(err)
