@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -26,6 +27,8 @@ func TestParseClusterFlags(t *testing.T) {
 		{"-w 1", ClusterFlags{Servers: 5, Nodes: 3, Q: Quorum{1, 1, 1}, Timeout: time.Second, Seed: 1}, false},
 		{"-n 5 -w 3 -r 3 --timeout 2s --seed 9", ClusterFlags{Servers: 5, Nodes: 3, Q: Quorum{5, 3, 3}, Timeout: 2 * time.Second, Seed: 9}, false},
 		{"--servers 2 -n 3", ClusterFlags{}, true},
+		{"--servers-file s.txt -n 3", ClusterFlags{Servers: 5, Nodes: 3, File: "s.txt", Q: Quorum{3, 2, 2}, Timeout: time.Second, Seed: 1}, false},
+		{"--servers-file s.txt --nodes 2", ClusterFlags{}, true},
 		{"-n 2 -r 3", ClusterFlags{}, true},
 		{"--servers 0", ClusterFlags{}, true},
 		{"--bogus 1", ClusterFlags{}, true},
@@ -268,5 +271,43 @@ func TestTarget(t *testing.T) {
 	// A --serve count that does not match the file is refused.
 	if _, _, err := tg.Open(ctx, impls.TargetEnv{Rest: path, Serve: serve[:1], Dir: dir, Clients: 1, Window: 1}); err == nil {
 		t.Error("one --serve for two servers accepted")
+	}
+}
+
+// TestClusterFromFile: --servers-file starts the file's servers at their
+// addresses, keeps the file's ring and still routes through the proxies.
+func TestClusterFromFile(t *testing.T) {
+	var txt string
+	var addrs []string
+	for i := 0; i < 3; i++ {
+		a, err := freeUDPAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, a.String())
+		txt += fmt.Sprintf("%s %d %d\n", a.Addr(), a.Port(), i+1)
+	}
+	file := filepath.Join(t.TempDir(), "mine.txt")
+	if err := os.WriteFile(file, []byte(txt), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, dir := startCluster(t, "--servers-file "+file+" -n 3 -w 3 -r 3")
+	if b, _ := os.ReadFile(filepath.Join(dir, ServersFile)); string(b) != txt {
+		t.Errorf("servers.txt in the run dir: %q, want the file's %q", b, txt)
+	}
+	cl, _ := c.NewClient(context.Background(), 0)
+	if _, err := do(t, cl, impls.Request{Kind: impls.Put, Key: "k", Value: "v"}); err != nil {
+		t.Fatal(err)
+	}
+	// Each server really listens at the file's address and holds the key.
+	for _, a := range addrs {
+		if d := dumpVia(t, a); d != "storing 1 key-value pairs:\nk --> v\n" {
+			t.Errorf("server %s dumps %q", a, d)
+		}
+	}
+	// Through the proxy: isolating a server fails R=3 reads.
+	c.Nodes()[0].Net.Isolate()
+	if _, err := do(t, cl, impls.Request{Kind: impls.Get, Key: "k"}); err == nil {
+		t.Error("R=3 get succeeded with a server isolated")
 	}
 }
