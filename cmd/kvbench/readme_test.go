@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"sort"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 
