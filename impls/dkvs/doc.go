@@ -14,9 +14,12 @@
 //     command-line client share;
 //   - the original's command-line client and dump-ring with their exact
 //     output and exit statuses (cli.go): `kvbench client dkvs ...`;
-//   - the bundled cluster for `kvbench run/fuzz --impl dkvs` (impl.go), each
-//     server behind a netproxy UDP proxy so network faults reach it, and the
-//     dkvs:servers.txt target (target.go).
+//   - the store's description, flags and claims (impl.go) and the bundled
+//     cluster for `kvbench run/fuzz --impl dkvs` (cluster.go): S servers of
+//     V nodes, or the servers of a --servers-file, each behind a netproxy
+//     UDP proxy so network faults reach it;
+//   - the dkvs:servers.txt target (target.go): anyone's servers, reached
+//     through kvbench's proxies, started and faulted with --serve.
 //
 // What the quorums guarantee (claims in impl.go; scenario dkvs-quorums):
 // without versions only R = N is linearizable, and only without crashes
