@@ -377,3 +377,19 @@ func TestSweepNotes(t *testing.T) {
 		}
 	}
 }
+
+// TestStockPropertyFileIsItsLetter: -P workloada and --workload a are one
+// workload, and with equal properties one configuration.
+func TestStockPropertyFileIsItsLetter(t *testing.T) {
+	root := t.TempDir()
+	runs := filepath.Join(root, "runs")
+	a := benchRun("r1", "memkv", 1, 1000)
+	p := benchRun("r2", "memkv", 2, 1100)
+	p.Workload, p.Config.Workload = "workloada", "workloada"
+	writeRun(t, runs, a, 0, 0, 0)
+	writeRun(t, runs, p, 0, 0, 0)
+	_, md := generate(t, root, runs)
+	if strings.Contains(md, "workloada") || !strings.Contains(md, "| C1 | memkv | 2 | 1 | 2 | 1 050 (1 000–1 100) |") {
+		t.Errorf("-P workloada not merged with --workload a:\n%s", md)
+	}
+}
