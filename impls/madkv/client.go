@@ -35,6 +35,9 @@ type Client struct {
 	parts []*peer
 	info  string // "stage 1 server ..." or "manager ... (P partitions)"
 
+	groups      []*group // stage 3: one replica group per partition (parts unused)
+	unsafeReads bool     // stage 3, test only: reads go to any replica
+
 	seq         atomic.Uint64
 	closed      atomic.Bool
 	mu          sync.Mutex
@@ -71,6 +74,9 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 		}
 		c.id = binary.BigEndian.Uint64(b[:])
 	}
+	if strings.Contains(addr, ",") { // stage 3: the manager replicas
+		return dialReplicated(ctx, c, strings.Split(addr, ","), false)
+	}
 	seed := &peer{addr: addr}
 	hello, err := retry(ctx, seed, &request{op: opHello})
 	if err != nil {
@@ -88,6 +94,10 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 		c.info = "stage 1 server " + addr
 		return c, nil
 	case "manager":
+		if info["stage"] == "3" {
+			seed.close()
+			return dialReplicated(ctx, c, []string{addr}, false)
+		}
 		m, err := retry(ctx, seed, &request{op: opMap})
 		seed.close()
 		if err != nil {
@@ -127,6 +137,9 @@ func (c *Client) Close() error {
 	for _, p := range c.parts {
 		p.close()
 	}
+	for _, g := range c.groups {
+		g.close()
+	}
 	return nil
 }
 
@@ -157,7 +170,7 @@ func (c *Client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 	case len(r.key) > MaxKey || len(r.val) > MaxValue:
 		return impls.Response{}, fmt.Errorf("madkv %s: key or value over %d/%d bytes: %w", req.Kind, MaxKey, MaxValue, ErrRefused)
 	}
-	p := c.parts[partitionOf(r.key, len(c.parts))]
+	part := partitionOf(r.key, c.nparts())
 	if r.op.mutates() {
 		r.client = c.id
 		r.seq = c.seq.Add(1)
@@ -174,7 +187,7 @@ func (c *Client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 			c.mu.Unlock()
 		}()
 	}
-	resp, err := retry(ctx, p, &r)
+	resp, err := c.send(ctx, part, &r)
 	if err != nil {
 		return impls.Response{}, fmt.Errorf("madkv %s %q: %w", r.op, r.key, err)
 	}
@@ -195,13 +208,13 @@ func (c *Client) scan(ctx context.Context, r *request) (impls.Response, error) {
 	if r.key > r.val {
 		return impls.Response{}, nil
 	}
-	results := make([][]pair, len(c.parts))
-	errs := make([]error, len(c.parts))
+	results := make([][]pair, c.nparts())
+	errs := make([]error, c.nparts())
 	var wg sync.WaitGroup
-	for i, p := range c.parts {
+	for i := range c.nparts() {
 		wg.Go(func() {
 			rr := *r
-			resp, err := retry(ctx, p, &rr)
+			resp, err := c.send(ctx, i, &rr)
 			results[i], errs[i] = resp.pairs, err
 		})
 	}

@@ -23,11 +23,11 @@ const MaxWindow = 64
 func Impl() *impls.Impl {
 	return &impls.Impl{
 		Name:      "madkv",
-		Summary:   "MadKV stage 1 (one server) and 2 (manager + durable partitions), binary TCP (seed 003)",
+		Summary:   "MadKV stage 1 (one server), 2 (manager + durable partitions) and 3 (--rf R: Raft replica groups), binary TCP (seed 003)",
 		Kinds:     []impls.Kind{impls.Get, impls.Put, impls.Delete, impls.Swap, impls.Scan},
 		MaxWindow: MaxWindow,
 		Claims:    claims,
-		Serve:     serve,
+		Serve:     serveAny,
 		Start:     start,
 		Client:    runClient,
 	}
@@ -35,7 +35,10 @@ func Impl() *impls.Impl {
 
 // implOptions are the --impl-flags of `kvbench run/fuzz --impl madkv`.
 type implOptions struct {
-	partitions int
+	partitions  int
+	rf          int  // stage 3 when > 0: replicas per partition
+	managerRF   int  // stage 3: manager replicas
+	unsafeReads bool // stage 3, test only: reads from any replica's local state
 }
 
 func parseImplFlags(args []string) (implOptions, error) {
@@ -43,8 +46,17 @@ func parseImplFlags(args []string) (implOptions, error) {
 	fs := flag.NewFlagSet("madkv", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.IntVar(&o.partitions, "partitions", 0, "0: stage 1, one in-memory server; P >= 1: stage 2, a manager and P durable servers")
+	fs.IntVar(&o.rf, "rf", 0, "stage 3 when > 0: Raft replicas per partition (1, 3, 5, 7, 9)")
+	fs.IntVar(&o.managerRF, "manager-rf", 1, "stage 3: manager replicas (1, 3, 5, 7, 9)")
+	fs.BoolVar(&o.unsafeReads, "unsafe-local-reads", false, "stage 3, TEST ONLY: serve reads from any replica's local state (stale reads)")
 	if err := fs.Parse(args); err != nil {
-		return o, fmt.Errorf("madkv --impl-flags %q: %w (known: --partitions P)", args, err)
+		return o, fmt.Errorf("madkv --impl-flags %q: %w (known: --partitions P, --rf R, --manager-rf M, --unsafe-local-reads)", args, err)
+	}
+	if o.rf != 0 && (!validRF[o.rf] || !validRF[o.managerRF]) {
+		return o, fmt.Errorf("madkv --rf %d --manager-rf %d: want 1, 3, 5, 7 or 9", o.rf, o.managerRF)
+	}
+	if o.rf == 0 && (o.unsafeReads || o.managerRF != 1) {
+		return o, fmt.Errorf("madkv --manager-rf and --unsafe-local-reads need --rf (stage 3)")
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("madkv --impl-flags: unexpected %q (known: --partitions P)", fs.Arg(0))
@@ -62,6 +74,8 @@ func claims(flags []string, f impls.Faults) impls.Claim {
 	switch {
 	case err != nil:
 		return impls.Claim{Why: err.Error()}
+	case o.rf > 0:
+		return claims3(o, f)
 	case o.partitions == 0 && f.Crash:
 		return impls.Claim{Why: "stage 1 keeps its data in memory: a crash loses every write"}
 	case o.partitions == 0:
@@ -84,6 +98,9 @@ func start(ctx context.Context, env impls.StartEnv) (impls.Cluster, error) {
 		if exe, err = proc.Executable(); err != nil {
 			return nil, err
 		}
+	}
+	if o.rf > 0 {
+		return start3(ctx, exe, env, o)
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ { // a free port may be taken before the child binds it
