@@ -61,8 +61,8 @@ type cliOptions struct {
 }
 
 // client is Impl.Client: `kvbench client dkvs <cmd> [-n N] [-w W] [-r R]
-// [--servers FILE] -- args`, and `kvbench client dkvs dump-ring [--servers
-// FILE]`. Its stdout, stderr and exit status are the original's; a failure
+// [--servers FILE] -- args`, `kvbench client dkvs dump-ring [--servers
+// FILE]`, and `kvbench client dkvs conform -- CLIENT...` (conform.go). Its stdout, stderr and exit status are the original's; a failure
 // returns an *ExitError carrying the status.
 func client(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	return runCLI(ctx, cliOptions{}, args, stdout, stderr)
@@ -74,6 +74,9 @@ func runCLI(ctx context.Context, o cliOptions, args []string, stdout, stderr io.
 	}
 	if len(args) > 0 && args[0] == "dump-ring" {
 		return dumpRing(ctx, o, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "conform" {
+		return conform(ctx, args[1:], stdout)
 	}
 	err := runCommand(ctx, o, args, stdout)
 	if err == nil {
