@@ -54,23 +54,23 @@ type Subject struct {
 	ReadFirst []impls.Kind
 }
 
-// Case names, in the order Run runs them. Each is one subtest.
+// Case names, in the order Run runs them; each is one subtest of Run's t.
 const (
-	CaseGetAfterPut      = "get-after-put"
-	CaseGetAbsent        = "get-absent"
-	CaseFound            = "found"
-	CaseSwap             = "swap"
-	CaseDelete           = "delete"
-	CaseScan             = "scan"
-	CaseUnsupported      = "unsupported"
-	CaseValues           = "values"
-	CaseKeys             = "keys"
-	CaseWindow           = "window"
-	CaseClose            = "close-twice"
-	CaseKillInFlight     = "kill-in-flight"
-	CaseAfterCrash       = "after-crash"
-	CaseRestart          = "restart"
-	CaseIdleAfterRestart = "idle-client-after-restart"
+	CaseGetAfterPut      = "get-after-put"             // a put reads back, from this client and another; an overwrite too
+	CaseGetAbsent        = "get-absent"                // a key never written is Absent with no value
+	CaseFound            = "found"                     // PUT and DELETE say Present/Absent where the protocol reveals it, else Unknown
+	CaseSwap             = "swap"                      // SWAP returns the previous value, Absent when none (also after a delete)
+	CaseDelete           = "delete"                    // a deleted key reads Absent, its neighbours stay
+	CaseScan             = "scan"                      // both ends inclusive, sorted, keys just outside and deleted keys excluded
+	CaseUnsupported      = "unsupported"               // ErrUnsupported (a definite failure) exactly for the kinds not listed
+	CaseValues           = "values"                    // every value shape the store accepts reads back exactly (canonical form)
+	CaseKeys             = "keys"                      // keys of several shapes each hold their own value
+	CaseWindow           = "window"                    // MaxWindow (at most 8) concurrent Do on one client, each answer its own
+	CaseClose            = "close-twice"               // Close twice does not panic; Do after Close fails definitely
+	CaseKillInFlight     = "kill-in-flight"            // a PUT to a paused server that is killed: unknown outcome
+	CaseAfterCrash       = "after-crash"               // a request sent after the crash: success or definite failure
+	CaseRestart          = "restart"                   // the restarted store answers; a durable one kept every acknowledged write
+	CaseIdleAfterRestart = "idle-client-after-restart" // a client idle across a restart succeeds at once
 )
 
 const (
