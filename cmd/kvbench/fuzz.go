@@ -88,11 +88,21 @@ func (o *fuzzOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.clients < 1 || o.keys < 1 || o.ops < 1 || o.valueSize < 1 {
-		return fmt.Errorf("--clients, --keys, --ops and --value-size must be at least 1")
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"clients", o.clients}, {"keys", o.keys}, {"ops", o.ops}, {"value-size", o.valueSize}} {
+		if f.v < 1 {
+			return fmt.Errorf("--%s %d: must be at least 1", f.name, f.v)
+		}
 	}
-	if o.faultInterval <= 0 || o.faultDuration <= 0 {
-		return fmt.Errorf("--fault-interval and --fault-duration must be positive")
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"fault-interval", o.faultInterval}, {"fault-duration", o.faultDuration}} {
+		if f.v <= 0 {
+			return fmt.Errorf("--%s %s: must be positive", f.name, f.v)
+		}
 	}
 	for _, n := range o.net {
 		if k, err := nemesis.ParseKind(n); err != nil || (k != nemesis.Loss && k != nemesis.Delay && k != nemesis.Dup) {

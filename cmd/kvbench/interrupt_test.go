@@ -95,3 +95,20 @@ func TestInputErrorsNameTheFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestFuzzInputErrorsNameTheFlag(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "runs")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fuzz", "--keys", "-2"}, "--keys -2: must be at least 1"},
+		{[]string{"fuzz", "--value-size", "0"}, "--value-size 0: must be at least 1"},
+		{[]string{"fuzz", "--fault-duration", "-1s"}, "--fault-duration -1s: must be positive"},
+	} {
+		_, _, err := kvbench(t, append(c.args, "--out", out)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err %v, want %q", c.args, err, c.want)
+		}
+	}
+}
