@@ -11,7 +11,7 @@
 //     re-register every second, so a restarted manager learns of them again)
 //     and it hands out the partition map once all have. A key belongs to
 //     partition FNV-1a(key) mod P; a server refuses keys of other partitions.
-//     Each server keeps its partition in a bbolt file under BACKER_PATH.
+//     Each server keeps its partition in a pebble store under BACKER_PATH.
 //   - Stage 3 (Raft, not built yet) slots in as a third mode: each partition
 //     becomes a replica group behind the same client protocol, whose
 //     stRedirect status (reserved) points a client to the leader, and the
@@ -38,11 +38,19 @@
 // # Durability and group commit (stage 2)
 //
 // One commit loop per server takes every write queued when it starts a
-// bbolt transaction, applies them in queue order, commits (bbolt fsyncs),
-// and only then answers them. Concurrent clients therefore share syncs: the
-// server counts commits and writes (HELLO reports them, and the server logs
-// them at exit). Reads run in read-only transactions and so see only
-// committed, durable state: no read can return a value a crash would lose.
+// batch, applies them in queue order to a pebble indexed batch (each reads
+// the state the earlier ones left), commits it with one WAL fsync, and only
+// then answers them. Concurrent clients therefore share syncs: the server
+// counts commits and writes (HELLO reports them, and the server logs them
+// at exit). Reads are served from a pebble snapshot taken after each
+// durable commit, never from the live DB: pebble makes a batch visible
+// before its WAL sync, and a read must not return a value a crash could
+// take back.
+//
+// Why pebble and not bbolt: a bbolt commit costs two fsyncs (pages, then
+// meta); on YCSB-A with 10 clients and one partition the same commit loop
+// on bbolt made 8 600 ops/s (4.6 writes per commit), on pebble 13 600 ops/s,
+// against memkv --fsync always's 16 900 on the same machine.
 //
 // # Retries and idempotence
 //

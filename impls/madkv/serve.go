@@ -118,7 +118,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ds.ready.Store(true)
 		fmt.Fprintf(stderr, "madkv server (stage 1, in memory) listening on %s\n", ln.Addr())
 	} else {
-		bs, err := openBoltStore(cfg.backer)
+		bs, err := openDurable(cfg.backer, stderr)
 		if err != nil {
 			ln.Close()
 			return err
@@ -128,15 +128,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	regDone := make(chan struct{})
 	if cfg.stage == 2 {
 		_, port, _ := net.SplitHostPort(cfg.listen)
 		go func() {
+			defer close(regDone)
 			if err := register(ctx, ds, cfg.manager, port, stderr); err != nil {
 				cancel(err)
 			}
 		}()
+	} else {
+		close(regDone)
 	}
 	serveErr := newListener(ds, stderr).serve(ctx, ln)
+	cancel(nil)
+	<-regDone // it may be writing the backer's identity: wait before closing the store
 	commits, writes := ds.st.stats()
 	if cfg.stage == 2 {
 		fmt.Fprintf(stderr, "madkv server %d: %d writes in %d commits\n", cfg.id, writes, commits)
@@ -158,7 +164,7 @@ const heartbeat = time.Second
 func register(ctx context.Context, ds *dataServer, manager, port string, log io.Writer) error {
 	mgr := &peer{addr: manager}
 	defer mgr.close()
-	bs, _ := ds.st.(*boltStore)
+	bs, _ := ds.st.(interface{ claim(id, parts int) error })
 	for {
 		resp, err := retry(ctx, mgr, &request{op: opRegister, client: uint64(ds.id), key: port})
 		if errors.Is(err, ErrRefused) {
@@ -184,4 +190,9 @@ func register(ctx context.Context, ds *dataServer, manager, port string, log io.
 		case <-time.After(heartbeat):
 		}
 	}
+}
+
+// openDurable opens stage 2's store under backer.
+func openDurable(backer string, log io.Writer) (store, error) {
+	return openPebbleStore(backer, log)
 }

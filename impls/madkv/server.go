@@ -84,20 +84,15 @@ func (l *listener) serveConn(nc net.Conn) {
 		defer close(writerDone)
 		bw := bufio.NewWriterSize(nc, 64<<10)
 		var werr error
+		// Write every queued response, flush once the queue is empty. A
+		// write error (the peer is gone) drops the rest; the loop still
+		// drains out so that no reply ever blocks.
 		for b := range out {
-			for {
-				if werr == nil {
-					_, werr = bw.Write(b)
-				}
-				<-sem
-				select {
-				case b = <-out:
-					continue
-				default:
-				}
-				break
-			}
 			if werr == nil {
+				_, werr = bw.Write(b)
+			}
+			<-sem
+			if len(out) == 0 && werr == nil {
 				werr = bw.Flush()
 			}
 		}
