@@ -23,7 +23,7 @@ func runClient(t *testing.T, serversTxt string, args ...string) (string, string,
 		}
 	}
 	var out, errb bytes.Buffer
-	err := runCLI(context.Background(), cliOptions{servers: path, timeout: 200 * time.Millisecond}, args, &out, &errb)
+	err := runCLI(context.Background(), cliOptions{servers: path, timeout: time.Second}, args, &out, &errb)
 	code := 0
 	if err != nil {
 		ec, ok := err.(interface{ ExitCode() int })

@@ -96,7 +96,7 @@ func do(t *testing.T, cl impls.Client, req impls.Request) (impls.Response, error
 }
 
 func TestClusterEndToEnd(t *testing.T) {
-	c, dir := startCluster(t, "--servers 3 --nodes 2 -n 3 -w 3 -r 3 --timeout 300ms")
+	c, dir := startCluster(t, "--servers 3 --nodes 2 -n 3 -w 3 -r 3")
 	nodes := c.Nodes()
 	if len(nodes) != 3 {
 		t.Fatalf("%d nodes", len(nodes))

@@ -112,7 +112,7 @@ func TestQuorumServersDown(t *testing.T) {
 	up, txt := startServers(t, 1, "abc", "def")
 	ring := mustRing(t, txt+deadAddrs(t, 2))
 	ctx := context.Background()
-	c := &QuorumClient{Ring: ring, Q: Quorum{N: 3, W: 2, R: 1}, Timeout: 200 * time.Millisecond}
+	c := &QuorumClient{Ring: ring, Q: Quorum{N: 3, W: 2, R: 1}, Timeout: time.Second}
 	if res, err := c.Get(ctx, "abc"); err != nil || res.Value != "def" {
 		t.Errorf("R=1 with one server up: %+v %v", res, err)
 	}
@@ -122,7 +122,7 @@ func TestQuorumServersDown(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) || res.Answered != 1 {
 		t.Errorf("R=2 with one server up: %+v %v", res, err)
 	}
-	if time.Since(start) < 150*time.Millisecond {
+	if time.Since(start) < 900*time.Millisecond {
 		t.Error("a get that cannot reach R returned before the timeout")
 	}
 	if err := c.Put(ctx, "x", "y"); !errors.Is(err, ErrNetwork) || !errors.Is(err, ErrQuorum) {
@@ -184,7 +184,7 @@ func TestQuorumIgnoresForeignAndDuplicateReplies(t *testing.T) {
 		h, p, _ := net.SplitHostPort(c.LocalAddr().String())
 		return h + " " + p + " 1\n"
 	}
-	c := &QuorumClient{Ring: mustRing(t, line(dup)+line(foreign)), Q: Quorum{N: 2, W: 2, R: 2}, Timeout: 300 * time.Millisecond}
+	c := &QuorumClient{Ring: mustRing(t, line(dup)+line(foreign)), Q: Quorum{N: 2, W: 2, R: 2}, Timeout: time.Second}
 	res, err := c.Get(context.Background(), "k")
 	if err == nil || res.Found || res.Answered != 1 {
 		t.Errorf("one duplicated and one foreign answer reached R=2: %+v %v", res, err)
@@ -221,7 +221,7 @@ func TestQuorumRoute(t *testing.T) {
 	ringTxt := deadAddrs(t, 1) // the ring names a dead address...
 	ring := mustRing(t, ringTxt)
 	to := mustRing(t, real).Servers()[0]
-	c := &QuorumClient{Ring: ring, Q: Quorum{N: 1, W: 1, R: 1}, Timeout: 300 * time.Millisecond,
+	c := &QuorumClient{Ring: ring, Q: Quorum{N: 1, W: 1, R: 1}, Timeout: time.Second,
 		Route: map[netip.AddrPort]netip.AddrPort{ring.Servers()[0]: to}} // ...routed to a live server
 	if res, err := c.Get(context.Background(), "k"); err != nil || res.Value != "v" {
 		t.Errorf("routed get: %+v %v", res, err)
