@@ -8,8 +8,8 @@
 // impls.NetFaulter. UDP (udp.go) is the datagram proxy dkvs uses: one
 // listener per server, one upstream socket per client source address, so
 // the server sees each client as a distinct peer and its replies find the
-// way back. A TCP proxy belongs beside it (tcp.go), built on the same
-// Faults: Isolate would refuse and cut connections, Degrade would delay
-// the byte stream in both directions (loss and duplication have no meaning
-// on a stream, so it would ignore them or turn loss into a cut).
+// way back. TCP (tcp.go) is the stream proxy on the same Faults: Isolate
+// cuts open connections and refuses new ones until Heal, delay holds each
+// chunk in order, a loss decision cuts the connection, duplication is
+// ignored. Links (group.go) faults one node's several proxies as one.
 package netproxy
