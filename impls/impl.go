@@ -30,6 +30,12 @@ type Impl struct {
 	Serve func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// Start starts the store's server processes and returns once they are ready.
 	Start func(ctx context.Context, env StartEnv) (Cluster, error)
+	// Batch, when set, runs a directory of the system's own batch input to
+	// completion with the server flags, prints its figures to w and checks
+	// its outputs (`kvbench run --impl NAME --jobs DIR`: IST-KVS's .job
+	// files). It returns an error wrapping ErrInvalid when the outputs are
+	// wrong.
+	Batch func(ctx context.Context, dir string, flags []string, w io.Writer) error
 	// Shorthands are kvbench flags of run and fuzz that stand for server
 	// flags of this store (shm: --server-threads N is its -n N).
 	Shorthands []Shorthand

@@ -132,6 +132,9 @@ var (
 	// (timeout, connection lost mid-request). Wrap it; never return it for a
 	// failure that certainly left the store unchanged.
 	ErrUnknownOutcome = errors.New("outcome unknown")
+	// ErrInvalid: a store produced wrong output (Impl.Batch's check
+	// failed): a caught bug, not a failure to run.
+	ErrInvalid = errors.New("invalid output")
 )
 
 // IsUnknown reports whether err leaves the outcome of a request unknown.

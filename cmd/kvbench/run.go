@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kvbench/kvbench/impls/istkvs"
+	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/registry"
 	"github.com/kvbench/kvbench/results"
 	"github.com/kvbench/kvbench/scenarios"
 	"github.com/kvbench/kvbench/workload"
@@ -96,12 +97,13 @@ func (o *runOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 		return err
 	}
 	if o.jobs != "" {
-		if target.Impl != "istkvs" {
-			return fmt.Errorf("--jobs runs a directory of IST-KVS job files: use it with --impl istkvs")
+		im, err := registry.Lookup(target.Impl)
+		if err != nil || im.Batch == nil {
+			return fmt.Errorf("--jobs runs a directory of a store's own batch input (IST-KVS .job files): use it with --impl istkvs")
 		}
-		_, err := istkvs.RunJobs(cmd.Context(), o.jobs, target.ImplFlags, stdout)
-		if errors.Is(err, istkvs.ErrBatchInvalid) {
-			return exitError{code: 1}
+		err = im.Batch(cmd.Context(), o.jobs, target.ImplFlags, stdout)
+		if errors.Is(err, impls.ErrInvalid) {
+			return exitError{code: 1, err: err}
 		}
 		return err
 	}

@@ -27,6 +27,7 @@ type Session struct {
 	req, resp, notif *os.File
 	mu               sync.Mutex // one request at a time
 	notes            chan Notification
+	readerDone       chan struct{} // closed when readNotifications has seen the pipe end
 	closeOnce        sync.Once
 }
 
@@ -54,7 +55,7 @@ func Connect(ctx context.Context, registerFifo string, paths [3]string) (*Sessio
 			return nil, fmt.Errorf("istkvs: mkfifo %s: %w", p, err)
 		}
 	}
-	s := &Session{paths: paths, notes: make(chan Notification, 64)}
+	s := &Session{paths: paths, notes: make(chan Notification, 64), readerDone: make(chan struct{})}
 	var msg [ConnectSize]byte
 	msg[0] = OpConnect
 	for i, p := range paths {
@@ -109,6 +110,7 @@ func Connect(ctx context.Context, registerFifo string, paths [3]string) (*Sessio
 }
 
 func (s *Session) readNotifications() {
+	defer close(s.readerDone)
 	defer close(s.notes)
 	var b [NotificationSize]byte
 	for {
@@ -165,11 +167,26 @@ func (s *Session) Unsubscribe(ctx context.Context, key string) (byte, error) {
 }
 
 // Disconnect ends the session (the server answers 0) and closes it.
+//
+// The notifications the server sent before it answered are still in the
+// pipe: Disconnect lets the reader drain them to the end of the pipe (the
+// server closes its end) before it closes ours, so none is lost on this
+// side; it waits at most disconnectDrain (or ctx).
 func (s *Session) Disconnect(ctx context.Context) (byte, error) {
 	r, err := s.request(ctx, OpDisconnect, "")
+	if err == nil {
+		select {
+		case <-s.readerDone:
+		case <-ctx.Done():
+		case <-time.After(disconnectDrain):
+		}
+	}
 	s.Close()
 	return r, err
 }
+
+// disconnectDrain bounds Disconnect's wait for the notification pipe's end.
+const disconnectDrain = 2 * time.Second
 
 // Close closes the pipes and removes them.
 func (s *Session) Close() error {

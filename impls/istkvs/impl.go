@@ -23,6 +23,7 @@ func Impl() *impls.Impl {
 		Serve:     serve,
 		Start:     start,
 		Client:    clientMain,
+		Batch:     batch,
 	}
 }
 

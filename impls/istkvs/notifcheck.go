@@ -30,6 +30,13 @@ type Subscription struct {
 	Key                    string
 	SubCall, SubReturn     int64
 	UnsubCall, UnsubReturn int64
+	// Dropped: the server ended the session (a client too slow to read,
+	// SIGUSR1) at an unknown time before UnsubReturn. The checker then
+	// takes the subscription as surely held only until the call of the
+	// last WRITE the session was told of: the server sent that
+	// notification, so the session was alive then; later changes need not
+	// have been notified.
+	Dropped bool
 }
 
 // NotifViolation is one notification-stream problem with its witness.
@@ -78,6 +85,13 @@ func CheckNotifications(ops []ChangeOp, subs []Subscription, notes map[int][]Not
 		}
 		return 0, false
 	}
+	subs = boundDropped(subs, notes, func(k, v string) (int64, bool) {
+		i, ok := writeOf(k, v)
+		if !ok {
+			return 0, false
+		}
+		return ops[i].Call, true
+	})
 	subsOf := map[[2]any][]Subscription{}
 	sessions := map[int]bool{}
 	for _, s := range subs {
@@ -227,5 +241,33 @@ func CheckNotifications(ops []ChangeOp, subs []Subscription, notes map[int][]Not
 		}
 		return out[i].Key < out[j].Key
 	})
+	return out
+}
+
+// boundDropped returns subs with each dropped session's subscriptions
+// surely held only until the call of the last WRITE it was notified of (or
+// their subscribe's reply, if none): see Subscription.Dropped.
+func boundDropped(subs []Subscription, notes map[int][]Notification, callOf func(k, v string) (int64, bool)) []Subscription {
+	out := append([]Subscription(nil), subs...)
+	alive := map[int]int64{} // session -> latest call of a WRITE it was told of
+	for i := range out {
+		if !out[i].Dropped {
+			continue
+		}
+		sess := out[i].Session
+		if _, done := alive[sess]; !done {
+			last := int64(math.MinInt64)
+			for _, n := range notes[sess] {
+				if c, ok := callOf(n.Key, n.Value); ok && c > last { // a DELETED matches no WRITE
+					last = c
+				}
+			}
+			alive[sess] = last
+		}
+		bound := max(alive[sess], out[i].SubReturn)
+		if bound < out[i].UnsubCall {
+			out[i].UnsubCall = bound
+		}
+	}
 	return out
 }

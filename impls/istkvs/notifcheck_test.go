@@ -27,6 +27,7 @@ func notifyRun(t *testing.T, ts *testServer, sessions, writers, opsEach int) ([]
 	ctx := context.Background()
 	var subs []Subscription
 	notes := map[int][]Notification{}
+	closed := map[int]int64{} // session -> when its notifications ended before Disconnect
 	var nmu sync.Mutex
 	var readers sync.WaitGroup
 	var ss []*Session
@@ -52,6 +53,9 @@ func notifyRun(t *testing.T, ts *testServer, sessions, writers, opsEach int) ([]
 				notes[i] = append(notes[i], n)
 				nmu.Unlock()
 			}
+			nmu.Lock()
+			closed[i] = now() // before Disconnect: the server dropped the session
+			nmu.Unlock()
 		}()
 	}
 	var ops []ChangeOp
@@ -84,6 +88,15 @@ func notifyRun(t *testing.T, ts *testServer, sessions, writers, opsEach int) ([]
 		}()
 	}
 	wg.Wait()
+	nmu.Lock()
+	for i := range subs {
+		// A session the server dropped (its reader starved for a second on
+		// a loaded machine) ended at an unknown time before this.
+		if c, ok := closed[subs[i].Session]; ok {
+			subs[i].UnsubCall, subs[i].UnsubReturn, subs[i].Dropped = c, c, true
+		}
+	}
+	nmu.Unlock()
 	for _, s := range ss {
 		s.Disconnect(ctx)
 	}
@@ -172,5 +185,34 @@ func TestCheckNotificationsCases(t *testing.T) {
 	v = CheckNotifications(ops, nil, map[int][]Notification{3: n("1")})
 	if len(v) != 1 || !strings.Contains(v[0].What, "outside") {
 		t.Errorf("unsubscribed: %v", v)
+	}
+}
+
+// TestDroppedSessionIsHeldUntilItsLastNotification: a session the server
+// dropped at an unknown time owes notifications only for changes that
+// returned before the last WRITE it was told of was called.
+func TestDroppedSessionIsHeldUntilItsLastNotification(t *testing.T) {
+	ops := []ChangeOp{
+		{Key: "a", Value: "1", Call: 10, Return: 20},
+		{Key: "a", Value: "2", Call: 30, Return: 40},
+		{Key: "a", Value: "3", Call: 50, Return: 60}, // after the drop: optional
+	}
+	sub := Subscription{Session: 0, Key: "a", SubCall: 0, SubReturn: 5, UnsubCall: 100, UnsubReturn: 100, Dropped: true}
+	told := func(vals ...string) map[int][]Notification {
+		var ns []Notification
+		for _, v := range vals {
+			ns = append(ns, Notification{Key: "a", Value: v})
+		}
+		return map[int][]Notification{0: ns}
+	}
+	if v := CheckNotifications(ops, []Subscription{sub}, told("1", "2")); len(v) != 0 {
+		t.Errorf("dropped after 2: %v", v)
+	}
+	if v := CheckNotifications(ops, []Subscription{sub}, told("2")); len(v) == 0 || !strings.Contains(v[0].What, "lost") {
+		t.Errorf("1 returned before 2 was called, so it was applied and notified first; missing it is lost: %v", v)
+	}
+	sub.Dropped = false // the same notifications from a session that lasted: 3 is lost
+	if v := CheckNotifications(ops, []Subscription{sub}, told("1", "2")); len(v) == 0 {
+		t.Error("a session that lasted must be told of 3")
 	}
 }

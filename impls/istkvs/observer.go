@@ -89,10 +89,10 @@ func (o *Observer) session(ctx context.Context, id int, s *Session) {
 	}()
 	var mine []int // indexes into o.subs
 	got := map[string]bool{}
-	end := func(call, ret int64) {
+	end := func(call, ret int64, dropped bool) {
 		o.mu.Lock()
 		for _, i := range mine {
-			o.subs[i].UnsubCall, o.subs[i].UnsubReturn = call, ret
+			o.subs[i].UnsubCall, o.subs[i].UnsubReturn, o.subs[i].Dropped = call, ret, dropped
 		}
 		o.mu.Unlock()
 	}
@@ -121,7 +121,7 @@ func (o *Observer) session(ctx context.Context, id int, s *Session) {
 		select {
 		case <-done: // dropped by the server at some time before now
 			t := o.now()
-			end(t, t)
+			end(t, t, true)
 			s.Close()
 			return
 		case <-ctx.Done():
@@ -130,7 +130,7 @@ func (o *Observer) session(ctx context.Context, id int, s *Session) {
 			s.Disconnect(dctx)
 			cancel()
 			<-done
-			end(call, o.now())
+			end(call, o.now(), false)
 			return
 		case <-time.After(subscribeRetry):
 		}
