@@ -28,7 +28,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == "serve" && os.Args[2] == "madkv" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-		err := serve(ctx, os.Args[3:], os.Stdout, os.Stderr)
+		err := serveAny(ctx, os.Args[3:], os.Stdout, os.Stderr) // stage 3 forms, else serve
 		stop()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)

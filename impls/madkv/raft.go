@@ -66,6 +66,7 @@ func peerIDs(self int, peers []string) peerProvider {
 // raftNode is one replica's raft instance and what it must close.
 type raftNode struct {
 	r     *raft.Raft
+	logs  raft.LogStore
 	store *raftboltdb.BoltStore
 	trans *raft.NetworkTransport
 }
@@ -77,7 +78,11 @@ func openRaft(dir string, self int, bind string, peers []string, fsm raft.FSM, l
 	if err := os.MkdirAll(rdir, 0o755); err != nil {
 		return nil, fmt.Errorf("madkv raft: %w", err)
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: fmt.Sprintf("raft-%d", self), Level: hclog.Warn, Output: logw})
+	level := hclog.Warn
+	if os.Getenv("MADKV_RAFT_LOG") != "" { // e.g. debug, info
+		level = hclog.LevelFromString(os.Getenv("MADKV_RAFT_LOG"))
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: fmt.Sprintf("raft-%d", self), Level: level, Output: logw})
 	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(rdir, "log.bolt")})
 	if err != nil {
 		return nil, fmt.Errorf("madkv raft log %s: %w", rdir, err)
@@ -138,7 +143,7 @@ func openRaft(dir string, self int, bind string, peers []string, fsm raft.FSM, l
 		trans.Close()
 		return fail(fmt.Errorf("madkv raft: %w", err))
 	}
-	return &raftNode{r: r, store: store, trans: trans}, nil
+	return &raftNode{r: r, logs: logs, store: store, trans: trans}, nil
 }
 
 func (n *raftNode) close() error {
@@ -343,4 +348,20 @@ func cmpErr(old, err error) error {
 		return old
 	}
 	return err
+}
+
+// noCommandsAfter reports whether the entries from+1..to of this replica's
+// log hold no command (only the no-op a new leader appends, configuration
+// or barrier entries): the state machine, having applied every command up
+// to from, then reflects every command up to to. It looks from the top, so
+// a pending command is found at once; an entry it cannot read counts as a
+// command.
+func (n *raftNode) noCommandsAfter(from, to uint64) bool {
+	for i := to; i > from; i-- {
+		var l raft.Log
+		if err := n.logs.GetLog(i, &l); err != nil || l.Type == raft.LogCommand {
+			return false
+		}
+	}
+	return true
 }

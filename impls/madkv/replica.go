@@ -367,7 +367,10 @@ const readWait = 2 * time.Second
 // not the commit index: a leader new in its term may not know the true
 // commit index until its first entry commits, but its log holds every
 // committed entry (leader completeness), so every write acknowledged
-// before the read began is at or below L.
+// before the read began is at or below L. The FSM sees only commands
+// (hashicorp/raft applies the leader's no-op and configuration entries
+// itself, and its AppliedIndex runs ahead of the FSM), so "applied L"
+// means: the FSM applied every command up to L (noCommandsAfter).
 func (s *replicaServer) linearRead(r *request) response {
 	n := s.node.r
 	term := n.CurrentTerm()
@@ -382,11 +385,12 @@ func (s *replicaServer) linearRead(r *request) response {
 	defer deadline.Stop()
 	for {
 		idx, ch := s.fsm.appliedIndex()
-		if idx >= last {
+		if idx >= last || s.node.noCommandsAfter(idx, last) {
 			return s.fsm.st.read(r)
 		}
 		select {
 		case <-ch:
+		case <-time.After(5 * time.Millisecond): // a non-command entry (no-op) is never applied to the FSM
 		case <-deadline.C:
 			return s.redirect("read index not applied in time")
 		}

@@ -159,7 +159,11 @@ func startOnce3(ctx context.Context, exe string, env impls.StartEnv, o implOptio
 		if err != nil {
 			return fail(err)
 		}
-		c.nodes = append(c.nodes, &replicaNode{name: name, role: "manager", group: "manager", api: mp.api[i], proc: p, links: mp.links[i]})
+		group := "manager"
+		if o.managerRF == 1 {
+			group = "" // one manager replicates nothing: not a group the nemesis can take a minority of
+		}
+		c.nodes = append(c.nodes, &replicaNode{name: name, role: "manager", group: group, api: mp.api[i], proc: p, links: mp.links[i]})
 	}
 	for p, g := range sps {
 		for i := range o.rf {
@@ -207,7 +211,7 @@ func (c *cluster3) groups() []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, n := range c.nodes {
-		if !seen[n.group] {
+		if n.group != "" && !seen[n.group] {
 			seen[n.group] = true
 			out = append(out, n.group)
 		}
