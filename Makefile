@@ -6,7 +6,7 @@ LDFLAGS := -X github.com/kvbench/kvbench/results.stamped=$(VERSION)
 # staticcheck is installed by .ci/run: go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build demo test test-short race bench fuzz probe clean
+.PHONY: all build demo test test-short race bench bench-micro fuzz probe clean
 
 all: build
 
@@ -43,15 +43,17 @@ race:
 probe:
 	KVBENCH_PROBE=long $(GO) test -count=1 -timeout 40m -v -run '^TestProbe' ./impls/...
 
-# Performance figures, printed side by side (see README "Performance").
+# Performance figures against the anchors (memcaslap, memcached, the course's C
+# shm pair), side by side as medians of interleaved rounds with CPU per op and
+# the machine's load (scripts/bench.sh; ~8 minutes, BENCH_ROUNDS=1 for a quick
+# look). bench-micro runs the in-process Go benchmarks.
 bench: build
-	@echo "== driver overhead per op (no-op client; goal < 1 µs, 0 allocs) =="
+	BIN=$(BIN) ./scripts/bench.sh
+
+bench-micro:
 	$(GO) test -run XXX -bench DriverPerOp -benchtime 2000000x ./scenarios/
-	@echo "== checker: 5x5000 conflicting (goal < 5 s), 100k ops / 1000 keys (goal < 10 s) =="
 	$(GO) test -run XXX -bench 'Check$$' -benchtime 1x ./checker/
-	@echo "== shm: -n x -w x server threads matrix, and the in-process map ceiling =="
 	$(GO) test -run XXX -bench 'Matrix|Ceiling' -benchtime 50000x ./impls/shm/
-	./scripts/bench.sh
 
 clean:
 	rm -rf bin runs report.md report-figures
