@@ -35,13 +35,7 @@ STOP), one reply per request, so every bundled store can be driven through
 			if im.Client == nil {
 				return fmt.Errorf("%s has no client (stores with one: %s)", im.Name, clientNames())
 			}
-			err = im.Client(cmd.Context(), args[1:], cmd.InOrStdin(), stdout, stderr)
-			var coded interface{ ExitCode() int }
-			if errors.As(err, &coded) {
-				fmt.Fprintln(stderr, "kvbench:", err)
-				return exitError{code: coded.ExitCode()}
-			}
-			return err
+			return storeExit(im.Client(cmd.Context(), args[1:], cmd.InOrStdin(), stdout, stderr), stderr)
 		},
 	}
 	cmd.Long += "\n\nStores with a client:\n" + clientList()
@@ -68,4 +62,20 @@ func clientNames() string {
 		}
 	}
 	return strings.Join(names, ", ")
+}
+
+// storeExit maps the error of a store's own server or client to kvbench's
+// exit: an error with ExitCode() sets the code the original would exit with,
+// and is printed unless it says it was already Reported() (byte-exact
+// stderr, as dkvs's tests compare).
+func storeExit(err error, stderr io.Writer) error {
+	var coded interface{ ExitCode() int }
+	if !errors.As(err, &coded) {
+		return err
+	}
+	var rep interface{ Reported() bool }
+	if !errors.As(err, &rep) || !rep.Reported() {
+		fmt.Fprintln(stderr, "kvbench:", err)
+	}
+	return exitError{code: coded.ExitCode()}
 }

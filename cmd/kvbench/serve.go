@@ -53,7 +53,7 @@ kvbench serve NAME -h shows a store's own arguments.`,
 				}
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
 			}
-			return im.Serve(cmd.Context(), args[1:], stdout, stderr)
+			return storeExit(im.Serve(cmd.Context(), args[1:], stdout, stderr), stderr)
 		},
 	}
 }

@@ -72,6 +72,10 @@ func (e *ExitError) Error() string {
 // ExitCode is the process exit status.
 func (e *ExitError) ExitCode() int { return e.Code.ExitCode() }
 
+// Reported is true: dkvs's server and client have already written the
+// original's exact stderr, so kvbench adds nothing to it.
+func (e *ExitError) Reported() bool { return true }
+
 // Unwrap returns the code and the cause, so errors.Is(err, ErrNotFound) works.
 func (e *ExitError) Unwrap() []error {
 	if e.Err != nil {
