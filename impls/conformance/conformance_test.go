@@ -55,12 +55,13 @@ var protocolFacts = map[string]struct {
 	tokenValues  bool
 	maxValueSize int
 	noNUL        bool
+	datagram     bool
 }{
 	"memkv":  {foundUnknown: []impls.Kind{impls.Put}}, // memcached's set does not say whether it overwrote
 	"shm":    {foundUnknown: []impls.Kind{impls.Put}}, // the ring's PUT answer carries no old value
 	"istkvs": {foundUnknown: []impls.Kind{impls.Put}}, // a job's WRITE prints nothing
 	"dkvs": {foundUnknown: []impls.Kind{impls.Put}, // a put reply says stored, not whether the key existed
-		maxValueSize: 32753, noNUL: true}, // one UDP datagram; C strings
+		maxValueSize: 32753, noNUL: true, datagram: true}, // one UDP datagram; C strings
 }
 
 // variants are further server flags a store is run with besides its
@@ -85,7 +86,7 @@ func TestRegistry(t *testing.T) {
 				conformance.Run(t, conformance.Subject{
 					Name: name, Impl: im, Start: im.Start, Exe: kvbenchExe, Flags: flags,
 					FoundUnknown: facts.foundUnknown, TokenValues: facts.tokenValues,
-					MaxValueSize: facts.maxValueSize, NoNUL: facts.noNUL,
+					MaxValueSize: facts.maxValueSize, NoNUL: facts.noNUL, Datagram: facts.datagram,
 				})
 			})
 		}

@@ -52,6 +52,12 @@ type Subject struct {
 	// accepts one, and checks after the restart that the write indeed did
 	// not happen. Every other kind must report an unknown outcome.
 	ReadFirst []impls.Kind
+	// Datagram says requests travel as datagrams (dkvs over UDP): no
+	// connection tells a client that its servers are gone, and a write sent
+	// while they are down may have been applied by one whose answer was
+	// lost, so the after-crash case accepts an unknown outcome for it.
+	// Connection-based stores must answer or fail definitely instead.
+	Datagram bool
 }
 
 // Case names, in the order Run runs them; each is one subtest of Run's t.

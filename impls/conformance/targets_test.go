@@ -22,6 +22,7 @@ type targetCase struct {
 	foundUnknown []impls.Kind
 	maxValueSize int
 	noNUL        bool
+	datagram     bool
 	tokenValues  bool
 	// claims, when set, replaces the target's (an external target claims
 	// nothing), where the server behind it is known to be durable.
@@ -50,7 +51,7 @@ var targetCases = []targetCase{
 		return "istkvs:" + jobs, []impls.ServeCommand{{Name: "istkvs",
 			Command: shellQuote(kvbenchExe) + " serve istkvs " + shellQuote(jobs) + " 4 2 " + shellQuote(filepath.Join(dir, "register_fifo"))}}
 	}},
-	{name: "dkvs", foundUnknown: []impls.Kind{impls.Put}, maxValueSize: 32753, noNUL: true,
+	{name: "dkvs", foundUnknown: []impls.Kind{impls.Put}, maxValueSize: 32753, noNUL: true, datagram: true,
 		mk: func(t *testing.T, dir string) (string, []impls.ServeCommand) {
 			servers := filepath.Join(dir, "servers.txt")
 			var list string
@@ -97,7 +98,7 @@ func TestTargets(t *testing.T) {
 				desc.Claims = tc.claims
 			}
 			conformance.Run(t, conformance.Subject{Name: tc.name, Impl: &desc, Start: start,
-				FoundUnknown: tc.foundUnknown, MaxValueSize: tc.maxValueSize, NoNUL: tc.noNUL, TokenValues: tc.tokenValues})
+				FoundUnknown: tc.foundUnknown, MaxValueSize: tc.maxValueSize, NoNUL: tc.noNUL, Datagram: tc.datagram, TokenValues: tc.tokenValues})
 		})
 	}
 }
