@@ -6,8 +6,9 @@ import (
 )
 
 // WriteMadKVBench writes the MadKV course runner's bencher block for a run
-// (and its load phase, when load is not nil), byte for byte in the runner's
-// format, so the course's report script parses kvbench's output:
+// (its [Load] section from run.LoadPhase, when the run had one), byte for
+// byte in the runner's format, so the course's report script parses
+// kvbench's output:
 //
 //	Benchmarking results:  YCSB-a  10 clients
 //	  [Load]    8282 ms
@@ -22,23 +23,23 @@ import (
 // across clients (the runner averages per-client averages and takes the max
 // of per-client p99s), latency is the client's round trip, and op lines
 // come in kvbench's fixed order. ops counts the successful operations.
-func WriteMadKVBench(w io.Writer, load, run *Run) error {
+func WriteMadKVBench(w io.Writer, run *Run) error {
 	if _, err := fmt.Fprintf(w, "Benchmarking results:  YCSB-%s  %d clients\n", run.Workload, run.Clients); err != nil {
 		return err
 	}
-	if load != nil {
-		if err := writeMadKVPhase(w, "[Load]", load); err != nil {
+	if l := run.LoadPhase; l != nil {
+		if err := writeMadKVPhase(w, "[Load]", l.Seconds, l.Overall, l.Ops); err != nil {
 			return err
 		}
 	}
-	return writeMadKVPhase(w, "[Run]", run)
+	return writeMadKVPhase(w, "[Run]", run.Seconds, run.Overall, run.Ops)
 }
 
-func writeMadKVPhase(w io.Writer, label string, r *Run) error {
-	if _, err := fmt.Fprintf(w, "  %-6s  %6.0f ms\n    Throughput:  %9.2f ops/sec\n", label, r.Seconds*1000, r.Overall.OpsPerSec); err != nil {
+func writeMadKVPhase(w io.Writer, label string, seconds float64, overall Overall, ops []OpSummary) error {
+	if _, err := fmt.Fprintf(w, "  %-6s  %6.0f ms\n    Throughput:  %9.2f ops/sec\n", label, seconds*1000, overall.OpsPerSec); err != nil {
 		return err
 	}
-	for i, op := range r.Ops {
+	for i, op := range ops {
 		lead := "    Latency:"
 		if i > 0 {
 			lead = "            "

@@ -8,13 +8,13 @@ import (
 
 // TestWriteMadKVBench reproduces the spec's example block byte for byte.
 func TestWriteMadKVBench(t *testing.T) {
-	load := &Run{Workload: "a", Clients: 10, Seconds: 8.282, Overall: Overall{OpsPerSec: 1220.07},
+	load := &Phase{Seconds: 8.282, Overall: Overall{OpsPerSec: 1220.07},
 		Ops: []OpSummary{{Op: "INSERT", Count: 10000, Latency: Latency{Mean: 8141.06, Min: 4, Max: 115135, P99: 84287}}}}
 	run := &Run{Workload: "a", Clients: 10, Seconds: 51.394, Overall: Overall{OpsPerSec: 2006.42},
 		Ops: []OpSummary{
 			{Op: "UPDATE", Count: 50129, Latency: Latency{Mean: 6197.66, Min: 0, Max: 536063, P99: 401919}},
 			{Op: "READ", Count: 100000, Latency: Latency{Mean: 1828.13, Min: 0.4, Max: 544255, P99: 55}},
-		}}
+		}, LoadPhase: load}
 	want := `Benchmarking results:  YCSB-a  10 clients
   [Load]    8282 ms
     Throughput:    1220.07 ops/sec
@@ -25,7 +25,7 @@ func TestWriteMadKVBench(t *testing.T) {
                 READ    ops 100000  avg   1828.13  min      0  max 544255  p99     55  us
 `
 	var b bytes.Buffer
-	if err := WriteMadKVBench(&b, load, run); err != nil {
+	if err := WriteMadKVBench(&b, run); err != nil {
 		t.Fatal(err)
 	}
 	if b.String() != want {
@@ -33,7 +33,8 @@ func TestWriteMadKVBench(t *testing.T) {
 	}
 	// Without a load phase, the run phase alone follows the header.
 	b.Reset()
-	if err := WriteMadKVBench(&b, nil, run); err != nil {
+	run.LoadPhase = nil
+	if err := WriteMadKVBench(&b, run); err != nil {
 		t.Fatal(err)
 	}
 	if want := "Benchmarking results:  YCSB-a  10 clients\n" + want[strings.Index(want, "  [Run]"):]; b.String() != want {

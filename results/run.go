@@ -58,6 +58,9 @@ type Run struct {
 	Clamped int64   `json:"clamped,omitempty"`
 	Faults  []Fault `json:"faults,omitempty"`
 	Check   *Check  `json:"check,omitempty"`
+	// LoadPhase summarizes the YCSB load phase (the inserts before the
+	// measured phase), when the run had one.
+	LoadPhase *Phase `json:"load_phase,omitempty"`
 }
 
 // Versions records what produced a run.
@@ -74,6 +77,13 @@ type Machine struct {
 	CPUs     int    `json:"cpus"`
 	MemBytes uint64 `json:"mem_bytes,omitempty"`
 	CPUModel string `json:"cpu_model,omitempty"`
+}
+
+// Phase summarizes one unmeasured phase of a run (YCSB's load phase).
+type Phase struct {
+	Seconds float64     `json:"seconds"`
+	Overall Overall     `json:"overall"`
+	Ops     []OpSummary `json:"ops"`
 }
 
 // Overall summarizes all operations of the measured phase.

@@ -67,6 +67,7 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 	}
 	var loadEvents []results.Event
 	var loadStart time.Time
+	var loadPhase *results.Phase // the MadKV bencher block prints it
 	if plan.load != nil {
 		st := newStatusLine(statusWriter(out), "load")
 		fmt.Fprintf(statusWriter(out), "loading %d records into %s with %d clients\n", plan.records, o.Target.Name(), o.Clients)
@@ -86,6 +87,9 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 			return "", nil, fmt.Errorf("interrupted during the load phase; no results written")
 		}
 		loadEvents = res.Events
+		var lr results.Run
+		summarize(&lr, res)
+		loadPhase = &results.Phase{Seconds: lr.Seconds, Overall: lr.Overall, Ops: lr.Ops}
 	}
 
 	hlogFile, err := os.CreateTemp(dir, "."+results.HlogFile+".tmp*")
@@ -124,6 +128,7 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 		Start: start, Versions: results.ThisVersion(), Machine: results.ThisMachine(),
 	}
 	summarize(run, res)
+	run.LoadPhase = loadPhase
 	if o.Rate > 0 && run.Overall.OpsPerSec < 0.9*o.Rate {
 		fmt.Fprintf(statusWriter(out), "note: the store kept up with %.0f of the %.0f ops/s asked for; requests queued behind their intended start, and the corrected latencies include that wait (more clients, -n, would raise the achievable rate)\n",
 			run.Overall.OpsPerSec, o.Rate)

@@ -147,7 +147,7 @@ func (o *runOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 	}
 	dir, run, err := scenarios.Bench(cmd.Context(), bo)
 	if err == nil && o.format == "madkv" {
-		err = results.WriteMadKVBench(stdout, nil, run)
+		err = results.WriteMadKVBench(stdout, run)
 	}
 	var mismatch *scenarios.SolutionMismatch
 	if errors.As(err, &mismatch) {
