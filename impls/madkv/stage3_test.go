@@ -354,3 +354,38 @@ func TestStage3Conformance(t *testing.T) {
 	conformance.Run(t, conformance.Subject{Name: "madkv --rf 3", Impl: Impl(), Start: start, Exe: testExe(t),
 		Flags: []string{"--partitions", "1", "--rf", "3"}})
 }
+
+// TestStage3ManagerReplicaDown: with the leading manager replica killed, a
+// new client still gets the map (from a surviving replica) and a restarted
+// server replica still registers; with every manager down, a client that
+// already has the map keeps working.
+func TestStage3ManagerReplicaDown(t *testing.T) {
+	c, log := startStage3(t, "--rf", "3", "--manager-rf", "3")
+	ctx := context.Background()
+	l := waitLeader(t, c, "manager")
+	if err := l.proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	cl, err := c.NewClient(dctx, 0)
+	cancel()
+	if err != nil {
+		t.Fatalf("new client with manager %s down: %v", l.name, err)
+	}
+	defer cl.Close()
+	do(t, cl, put("k", "v"))
+	r := c.node("p0/r1")
+	if err := r.proc.Restart(ctx); err != nil {
+		t.Fatalf("restart %s with manager %s down: %v\n%s", r.name, l.name, err, log)
+	}
+	for _, n := range c.nodes {
+		if n.role == "manager" && n != l {
+			if err := n.proc.Kill(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := do(t, cl, get("k")); got.Found != impls.Present || got.Value != "v" {
+		t.Fatalf("GET k with every manager down: %+v", got)
+	}
+}
