@@ -103,7 +103,6 @@
 // groups of one write and was no faster. The exec: path (one client
 // process per simulated client, the MadKV line protocol over pipes) costs
 // about 6x of the native client's throughput on this machine.
-package madkv
 //
 // # Stage 3: replication with Raft
 //
@@ -185,3 +184,4 @@ package madkv
 // (A second madkv rf 3 run gave 1724 ops/s, READ p99 18.3 ms, UPDATE p99
 // 24.5 ms.) Both systems fsync their log before acknowledging a write and
 // serve reads through a read index.
+package madkv
