@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -305,7 +306,22 @@ func FileReady(path string) func(context.Context) error {
 // FreeTCPAddr returns a loopback address with a port that was free a moment
 // ago. There is a small race between closing the probe listener and the
 // server binding; callers retry Start on failure when that matters.
+//
+// The port is drawn below the kernel's ephemeral range (32768 and up on
+// Linux): a server the nemesis crashes must find its port free when it
+// restarts, and a port in the ephemeral range may meanwhile become the
+// source port of any outgoing connection on the machine. (The draw needs
+// no reproducibility, so it uses the global source.)
 func FreeTCPAddr() (string, error) {
+	for range 64 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue // taken
+		}
+		l.Close()
+		return l.Addr().String(), nil
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
