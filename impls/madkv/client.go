@@ -128,6 +128,16 @@ func pairMap(ps []pair) map[string]string {
 	return m
 }
 
+// Resent returns how many times this client sent a mutation again after
+// an attempt that may have reached its server (stages 1 and 2).
+func (c *Client) Resent() uint64 {
+	var n uint64
+	for _, p := range c.parts {
+		n += p.resent.Load()
+	}
+	return n
+}
+
 // String describes what the client talks to.
 func (c *Client) String() string { return c.info }
 
@@ -245,6 +255,9 @@ func retry(ctx context.Context, p *peer, r *request) (response, error) {
 		if err == nil {
 			var resp response
 			var sent bool
+			if everSent && r.op.mutates() {
+				p.resent.Add(1)
+			}
 			resp, sent, err = cn.call(ctx, r)
 			everSent = everSent || sent
 			if err == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -159,6 +160,9 @@ type peer struct {
 	addr string
 	mu   sync.Mutex
 	c    *conn
+	// resent counts mutations sent again after an attempt that may have
+	// reached the server (what deduplication is for).
+	resent atomic.Uint64
 }
 
 func (p *peer) get(ctx context.Context) (*conn, error) {

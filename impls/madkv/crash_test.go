@@ -18,7 +18,10 @@ import (
 // on the same backer. Afterwards every acknowledged write must be present
 // with its value, and every acknowledged PUT of a fresh key must have
 // replied not_found: a PUT retried across a crash after its first attempt
-// landed must not report "found" (deduplication).
+// landed must not report "found" (deduplication). Each writer also swaps a
+// counter key of its own: an acknowledged SWAP following an acknowledged
+// one must return exactly the previous value (a re-executed retry would
+// return its own).
 func TestCrashRecovery(t *testing.T) {
 	cycles := 25
 	if testing.Short() {
@@ -39,13 +42,15 @@ func TestCrashRecovery(t *testing.T) {
 
 	const writers = 4
 	var (
-		mu       sync.Mutex
-		acked    = map[string]string{}
-		unknown  atomic.Int64
-		wrong    []string
-		stop     = make(chan struct{})
-		wg       sync.WaitGroup
-		attempts atomic.Int64
+		mu         sync.Mutex
+		acked      = map[string]string{}
+		unknown    atomic.Int64
+		wrong      []string
+		stop       = make(chan struct{})
+		wg         sync.WaitGroup
+		attempts   atomic.Int64
+		swapsAcked atomic.Int64
+		clients    []*Client
 	)
 	for w := 0; w < writers; w++ {
 		client, err := c.NewClient(ctx, w)
@@ -53,7 +58,9 @@ func TestCrashRecovery(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer client.Close()
+		clients = append(clients, client.(*Client))
 		wg.Go(func() {
+			prevSwapAcked := false
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
@@ -63,9 +70,23 @@ func TestCrashRecovery(t *testing.T) {
 				k, v := fmt.Sprintf("w%d/%d", w, i), fmt.Sprintf("v%d", i)
 				opCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				r, err := client.Do(opCtx, put(k, v))
+				sk := fmt.Sprintf("swap/%d", w)
+				sr, serr := client.Do(opCtx, swap(sk, v))
 				cancel()
 				attempts.Add(1)
 				mu.Lock()
+				switch {
+				case serr == nil && i > 0 && prevSwapAcked && (sr.Found != impls.Present || sr.Value != fmt.Sprintf("v%d", i-1)):
+					wrong = append(wrong, fmt.Sprintf("SWAP %s %s replied %+v, want the previous value v%d", sk, v, sr, i-1))
+				case serr == nil && i == 0 && sr.Found != impls.Absent:
+					wrong = append(wrong, fmt.Sprintf("first SWAP %s replied %+v, want absent", sk, sr))
+				case serr != nil && !impls.IsUnknown(serr):
+					wrong = append(wrong, fmt.Sprintf("SWAP %s: definite error %v", sk, serr))
+				}
+				prevSwapAcked = serr == nil
+				if serr == nil {
+					swapsAcked.Add(1)
+				}
 				switch {
 				case err == nil && r.Found != impls.Absent:
 					wrong = append(wrong, fmt.Sprintf("PUT %s (fresh key) replied %v", k, r.Found))
@@ -116,7 +137,15 @@ func TestCrashRecovery(t *testing.T) {
 	if len(acked) == 0 {
 		t.Fatal("no write was acknowledged")
 	}
-	t.Logf("%d cycles: %d PUTs, %d acknowledged, %d unknown, %d lost", cycles, attempts.Load(), len(acked), unknown.Load(), missing)
+	var resent uint64
+	for _, cl := range clients {
+		resent += cl.Resent()
+	}
+	t.Logf("%d cycles: %d PUTs, %d acknowledged, %d unknown, %d lost; %d SWAPs acknowledged; %d mutations resent after a failed attempt",
+		cycles, attempts.Load(), len(acked), unknown.Load(), missing, swapsAcked.Load(), resent)
+	if !testing.Short() && resent == 0 {
+		t.Error("no mutation was resent: the test did not exercise deduplication")
+	}
 	if missing > 0 {
 		t.Errorf("%d acknowledged writes lost", missing)
 	}
