@@ -40,6 +40,7 @@ name instead of a file.`,
 
 func (o *scenarioOptions) storeFlags(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&o.stores, "store", nil, "run these bundled stores instead of the file's (repeatable, or comma-separated; all = every store)")
+	cmd.Flags().StringSliceVar(&o.stores, "impl", nil, "the same as --store, as run and fuzz spell it")
 	cmd.Flags().StringArrayVar(&o.targets, "target", nil, "run this external target instead of the file's stores (repeatable), e.g. memcached://127.0.0.1:11211 or exec:'./client 127.0.0.1:3777'")
 	cmd.Flags().StringArrayVar(&o.serve, "serve", nil, "a server command kvbench starts for every --target run (repeatable, NAME='cmd' per node), so faults can reach it")
 }
