@@ -124,7 +124,7 @@ func newScenarioListCmd(stdout io.Writer) *cobra.Command {
 				fmt.Fprintln(stdout, n)
 			}
 			for i, st := range p.Steps {
-				fmt.Fprintf(stdout, "[%d/%d] %s: %s\n", i+1, len(p.Steps), st, strings.Join(st.Args(), " "))
+				fmt.Fprintf(stdout, "[%d/%d] %s: %s\n", i+1, len(p.Steps), st, shellJoin(st.Args()))
 			}
 			fmt.Fprintf(stdout, "%d runs, %d skipped", len(p.Steps), len(p.Skipped))
 			if d := p.MeasuredTime(); d > 0 {
@@ -136,4 +136,18 @@ func newScenarioListCmd(stdout io.Writer) *cobra.Command {
 	}
 	o.storeFlags(cmd)
 	return cmd
+}
+
+// shellJoin joins argv so a shell splits it back the same way: words with
+// spaces or shell metacharacters are single-quoted.
+func shellJoin(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~!") {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/kvbench/kvbench/impls/proc"
 	"net"
 	"os"
 	"path/filepath"
@@ -121,5 +122,17 @@ func TestCutCPUProfile(t *testing.T) {
 		if (err != nil) != tc.err || file != tc.file || !reflect.DeepEqual(rest, tc.rest) {
 			t.Errorf("cutCPUProfile(%q) = %q, %q, %v", tc.in, file, rest, err)
 		}
+	}
+}
+
+func TestShellJoin(t *testing.T) {
+	argv := []string{"kvbench", "fuzz", "--impl-flags", "--servers 5 -n 3", "--serve", "s0=./server 'x'", ""}
+	got := shellJoin(argv)
+	if want := `kvbench fuzz --impl-flags '--servers 5 -n 3' --serve 's0=./server '\''x'\''' ''`; got != want {
+		t.Fatalf("shellJoin = %s, want %s", got, want)
+	}
+	back, err := proc.SplitArgs(got)
+	if err != nil || !reflect.DeepEqual(back, argv[:len(argv)-1]) && !reflect.DeepEqual(back, argv) {
+		t.Errorf("SplitArgs(shellJoin(argv)) = %q, %v; want %q", back, err, argv)
 	}
 }
