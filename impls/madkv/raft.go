@@ -37,6 +37,7 @@ const (
 	raftCommit      = 20 * time.Millisecond
 	raftRPCTimeout  = 2 * time.Second
 	raftSnapEntries = 8192
+	raftSnapCheck   = 5 * time.Second // how often raft looks whether raftSnapEntries accumulated
 )
 
 // peerProvider resolves a peer's raft ID to the address this replica dials.
@@ -120,6 +121,7 @@ func openRaft(dir string, self int, bind string, peers []string, fsm raft.FSM, l
 	cfg.BatchApplyCh = true
 	cfg.MaxAppendEntries = 256
 	cfg.SnapshotThreshold = raftSnapEntries
+	cfg.SnapshotInterval = raftSnapCheck
 	cfg.TrailingLogs = raftSnapEntries
 	cfg.NoSnapshotRestoreOnStart = false
 	has, err := raft.HasExistingState(logs, store, snaps)

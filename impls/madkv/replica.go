@@ -213,6 +213,7 @@ func raftPairs(n *raftNode) []pair {
 	return []pair{
 		{"raft_state", n.r.State().String()}, {"term", itoa(n.r.CurrentTerm())},
 		{"leader_id", strconv.Itoa(n.leaderID())}, {"applied", itoa(n.r.AppliedIndex())},
+		{"last_snapshot_index", n.r.Stats()["last_snapshot_index"]},
 	}
 }
 

@@ -389,3 +389,84 @@ func TestStage3ManagerReplicaDown(t *testing.T) {
 		t.Fatalf("GET k with every manager down: %+v", got)
 	}
 }
+
+// TestStage3SnapshotRestart writes past the snapshot threshold, then kills
+// and restarts every replica: the group comes back from its snapshots and
+// log tails with every acknowledged write.
+func TestStage3SnapshotRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes more than raftSnapEntries keys")
+	}
+	c, log := startStage3(t, "--rf", "3")
+	ctx := context.Background()
+	const writers, per = 16, raftSnapEntries/16 + 200
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		cl, err := c.NewClient(ctx, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		wg.Go(func() {
+			for i := range per {
+				opCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				_, err := cl.Do(opCtx, put(fmt.Sprintf("w%02d/%05d", w, i), fmt.Sprint(i)))
+				cancel()
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// Raft snapshots in the background: wait for one on the leader.
+	l := waitLeader(t, c, "p0")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		info, err := helloInfo(ctx, l.api)
+		if err == nil && info["last_snapshot_index"] != "" && info["last_snapshot_index"] != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot on %s after %d writes: %v %v", l.name, writers*per, info, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, n := range c.nodes {
+		if n.group == "p0" {
+			if err := n.proc.Kill(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, n := range c.nodes {
+		if n.group == "p0" {
+			if err := n.proc.Restart(ctx); err != nil {
+				t.Fatalf("restart %s: %v\n%s", n.name, err, log)
+			}
+		}
+	}
+	cl, err := c.NewClient(ctx, 99)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for _, w := range []int{0, writers - 1} {
+		for _, i := range []int{0, per / 2, per - 1} {
+			k := fmt.Sprintf("w%02d/%05d", w, i)
+			if r := do(t, cl, get(k)); r.Found != impls.Present || r.Value != fmt.Sprint(i) {
+				t.Fatalf("after a full restart %s = %v %q, want %d", k, r.Found, r.Value, i)
+			}
+		}
+	}
+	r := do(t, cl, scan("w", "x"))
+	if len(r.Pairs) != writers*per {
+		t.Fatalf("after a full restart SCAN finds %d keys, want %d", len(r.Pairs), writers*per)
+	}
+}
