@@ -257,7 +257,8 @@ func (c *cluster) Close() error {
 func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stderr, `Usage: kvbench client madkv ADDR
-ADDR is a stage 1 server or the stage 2 manager. Reads MadKV requests on stdin
+ADDR is a stage 1 server, the stage 2 manager, or the stage 3 managers
+(ip:port,ip:port,...: any replica that answers). Reads MadKV requests on stdin
 (PUT k v, SWAP k v, GET k, DELETE k, SCAN k1 k2, STOP), prints the replies.
 Example: kvbench client madkv 127.0.0.1:3777 < ops.txt
 `)
