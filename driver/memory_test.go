@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,8 +14,8 @@ import (
 	"github.com/kvbench/kvbench/workload"
 )
 
-// histBytes is the memory of a worker's histograms.
-func histBytes(w *worker) (n int) {
+// histBytes is the memory of a stripe's histograms.
+func histBytes(w *stripe) (n int) {
 	for _, hs := range [][workload.NumOpTypes]*hdr.Histogram{w.hist, w.raw, w.spareHist, w.spareRaw} {
 		for _, h := range hs {
 			if h != nil {
@@ -25,18 +26,19 @@ func histBytes(w *worker) (n int) {
 	return n
 }
 
-// TestWorkerHistogramsBounded: a worker holds histograms only for the op
-// types it sends (live and spare), uncorrected ones only in open loop, so
-// the 1 ns floor (221 KB per histogram) costs 2 × 221 KB per op type and
-// worker, not 4 × 7 × 221 KB. Latencies below a microsecond are recorded.
-func TestWorkerHistogramsBounded(t *testing.T) {
-	w := &worker{}
+// TestStripeHistogramsBounded: a stripe holds histograms only for the op
+// types its workers send (live and spare), uncorrected ones only in open
+// loop, so the 1 ns floor (221 KB per histogram) costs 2 × 221 KB per op
+// type and stripe, not 4 × 7 × 221 KB. Latencies below a microsecond are
+// recorded.
+func TestStripeHistogramsBounded(t *testing.T) {
+	w := &worker{stripe: &stripe{}}
 	l := &loop{w: w}
 	w.mu.Lock()
 	l.observe(workload.Read, 350*time.Nanosecond, 350*time.Nanosecond)
 	w.mu.Unlock()
 	per := results.HistogramBytes()
-	if got := histBytes(w); got != per {
+	if got := histBytes(w.stripe); got != per {
 		t.Errorf("after one closed-loop READ: %d bytes of histograms, want %d", got, per)
 	}
 	if w.clamped != 0 || w.hist[workload.Read].Min() != 350 {
@@ -46,31 +48,66 @@ func TestWorkerHistogramsBounded(t *testing.T) {
 	w.mu.Lock()
 	l.observe(workload.Update, time.Microsecond, time.Microsecond)
 	w.mu.Unlock()
-	if got := histBytes(w); got != 3*per {
+	if got := histBytes(w.stripe); got != 3*per {
 		t.Errorf("after an open-loop UPDATE: %d bytes, want %d", got, 3*per)
 	}
 
-	// READs and UPDATEs across merges: live + spare per op type.
+	// Two workers sharing a stripe, READs and UPDATEs across merges: live +
+	// spare per op type, for both workers together.
 	res := &Result{Hist: newHists(), Uncorrected: newHists()}
 	l.period = 0
-	w2 := &worker{}
-	l2 := &loop{w: w2}
+	st := &stripe{}
+	l2 := &loop{w: &worker{stripe: st}}
+	l3 := &loop{w: &worker{stripe: st}}
 	for tick := 0; tick < 3; tick++ {
-		w2.mu.Lock()
-		l2.observe(workload.Read, time.Microsecond, 0)
-		l2.observe(workload.Update, time.Microsecond, 0)
-		w2.mu.Unlock()
-		if err := merge(res, []*worker{w2}, Config{}, time.Time{}, time.Time{}, 0, time.Second); err != nil {
+		for _, l := range []*loop{l2, l3} {
+			l.w.mu.Lock()
+			l.observe(workload.Read, time.Microsecond, 0)
+			l.observe(workload.Update, time.Microsecond, 0)
+			l.w.mu.Unlock()
+		}
+		if err := merge(res, []*stripe{st}, Config{}, time.Time{}, time.Time{}, 0, time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := histBytes(w2); got != 4*per {
-		t.Errorf("a closed-loop worker sending 2 op types holds %d bytes of histograms, want %d", got, 4*per)
+	if got := histBytes(st); got != 4*per {
+		t.Errorf("a closed-loop stripe sending 2 op types holds %d bytes of histograms, want %d", got, 4*per)
 	}
-	if n := res.Hist[workload.Read].TotalCount() + res.Hist[workload.Update].TotalCount(); n != 6 {
-		t.Errorf("merged %d ops, want 6", n)
+	if n := res.Hist[workload.Read].TotalCount() + res.Hist[workload.Update].TotalCount(); n != 12 {
+		t.Errorf("merged %d ops, want 12", n)
 	}
-	t.Logf("one histogram: %d bytes; a closed-loop worker sending 2 op types: %d bytes", per, 4*per)
+	t.Logf("one histogram: %d bytes; a closed-loop stripe sending 2 op types: %d bytes", per, 4*per)
+}
+
+// TestStripesDoNotGrowWithClients: workers share at most 2*GOMAXPROCS
+// stripes, so the driver's histogram memory is the same for 16 and 1000
+// clients.
+func TestStripesDoNotGrowWithClients(t *testing.T) {
+	limit := 2 * runtime.GOMAXPROCS(0)
+	for _, tc := range []struct{ workers, want int }{
+		{0, 1}, {1, 1}, {2, min(2, limit)}, {16, min(16, limit)}, {1000, limit}, {100000, limit},
+	} {
+		if got := len(stripes(tc.workers)); got != tc.want {
+			t.Errorf("stripes(%d) = %d, want %d", tc.workers, got, tc.want)
+		}
+	}
+}
+
+// TestStripedRunCountsEveryOp: 64 workers over shared stripes, every op
+// counted once in the result.
+func TestStripedRunCountsEveryOp(t *testing.T) {
+	const clients, window, ops = 16, 4, 6400
+	open := func(context.Context, int) (impls.Client, error) { return nopClient{}, nil }
+	res, err := Run(context.Background(), Config{Clients: clients, Window: window, Ops: ops},
+		open, func(int) workload.Stream {
+			return &cycleStream{ops: []workload.Op{{Type: workload.Read, Req: impls.Request{Kind: impls.Get, Key: "k"}}}}
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Ops(); got != ops {
+		t.Errorf("%d ops recorded, want %d", got, ops)
+	}
 }
 
 // TestProgressDoesNotLie: a phase that runs past its ops until Continue
