@@ -34,8 +34,8 @@ type pebbleStore struct {
 	closed bool
 	done   chan struct{}
 
-	viewMu sync.RWMutex // readers hold it shared while they use view
-	view   *pebble.Snapshot
+	viewMu sync.Mutex // guards view; readers take a reference and let go
+	view   *readView
 
 	// sessions are the dedup entries this incarnation wrote, per client,
 	// so acknowledged ones are deleted by key; entries of an earlier
@@ -52,6 +52,46 @@ type pebbleSession struct {
 }
 
 var _ store = (*pebbleStore)(nil)
+
+// readView is a snapshot readers share. The store holds one reference
+// while the view is current; each read holds one while it runs; the last
+// to let go closes the snapshot. A long SCAN thus never holds up the
+// commit loop's switch to a newer view.
+type readView struct {
+	snap *pebble.Snapshot
+	refs atomic.Int64
+}
+
+func newReadView(snap *pebble.Snapshot) *readView {
+	v := &readView{snap: snap}
+	v.refs.Store(1)
+	return v
+}
+
+func (v *readView) release() error {
+	if v.refs.Add(-1) == 0 {
+		return v.snap.Close()
+	}
+	return nil
+}
+
+// acquire returns the current view with a reference the caller releases.
+func (s *pebbleStore) acquire() *readView {
+	s.viewMu.Lock()
+	v := s.view
+	v.refs.Add(1)
+	s.viewMu.Unlock()
+	return v
+}
+
+// publish makes snap the view of new reads.
+func (s *pebbleStore) publish(snap *pebble.Snapshot) {
+	s.viewMu.Lock()
+	old := s.view
+	s.view = newReadView(snap)
+	s.viewMu.Unlock()
+	old.release()
+}
 
 type pendingWrite struct {
 	r    *request
@@ -98,7 +138,7 @@ func openPebbleStore(dir string, log io.Writer) (*pebbleStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("madkv: backer %s: %w", dir, err)
 	}
-	s.view = db.NewSnapshot()
+	s.view = newReadView(db.NewSnapshot())
 	go s.loop()
 	return s, nil
 }
@@ -177,16 +217,16 @@ func (s *pebbleStore) expire() error {
 }
 
 func (s *pebbleStore) read(r *request) response {
-	s.viewMu.RLock()
-	defer s.viewMu.RUnlock()
+	view := s.acquire()
+	defer view.release()
 	if r.op == opGet {
-		v, err := pebbleGet(s.view, kvKey(r.key))
+		v, err := pebbleGet(view.snap, kvKey(r.key))
 		if err != nil {
 			return response{status: stFailed, val: err.Error()}
 		}
 		return response{status: stOK, found: v != nil, val: string(v)}
 	}
-	it, err := s.view.NewIter(&pebble.IterOptions{LowerBound: kvKey(r.key), UpperBound: kvKey(r.val + "\x00")})
+	it, err := view.snap.NewIter(&pebble.IterOptions{LowerBound: kvKey(r.key), UpperBound: kvKey(r.val + "\x00")})
 	if err != nil {
 		return response{status: stFailed, val: err.Error()}
 	}
@@ -267,12 +307,7 @@ func (s *pebbleStore) loop() {
 				resps[i] = response{status: stFailed, val: fmt.Sprintf("commit failed: %v", err)}
 			}
 		} else {
-			snap := s.db.NewSnapshot()
-			s.viewMu.Lock()
-			old := s.view
-			s.view = snap
-			s.viewMu.Unlock()
-			old.Close()
+			s.publish(s.db.NewSnapshot())
 		}
 		b.Close()
 		s.commits.Add(1)
@@ -356,7 +391,7 @@ func (s *pebbleStore) close() error {
 	s.mu.Unlock()
 	<-s.done
 	s.viewMu.Lock()
-	err := s.view.Close()
+	err := s.view.release() // reads have ended: the listener closed first
 	s.viewMu.Unlock()
 	return errors.Join(err, s.db.Close())
 }
