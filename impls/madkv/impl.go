@@ -81,7 +81,7 @@ func claims(flags []string, f impls.Faults) impls.Claim {
 	case o.partitions == 0:
 		return impls.Claim{Linearizable: true, Why: "stage 1: one server applies every operation under one lock"}
 	default:
-		return impls.Claim{Linearizable: true, Why: "stage 2: a write is answered only after its bbolt commit is fsynced, reads see committed state, " +
+		return impls.Claim{Linearizable: true, Why: "stage 2: a write is answered only after its pebble commit is fsynced, reads see only durable state, " +
 			"retries are deduplicated, and each scanned entry is read from its key's partition"}
 	}
 }

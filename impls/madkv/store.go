@@ -11,8 +11,8 @@ import (
 )
 
 // store executes data operations for one server. Both implementations are
-// linearizable: memStore (stage 1) under one lock, boltStore (stage 2) by
-// reading committed transactions and applying writes in one commit loop.
+// linearizable: memStore (stage 1) under one lock, pebbleStore (stage 2)
+// by reading durable snapshots and applying writes in one commit loop.
 type store interface {
 	// read executes a GET or SCAN now and returns its response.
 	read(r *request) response

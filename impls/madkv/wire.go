@@ -30,7 +30,7 @@ import (
 
 // Limits of what the protocol carries.
 const (
-	// MaxKey is the longest key (bbolt's limit, so stages 1 and 2 agree).
+	// MaxKey is the longest key (the same in every stage).
 	MaxKey = 32 << 10
 	// MaxValue is the longest value.
 	MaxValue = 8 << 20
