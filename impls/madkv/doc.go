@@ -92,6 +92,11 @@
 //	memkv --fsync always                13 161   1 630 us   8 544 us   P1 = 0.80x, P3 = 0.52x
 //	exec:'kvbench client madkv' stage 1 12 142   3 854 us   3 946 us   0.17x of native stage 1
 //
+// Group commit in isolation (go test -run XXX -bench GroupCommit, durable
+// PUTs on one in-process stage 2 server): one client, 1.36 ms per write and
+// 1.0 writes per fsync; ten clients, 0.31 ms per write and 4.8 writes per
+// fsync.
+//
 // Stage 1 matches memkv without fsync. Stage 2 with one partition reaches
 // 0.8x of memkv's durable mode: both share one fsync among the writes
 // waiting at that moment (about 4-5 per sync here). Three partitions on one
