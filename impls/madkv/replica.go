@@ -234,6 +234,10 @@ type replicaServer struct {
 	fsm         *dataFSM
 	unsafeReads bool
 	mem         atomic.Pointer[membership]
+	// readyTerm is the term in which this replica, leading, committed an
+	// entry of its own (a barrier): from then on its commit index is
+	// authoritative. barrierTerm is the term a barrier was last started in.
+	readyTerm, barrierTerm atomic.Uint64
 }
 
 var _ handler = (*replicaServer)(nil)
@@ -362,13 +366,14 @@ func (s *replicaServer) handle(r *request, reply func(response)) {
 const readWait = 2 * time.Second
 
 // linearRead answers a GET or SCAN linearizably without a log entry (a
-// read index): with this replica leader in term T, take L = the last log
-// index; confirm leadership with a quorum (VerifyLeader) and that the term
-// is still T; wait until the state machine has applied L; read. Why L and
-// not the commit index: a leader new in its term may not know the true
-// commit index until its first entry commits, but its log holds every
-// committed entry (leader completeness), so every write acknowledged
-// before the read began is at or below L. The FSM sees only commands
+// read index): with this replica leader in term T, take L = its commit
+// index, confirm leadership with a quorum (VerifyLeader) and that the term
+// is still T, wait until the state machine has applied L, read. A leader
+// new in its term may not know the true commit index until an entry of
+// its own term commits: until its barrier has (readIndex), L is the last
+// log index instead, safe because a leader's log holds every committed
+// entry (leader completeness), so every write acknowledged before the
+// read began is at or below it. The FSM sees only commands
 // (hashicorp/raft applies the leader's no-op and configuration entries
 // itself, and its AppliedIndex runs ahead of the FSM), so "applied L"
 // means: the FSM applied every command up to L (noCommandsAfter).
@@ -378,7 +383,7 @@ func (s *replicaServer) linearRead(r *request) response {
 	if n.State() != raft.Leader {
 		return s.redirect("not the leader")
 	}
-	last := n.LastIndex()
+	last := s.readIndex(term)
 	if err := n.VerifyLeader().Error(); err != nil || n.CurrentTerm() != term {
 		return s.redirect("leadership not confirmed")
 	}
@@ -396,6 +401,26 @@ func (s *replicaServer) linearRead(r *request) response {
 			return s.redirect("read index not applied in time")
 		}
 	}
+}
+
+// readIndex is the index a read in term term must wait for: the commit
+// index once this leader committed an entry of term (a barrier it starts
+// at its first read of the term), the last log index before.
+func (s *replicaServer) readIndex(term uint64) uint64 {
+	n := s.node.r
+	if s.readyTerm.Load() == term {
+		return n.CommitIndex()
+	}
+	if s.barrierTerm.Swap(term) != term {
+		go func() {
+			// Success with the term unchanged: the barrier was
+			// appended and committed by this leader in term.
+			if n.Barrier(0).Error() == nil && n.CurrentTerm() == term {
+				s.readyTerm.Store(term)
+			}
+		}()
+	}
+	return n.LastIndex()
 }
 
 // managerFSM is the manager's replicated state: which servers have
