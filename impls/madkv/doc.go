@@ -130,17 +130,19 @@
 // harmless whichever way the first attempt went.
 //
 // Reads use a read index, not a log entry: the leader in term T takes L =
-// its last log index, confirms with a quorum that it still leads
+// its commit index, confirms with a quorum that it still leads
 // (VerifyLeader) and that the term is still T, then waits until its state
-// machine holds every command up to L, and reads. Linearizable because a
-// leader's log holds every committed entry (leader completeness), so any
-// write acknowledged before the read began is at or below L, and the
-// quorum round proves no newer leader had committed anything by then. Not
-// the commit index: a leader new in its term does not know the true commit
-// index until its first entry commits. Not raft's AppliedIndex either: it
-// runs ahead of the state machine, and the leader's no-op never reaches
-// it, so "holds every command up to L" is checked against the log
-// (noCommandsAfter). A cut-off leader steps down after its lease (250 ms)
+// machine holds every command up to L, and reads. Linearizable because any
+// write acknowledged before the read began is committed at or below L, and
+// the quorum round proves no newer leader had committed anything by then.
+// A leader new in its term knows the true commit index only once an entry
+// of its own term commits: at its first read of a term it starts a
+// Barrier, and until that commits reads take L = its last log index
+// instead (safe: a leader's log holds every committed entry, leader
+// completeness; slower: they also wait for writes in flight). "Holds every
+// command up to L" is checked against the log (noCommandsAfter), not raft's
+// AppliedIndex, which runs ahead of the state machine and counts the
+// no-op, which the state machine never sees. A cut-off leader steps down after its lease (250 ms)
 // and its reads fail; they never return old state (TestStage3PartitionedLeader).
 //
 // Followers answer stRedirect with the leader's client address (from the
