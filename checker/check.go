@@ -180,6 +180,9 @@ func checkKeys(ctx context.Context, h *history, timeout time.Duration, minSeg in
 				}
 				verdicts[k] = porcupine.Ok
 				for _, seg := range split(h.partition(k), minSeg) {
+					if fastLinearize(ctx, seg.ops, fastSteps(len(seg.ops))) {
+						continue // a verified linearization: no need to ask Porcupine
+					}
 					v := checkOne(ctx, model, seg.ops)
 					if v == porcupine.Illegal {
 						verdicts[k], first[k] = v, seg
@@ -218,6 +221,10 @@ func checkOne(ctx context.Context, model porcupine.Model, ops []porcupine.Operat
 	}
 	return res
 }
+
+// fastSteps bounds fastLinearize on a segment of n ops: past it, Porcupine
+// decides (its memoization is bounded by the heap guard, this one by steps).
+func fastSteps(n int) int { return 100_000 + 50*n }
 
 // budget is the time left before ctx's deadline in Porcupine's terms (0 is
 // no limit, so an expired deadline becomes the smallest positive value).
