@@ -86,7 +86,7 @@ type thread struct {
 	wait   *waitPolicy
 	poller *poller
 	ring   ringLock // shared by every thread of the cluster
-	base   int // offset of the thread's first slot
+	base   int      // offset of the thread's first slot
 	w      int
 
 	// lock serializes submission (a channel so that waiting honours ctx).

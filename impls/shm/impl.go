@@ -146,11 +146,13 @@ func newClusterExtra(path string, n, w, extra int, wait waitPolicy) (*cluster, e
 	if err != nil {
 		return nil, err
 	}
+	store(r.word(offClientWakes), wakesMagic)
 	c := &cluster{r: r, path: path, wait: wait, closing: make(chan struct{})}
 	pl := newPoller(r, &c.wait)
 	c.poller = pl
+	ring := newRingLock()
 	for id := range n {
-		c.threads = append(c.threads, newThread(r, &c.wait, pl, id, w))
+		c.threads = append(c.threads, newThread(r, &c.wait, pl, ring, id, w))
 	}
 	return c, nil
 }
