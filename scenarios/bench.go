@@ -43,6 +43,11 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 			return "", nil, err
 		}
 	}
+	if o.Output.CourseLogs != "" {
+		if _, err := CourseBenchLog(o.Output.CourseLogs, o); err != nil {
+			return "", nil, err
+		}
+	}
 	out := o.Output
 	dir, tgt, err := startRun(ctx, out, "run", o.Target, o.Clients, o.Window)
 	if err != nil {
@@ -161,7 +166,7 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 	if im := tgt.impl; im != nil && im.Epilogue != nil && out.Stdout != nil && !out.JSON {
 		im.Epilogue(out.Stdout, run.Overall.Ops, res.Elapsed)
 	}
-	return dir, run, nil
+	return dir, run, writeCourseBench(o, run)
 }
 
 // withLoadPhase puts the load phase's events (times from loadStart) before

@@ -62,6 +62,11 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 		return "", nil, err
 	}
 	defer tgt.close()
+	defer func() {
+		if werr := writeCourseFuzz(o, run, dir); err == nil {
+			err = werr
+		}
+	}()
 	faults := o.Faults()
 	epoch := time.Now()
 	cfg := driver.Config{

@@ -22,6 +22,10 @@ type Target struct {
 	// ImplFlags are extra flags for the bundled store's server, in the
 	// system's own syntax (--impl-flags '--fsync never').
 	ImplFlags []string
+	// Fresh are paths (the durable state of the Serve'd service, e.g.
+	// backer directories) emptied before the service starts for each run,
+	// since MadKV's checks assume an empty store (--fresh).
+	Fresh []string
 }
 
 // Name returns the impl name or URL, for run ids and reports.
@@ -46,6 +50,10 @@ type Output struct {
 	Quiet  bool
 	// JSON prints run.json on stdout instead of the YCSB-format summary.
 	JSON bool
+	// CourseLogs, when set, is a directory where the run also writes the
+	// MadKV course's log layout (fuzz/fuzz-<a>-<b>.log,
+	// bench/bench-<clients>-<wl>[-<n>].log; see courselogs.go).
+	CourseLogs string
 }
 
 // BenchOptions configures one benchmark run (`kvbench run`).

@@ -27,6 +27,10 @@ type Scenario struct {
 	overridden bool
 	// serve are the --serve commands every target step starts.
 	serve []impls.ServeCommand
+	// fresh are the --fresh paths every target step empties first.
+	fresh []string
+	// courseLogs is the --course-logs directory, "" for none.
+	courseLogs string
 }
 
 // SetStores replaces every sweep's stores and targets, for running a
@@ -50,6 +54,14 @@ func (s *Scenario) SetStores(stores, targets []string) error {
 // commands (--serve), so kvbench owns their lifecycle and faults can reach
 // them.
 func (s *Scenario) SetServe(serve []impls.ServeCommand) { s.serve = serve }
+
+// SetFresh makes every run against an external target empty these paths
+// (the service's durable state) before it starts the service (--fresh).
+func (s *Scenario) SetFresh(paths []string) { s.fresh = append([]string(nil), paths...) }
+
+// SetCourseLogs makes every run also write the MadKV course's log layout
+// under dir (--course-logs).
+func (s *Scenario) SetCourseLogs(dir string) { s.courseLogs = dir }
 
 // scenarioKinds lists the op kinds each YCSB core workload needs, including
 // the Puts of its load phase; "fuzz" is the MadKV fuzz mix's minimum.
@@ -211,7 +223,7 @@ func sweepIndexOf(xs []string, x string) int {
 func (s *Scenario) step(i int, sw scenarioSweep, im *impls.Impl, url, wl string, clients, window int, fault string, rep int) Step {
 	target := Target{URL: url, ImplFlags: strings.Fields(sw.ImplFlags)}
 	if url != "" {
-		target.Serve = s.serve
+		target.Serve, target.Fresh = s.serve, s.fresh
 	}
 	st := Step{Sweep: i + 1, Kind: sw.Kind, Store: url, Workload: wl, Clients: clients, Window: window, Fault: fault, Rep: rep}
 	if im != nil {
@@ -245,7 +257,7 @@ func (s *Scenario) step(i int, sw scenarioSweep, im *impls.Impl, url, wl string,
 		"scenario": s.Name, "sweep": strconv.Itoa(i + 1), "store": st.Store,
 		"workload": wl, "clients": strconv.Itoa(clients), "rep": strconv.Itoa(rep),
 	}
-	out := Output{Tags: tags, Stdout: io.Discard, Quiet: true}
+	out := Output{Tags: tags, Stdout: io.Discard, Quiet: true, CourseLogs: s.courseLogs}
 	if sw.Kind == "fuzz" {
 		tags["fault"] = fault
 		o := FuzzOptions{Target: target, Clients: clients, Seed: seed, Output: out, FaultTarget: sweepDeref(sw.FaultTarget)}
@@ -303,8 +315,16 @@ func (st Step) Args() []string {
 		for _, sc := range t.Serve {
 			a = append(a, "--serve", sc.Name+"="+sc.Command)
 		}
+		for _, p := range t.Fresh {
+			a = append(a, "--fresh", p)
+		}
 		if len(t.ImplFlags) > 0 {
 			a = append(a, "--impl-flags", strings.Join(t.ImplFlags, " "))
+		}
+	}
+	courseLogs := func(o Output) {
+		if o.CourseLogs != "" {
+			a = append(a, "--course-logs", o.CourseLogs)
 		}
 	}
 	if o := st.Fuzz; o != nil {
@@ -345,6 +365,7 @@ func (st Step) Args() []string {
 		if o.FaultTarget != "" && o.FaultTarget != nemesis.TargetRandom {
 			a = append(a, "--fault-target", o.FaultTarget)
 		}
+		courseLogs(o.Output)
 		return a
 	}
 	o := st.Bench
@@ -366,6 +387,7 @@ func (st Step) Args() []string {
 	if o.Check {
 		a = append(a, "--check")
 	}
+	courseLogs(o.Output)
 	return a
 }
 

@@ -30,6 +30,11 @@ func startRun(ctx context.Context, out Output, command string, t Target, clients
 		os.RemoveAll(dir)
 		return "", nil, err
 	}
+	if err := emptyFresh(t.Fresh, serverLog); err != nil {
+		serverLog.Close()
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
 	tgt, err := openTarget(ctx, t, clients, window, serverLog)
 	if err != nil {
 		serverLog.Close()

@@ -118,7 +118,8 @@ func (o *fuzzOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 		ValueSize: o.valueSize, Workload: o.workload, Seed: seed, Crash: o.crash, Pause: o.pause,
 		Partition: o.partition, Net: o.net, FaultTarget: o.faultTarget,
 		FaultInterval: o.faultInterval, FaultDuration: o.faultDuration, Subscribe: o.subscribe,
-		Output: scenarios.Output{Dir: o.out, Args: commandLine(), Stdout: stdout, Status: stderr, Quiet: o.quiet, JSON: o.json},
+		Output: scenarios.Output{Dir: o.out, Args: commandLine(), Stdout: stdout, Status: stderr, Quiet: o.quiet, JSON: o.json,
+			CourseLogs: o.target.courseLogs},
 	}
 	_, run, err := scenarios.Fuzz(cmd.Context(), fo)
 	if err != nil {

@@ -140,7 +140,8 @@ func (o *runOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 		Target: target, Workload: o.workload, PropertyFiles: o.propFiles, Props: props, Input: o.input,
 		Solution: o.solution, Clients: o.clients, Window: o.window, Ops: o.ops, Duration: o.duration,
 		Records: o.records, Rate: o.rate, Seed: seed, Check: o.check,
-		Output: scenarios.Output{Dir: o.out, Args: commandLine(), Stdout: stdout, Status: stderr, Quiet: o.quiet, JSON: o.json},
+		Output: scenarios.Output{Dir: o.out, Args: commandLine(), Stdout: stdout, Status: stderr, Quiet: o.quiet, JSON: o.json,
+			CourseLogs: o.target.courseLogs},
 	}
 	if o.format == "madkv" {
 		bo.Output.Stdout = nil // the block below replaces the YCSB summary

@@ -17,6 +17,9 @@ type scenarioOptions struct {
 	stores  []string
 	targets []string
 	serve   []string
+	// fresh are --fresh paths; courseLogs is --course-logs (scenario run).
+	fresh      []string
+	courseLogs string
 }
 
 func newScenarioCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -42,6 +45,7 @@ func (o *scenarioOptions) storeFlags(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&o.stores, "store", nil, "run these bundled stores instead of the file's (repeatable, or comma-separated; all = every store)")
 	cmd.Flags().StringSliceVar(&o.stores, "impl", nil, "the same as --store, as run and fuzz spell it")
 	cmd.Flags().StringArrayVar(&o.targets, "target", nil, "run this external target instead of the file's stores (repeatable), e.g. memcached://127.0.0.1:11211 or exec:'./client 127.0.0.1:3777'")
+	cmd.Flags().StringArrayVar(&o.fresh, "fresh", nil, "empty this path (the --serve'd service's durable state) before each run starts the service (repeatable)")
 	cmd.Flags().StringArrayVar(&o.serve, "serve", nil, "a server command kvbench starts for every --target run (repeatable, NAME='cmd' per node), so faults can reach it")
 }
 
@@ -66,6 +70,13 @@ func (o *scenarioOptions) load(path string) (*scenarios.Scenario, error) {
 		}
 		s.SetServe(serve)
 	}
+	if len(o.fresh) > 0 {
+		if len(o.serve) == 0 {
+			return nil, fmt.Errorf("--fresh empties the state of a service kvbench starts: use it with --serve")
+		}
+		s.SetFresh(o.fresh)
+	}
+	s.SetCourseLogs(o.courseLogs)
 	return s, nil
 }
 
@@ -98,6 +109,7 @@ runs. Then: kvbench report OUT.`,
 	}
 	cmd.Flags().StringVar(&o.out, "out", "runs", "base results directory; each run writes OUT/<id>/")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only skips, failures and the final line")
+	cmd.Flags().StringVar(&o.courseLogs, "course-logs", "", "also write the MadKV course's log layout under DIR (fuzz/, bench/), for its report script")
 	o.storeFlags(cmd)
 	return cmd
 }

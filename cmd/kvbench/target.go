@@ -22,6 +22,9 @@ type targetFlags struct {
 	impl, url, implFlags string
 	serve                []string
 	opTimeout            time.Duration
+	// fresh are --fresh paths; courseLogs is --course-logs.
+	fresh      []string
+	courseLogs string
 	// shorthands holds the value of each store's shorthand flag, by flag.
 	shorthands map[string]*string
 }
@@ -30,6 +33,8 @@ func (t *targetFlags) register(fs *pflag.FlagSet, defaultImpl string) {
 	fs.StringVar(&t.impl, "impl", defaultImpl, "bundled store to start and drive: "+strings.Join(implNames(), ", "))
 	fs.StringVar(&t.url, "target", "", "external system instead of --impl: "+strings.Join(targetExamples(), ", ")+" (kvbench targets lists them)")
 	fs.StringArrayVar(&t.serve, "serve", nil, "a server command kvbench starts for --target and may fault; repeat it, as NAME='cmd', once per node")
+	fs.StringArrayVar(&t.fresh, "fresh", nil, "empty this path (the --serve'd service's durable state, e.g. a backer dir) before each run starts the service (repeatable)")
+	fs.StringVar(&t.courseLogs, "course-logs", "", "also write the MadKV course's log layout under DIR (fuzz/fuzz-<a>-<b>.log, bench/bench-<clients>-<wl>[-<n>].log)")
 	fs.DurationVar(&t.opTimeout, "op-timeout", 0, "bound on one request for targets that cannot tell by themselves (exec: clients; default 10s)")
 	fs.StringVar(&t.implFlags, "impl-flags", "", "extra flags for the bundled store's server, in its own syntax, e.g. '--fsync never'")
 	t.shorthands = map[string]*string{}
@@ -60,6 +65,10 @@ func (t *targetFlags) resolve(fs *pflag.FlagSet) (scenarios.Target, error) {
 		return out, err
 	}
 	out.Serve = serve
+	if len(t.fresh) > 0 && len(serve) == 0 {
+		return out, fmt.Errorf("--fresh empties the state of a service kvbench starts: use it with --serve (bundled stores start on a fresh temp dir)")
+	}
+	out.Fresh = t.fresh
 	if t.opTimeout < 0 {
 		return out, fmt.Errorf("--op-timeout must not be negative")
 	}
