@@ -198,7 +198,8 @@
 // acknowledging a write, but hashicorp/raft's leader stores an entry
 // before it sends it to the followers, and raft-boltdb's bbolt commit
 // syncs twice (pages, then meta), so a write waits for about four fsyncs
-// in a row where etcd's WAL waits for two in parallel. Throughput falls
+// in a row, where etcd's leader and followers each sync their WAL once, in
+// parallel. Throughput falls
 // with rf as the course's plots expect: every replica is a process on the
 // same two cores and disk.
 package madkv
