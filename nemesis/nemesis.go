@@ -72,7 +72,10 @@ var DefaultNet = NetParams{Delay: 50 * time.Millisecond, Jitter: 50 * time.Milli
 type Config struct {
 	// Kinds are injected in turn, starting with the first.
 	Kinds []Kind
-	// Target is the policy that picks nodes; "" means random.
+	// Target is the policy that picks nodes ("" means random), a role or
+	// node name (one node of that name or role per fault), or a
+	// comma-separated list of node names ("server-1,server-2"), all faulted
+	// together in one window.
 	Target string
 	// Interval is the mean time between faults (±25% jitter); the first
 	// fault comes after half of it. Duration is how long a fault holds.
@@ -147,6 +150,17 @@ func New(c impls.Cluster, cfg Config) (*Nemesis, error) {
 			return nil, fmt.Errorf("%w: --fault-target %s: this store does not report a leader", ErrNoNodes, cfg.Target)
 		}
 	default:
+		if names := nodeList(cfg.Target); names != nil {
+			seen := map[string]bool{}
+			for _, name := range names {
+				if _, ok := n.byName(name); !ok || seen[name] {
+					return nil, fmt.Errorf("%w: --fault-target %q: %q is not one distinct node name of this store (nodes: %s)",
+						ErrNoNodes, cfg.Target, name, describe(n.nodes))
+				}
+				seen[name] = true
+			}
+			break
+		}
 		if len(n.named(cfg.Target)) == 0 {
 			return nil, fmt.Errorf("%w: --fault-target %q is no policy (%s), role or node name of this store (nodes: %s)",
 				ErrNoNodes, cfg.Target, strings.Join(Policies, ", "), describe(n.nodes))

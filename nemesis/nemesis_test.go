@@ -121,6 +121,11 @@ func TestPickPolicies(t *testing.T) {
 				t.Errorf("by name picked %v", nodes)
 			}
 		}},
+		{"p1/r1,p2/r3", func(t *testing.T, nodes []impls.Node, role string) {
+			if len(nodes) != 2 || nodes[0].Name != "p1/r1" || nodes[1].Name != "p2/r3" || role != "nodes p1/r1, p2/r3" {
+				t.Errorf("by list picked %v (%q), want p1/r1 and p2/r3 together", nodes, role)
+			}
+		}},
 		{"replica", func(t *testing.T, nodes []impls.Node, role string) {
 			if len(nodes) != 1 || nodes[0].Role != "replica" {
 				t.Errorf("by role picked %v", nodes)
@@ -157,6 +162,9 @@ func TestNewRefuses(t *testing.T) {
 		{"minority of one", one, Config{Kinds: []Kind{Crash}, Target: TargetMinority}, "group of 3"},
 		{"unknown name", one, Config{Kinds: []Kind{Crash}, Target: "nosuch"}, `"nosuch" is no policy`},
 		{"no kinds", one, Config{}, "no fault kinds"},
+		{"unknown name in a list", newFakeCluster(), Config{Kinds: []Kind{Crash}, Target: "p1/r1,p9/r1"}, `"p9/r1" is not one distinct node name`},
+		{"role in a list", newFakeCluster(), Config{Kinds: []Kind{Crash}, Target: "p1/r1,replica"}, `"replica" is not one distinct node name`},
+		{"name twice in a list", newFakeCluster(), Config{Kinds: []Kind{Crash}, Target: "p1/r1,p1/r1"}, `"p1/r1" is not one distinct`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.c, tc.cfg)
@@ -164,6 +172,39 @@ func TestNewRefuses(t *testing.T) {
 				t.Fatalf("New: %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRunFaultsANodeListTogether: --fault-target s1,s2 puts both named
+// nodes in every window, applied together and healed together.
+func TestRunFaultsANodeListTogether(t *testing.T) {
+	c := newFakeCluster()
+	n, err := New(c, Config{Kinds: []Kind{Partition}, Target: "p1/r3,p2/r2", Interval: 20 * time.Millisecond,
+		Duration: 5 * time.Millisecond, Epoch: time.Now(), Seed: 3, MinFaults: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { n.Run(ctx); close(done) }()
+	select {
+	case <-n.Enough():
+	case <-time.After(10 * time.Second):
+		t.Fatal("2 faults did not happen within 10 s")
+	}
+	cancel()
+	<-done
+	ws := n.Windows()
+	for i, w := range ws {
+		if w.Process != "p1/r3,p2/r2" || w.Error != "" {
+			t.Errorf("window %d = %+v, want both nodes", i, w)
+		}
+	}
+	c.mu.Lock()
+	got := strings.Join(c.log[:4], " ")
+	c.mu.Unlock()
+	if got != "p1/r3:isolate p2/r2:isolate p1/r3:heal p2/r2:heal" {
+		t.Errorf("proxy calls %s, want both isolated, then both healed", got)
 	}
 }
 

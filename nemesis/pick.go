@@ -70,6 +70,9 @@ func (n *Nemesis) pick(ctx context.Context, kind Kind) ([]impls.Node, string, er
 		sort.Slice(chosen, func(i, j int) bool { return chosen[i].Name < chosen[j].Name })
 		return chosen, fmt.Sprintf("%s: %d of %d in %s", n.cfg.Target, k, size, groupName(group)), nil
 	default:
+		if names := nodeList(n.cfg.Target); names != nil {
+			return n.pickList(names, kind)
+		}
 		named := n.named(n.cfg.Target)
 		var ok []impls.Node
 		for _, nd := range named {
@@ -115,6 +118,46 @@ func groupName(g string) string {
 		return "the cluster"
 	}
 	return "group " + g
+}
+
+// nodeList splits a comma-separated list of node names (s1,s2), or returns
+// nil when target is a single word.
+func nodeList(target string) []string {
+	if !strings.Contains(target, ",") {
+		return nil
+	}
+	var names []string
+	for _, s := range strings.Split(target, ",") {
+		names = append(names, strings.TrimSpace(s))
+	}
+	return names
+}
+
+// pickList returns the nodes named in names, all of them, to be faulted
+// together in one window (the course crashes "servers 1 and 2" at once).
+func (n *Nemesis) pickList(names []string, kind Kind) ([]impls.Node, string, error) {
+	var out []impls.Node
+	for _, name := range names {
+		nd, ok := n.byName(name)
+		if !ok {
+			return nil, "", fmt.Errorf("%w: --fault-target %s: no node is named %q (nodes: %s)", ErrNoNodes, n.cfg.Target, name, describe(n.nodes))
+		}
+		if kind.network() && nd.Net == nil {
+			return nil, "", fmt.Errorf("%w: node %q cannot take a %s fault (no proxy)", ErrNoNodes, name, kind)
+		}
+		out = append(out, nd)
+	}
+	return out, "nodes " + strings.Join(names, ", "), nil
+}
+
+// byName returns the node called name.
+func (n *Nemesis) byName(name string) (impls.Node, bool) {
+	for _, nd := range n.nodes {
+		if nd.Name == name {
+			return nd, true
+		}
+	}
+	return impls.Node{}, false
 }
 
 // named returns the nodes whose role or name is s.

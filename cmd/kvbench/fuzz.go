@@ -72,7 +72,7 @@ with --fsync never (0, reported as expected); violation (1); unknown (2).`,
 	fs.BoolVar(&o.pause, "pause", false, "SIGSTOP a server process every --fault-interval, SIGCONT after --fault-duration")
 	fs.BoolVar(&o.partition, "partition", false, "cut a node's links through kvbench's proxy every --fault-interval (stores whose nodes have one)")
 	fs.StringSliceVar(&o.net, "net", nil, "degrade a node's links through kvbench's proxy: loss, delay, dup (comma-separated)")
-	fs.StringVar(&o.faultTarget, "fault-target", "random", "which nodes a fault hits: random, leader, follower, minority, majority, or a role or node name")
+	fs.StringVar(&o.faultTarget, "fault-target", "random", "which nodes a fault hits: random, leader, follower, minority, majority, a role or node name, or node names s1,s2 faulted together")
 	fs.DurationVar(&o.faultInterval, "fault-interval", scenarios.DefaultFaultInterval, "mean time between faults")
 	fs.DurationVar(&o.faultDuration, "fault-duration", scenarios.DefaultFaultDuration, "how long a process stays down or paused")
 	fs.StringVar(&o.out, "out", "runs", "results directory")
