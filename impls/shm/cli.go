@@ -126,7 +126,6 @@ func attach(path string, id, w int) (*cluster, impls.Client, error) {
 		return nil, nil, fmt.Errorf("%s has %d status slots; --id %d -w %d needs slots %d..%d",
 			path, slots, id, w, id*w, (id+1)*w-1)
 	}
-	store(r.word(offClientWakes), wakesMagic)
 	c := &cluster{r: r, wait: defaultWait(), closing: make(chan struct{})}
 	c.poller = newPoller(r, &c.wait)
 	t := newThread(r, &c.wait, c.poller, newRingLock(), id, w)

@@ -146,7 +146,6 @@ func newClusterExtra(path string, n, w, extra int, wait waitPolicy) (*cluster, e
 	if err != nil {
 		return nil, err
 	}
-	store(r.word(offClientWakes), wakesMagic)
 	c := &cluster{r: r, path: path, wait: wait, closing: make(chan struct{})}
 	pl := newPoller(r, &c.wait)
 	c.poller = pl

@@ -70,15 +70,7 @@ const (
 	// offCTailWaiters counts threads parked on c_tail (producers waiting for
 	// room, consumers waiting for their turn to release).
 	offCTailWaiters = OffCTail + 4
-	// offClientWakes holds wakesMagic once a kvbench client has created or
-	// attached to the file: its producers wake parked consumers. A server
-	// that does not find it (a C client, which zeroes the file) is never
-	// woken and bounds its parks itself (see capSilent).
-	offClientWakes = OffPHead + 4
 )
-
-// wakesMagic is offClientWakes's value ("kvbn" in little-endian ASCII).
-const wakesMagic = 0x6e62766b
 
 // readyParked is a value our client's poller stores in a status slot's
 // ready word (with a CAS from 0) before it parks; a kvbench server swaps

@@ -136,11 +136,6 @@ func (p *poller) loop() {
 			continue
 		default:
 		}
-		// A kvbench server sets the epoch word when it starts and wakes us;
-		// a C server does neither, so our timer alone ends the park.
-		if load(p.r.word(offEpoch)) == 0 && b.next > p.wait.ParkFor/silentDiv {
-			b.next = p.wait.ParkFor / silentDiv
-		}
 		d := b.grow()
 		switch p.wait.Park {
 		case parkFutex:

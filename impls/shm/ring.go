@@ -174,9 +174,6 @@ func (r *region) consume(c consumer) (d Desc, ordinal uint64, res consumeResult)
 					return Desc{}, 0, halted
 				}
 				if b.parking() {
-					if load(r.word(offClientWakes)) != wakesMagic {
-						b.capSilent() // a C client never wakes us
-					}
 					b.park(pTail, pt, r.word(offPTailWaiters))
 				}
 			}

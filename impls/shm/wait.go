@@ -160,42 +160,17 @@ func (b *backoff) parking() bool { return b.phase == 2 }
 // the waiter increments the counter and then the kernel compares the word;
 // both sides use sequentially consistent operations, so at least one of
 // them sees the other (no lost wake-up).
-//
-// It reports whether the park ran out its time: nobody woke it.
-func (b *backoff) park(addr *uint32, v uint32, waiters *uint32) (timedOut bool) {
+func (b *backoff) park(addr *uint32, v uint32, waiters *uint32) {
 	d := b.grow()
 	switch b.p.Park {
 	case parkFutex:
 		atomic.AddUint32(waiters, 1)
 		if load(addr) == v {
-			timedOut = futexWait(addr, v, d)
+			futexWait(addr, v, d)
 		}
 		atomic.AddUint32(waiters, ^uint32(0))
 	case parkSleep:
 		sleep(d)
-		timedOut = true
-	}
-	return timedOut
-}
-
-// Parks while the peer never wakes us (a C process, which knows nothing of
-// FUTEX_WAKE): ParkFor/silentDiv each for the first silentBusy of a wait
-// (the peer is busy and publishes again soon; only our own timer ends the
-// park), then growing as usual, so an idle server still costs next to
-// nothing.
-const (
-	silentDiv  = 4
-	silentBusy = 5 * time.Millisecond
-)
-
-// capSilent shortens b's next park while the wait is young; call it before
-// park when the peer is known not to wake us.
-func (b *backoff) capSilent() {
-	if time.Since(b.t0) >= silentBusy+b.p.SpinFor+b.p.YieldFor {
-		return
-	}
-	if short := b.p.ParkFor / silentDiv; b.next == 0 || b.next > short {
-		b.next = short
 	}
 }
 
@@ -239,13 +214,11 @@ const (
 	futexWakeOp = 1 // FUTEX_WAKE
 )
 
-// futexWait blocks while *addr == v, for at most d, or until woken. It
-// reports whether the wait ran out its time (nobody woke it).
-func futexWait(addr *uint32, v uint32, d time.Duration) (timedOut bool) {
+// futexWait blocks while *addr == v, for at most d, or until woken.
+func futexWait(addr *uint32, v uint32, d time.Duration) {
 	ts := unix.NsecToTimespec(int64(d))
-	_, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitOp,
+	_, _, _ = unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitOp,
 		uintptr(v), uintptr(unsafe.Pointer(&ts)), 0, 0)
-	return errno == unix.ETIMEDOUT
 }
 
 // futexWake wakes up to n threads parked on addr.
