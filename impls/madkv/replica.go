@@ -198,10 +198,18 @@ func serveAny(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "madkv server p%d/r%d (stage 3) on %s, raft %s, peers %v, managers %v, unsafe reads %v\n",
 			cfg.part, cfg.rep, ln.Addr(), cfg.p2p, cfg.peers, cfg.managers, rs.unsafeReads)
 	}
+	// Shut raft down as soon as ctx ends, not after the listener: the
+	// listener waits for every pending reply, and an Apply or VerifyLeader
+	// in flight answers only when raft does (ErrRaftShutdown at the latest).
+	closed := make(chan error, 1)
+	go func() {
+		<-ctx.Done()
+		closed <- node.close()
+	}()
 	serveErr := newListener(h, stderr).serve(ctx, ln)
 	cancel(nil)
 	<-done
-	cerr := node.close()
+	cerr := <-closed
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
 	}
