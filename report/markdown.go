@@ -121,7 +121,7 @@ func (d *document) render() (string, error) {
 	d.warningSection()
 	d.environment()
 	d.configurations()
-	for _, step := range []func() error{d.comparison, d.scaling, d.workloadSections, d.consistency} {
+	for _, step := range []func() error{d.comparison, d.scaling, d.workloadSections, d.consistency, d.course} {
 		if err := step(); err != nil {
 			return "", err
 		}
