@@ -198,11 +198,12 @@ func TestScenarioPlumbsFreshAndCourseLogs(t *testing.T) {
 	s.SetServe([]impls.ServeCommand{{Name: "s0", Command: "./server 0"}})
 	s.SetFresh([]string{"./backer.s0"})
 	s.SetCourseLogs("/tmp/madkv-p2")
+	s.SetFaultTarget("s1,s2")
 	p, err := s.Plan(nil)
 	if err != nil || len(p.Steps) != 2 {
 		t.Fatalf("plan: %v, %d steps", err, len(p.Steps))
 	}
-	if f := p.Steps[0].Fuzz; f == nil || strings.Join(f.Target.Fresh, ",") != "./backer.s0" || f.Output.CourseLogs != "/tmp/madkv-p2" {
+	if f := p.Steps[0].Fuzz; f == nil || strings.Join(f.Target.Fresh, ",") != "./backer.s0" || f.Output.CourseLogs != "/tmp/madkv-p2" || f.FaultTarget != "s1,s2" {
 		t.Errorf("fuzz step: %+v", f)
 	}
 	if b := p.Steps[1].Bench; b == nil || strings.Join(b.Target.Fresh, ",") != "./backer.s0" || b.Output.CourseLogs != "/tmp/madkv-p2" {
@@ -210,7 +211,8 @@ func TestScenarioPlumbsFreshAndCourseLogs(t *testing.T) {
 	}
 	for _, st := range p.Steps {
 		got := strings.Join(st.Args(), " ")
-		if !strings.Contains(got, "--serve s0=./server 0 --fresh ./backer.s0") || !strings.HasSuffix(got, "--course-logs /tmp/madkv-p2") {
+		if !strings.Contains(got, "--serve s0=./server 0 --fresh ./backer.s0") || !strings.HasSuffix(got, "--course-logs /tmp/madkv-p2") ||
+			(st.Fuzz != nil) != strings.Contains(got, "--fault-target s1,s2") {
 			t.Errorf("Args() = %s", got)
 		}
 	}

@@ -31,6 +31,8 @@ type Scenario struct {
 	fresh []string
 	// courseLogs is the --course-logs directory, "" for none.
 	courseLogs string
+	// faultTarget, when set, replaces every fuzz sweep's fault_target.
+	faultTarget string
 }
 
 // SetStores replaces every sweep's stores and targets, for running a
@@ -62,6 +64,11 @@ func (s *Scenario) SetFresh(paths []string) { s.fresh = append([]string(nil), pa
 // SetCourseLogs makes every run also write the MadKV course's log layout
 // under dir (--course-logs).
 func (s *Scenario) SetCourseLogs(dir string) { s.courseLogs = dir }
+
+// SetFaultTarget makes every fuzz run fault target instead of its sweep's
+// fault_target (--fault-target): the nodes of a --serve'd service are named
+// by --serve, not as the bundled store's.
+func (s *Scenario) SetFaultTarget(target string) { s.faultTarget = target }
 
 // scenarioKinds lists the op kinds each YCSB core workload needs, including
 // the Puts of its load phase; "fuzz" is the MadKV fuzz mix's minimum.
@@ -261,6 +268,9 @@ func (s *Scenario) step(i int, sw scenarioSweep, im *impls.Impl, url, wl string,
 	if sw.Kind == "fuzz" {
 		tags["fault"] = fault
 		o := FuzzOptions{Target: target, Clients: clients, Seed: seed, Output: out, FaultTarget: sweepDeref(sw.FaultTarget)}
+		if s.faultTarget != "" {
+			o.FaultTarget = s.faultTarget
+		}
 		for _, k := range strings.Split(fault, "+") {
 			switch nemesis.Kind(k) {
 			case nemesis.Crash:

@@ -18,8 +18,9 @@ type scenarioOptions struct {
 	targets []string
 	serve   []string
 	// fresh are --fresh paths; courseLogs is --course-logs (scenario run).
-	fresh      []string
-	courseLogs string
+	fresh       []string
+	courseLogs  string
+	faultTarget string
 }
 
 func newScenarioCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -45,6 +46,7 @@ func (o *scenarioOptions) storeFlags(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&o.stores, "store", nil, "run these bundled stores instead of the file's (repeatable, or comma-separated; all = every store)")
 	cmd.Flags().StringSliceVar(&o.stores, "impl", nil, "the same as --store, as run and fuzz spell it")
 	cmd.Flags().StringArrayVar(&o.targets, "target", nil, "run this external target instead of the file's stores (repeatable), e.g. memcached://127.0.0.1:11211 or exec:'./client 127.0.0.1:3777'")
+	cmd.Flags().StringVar(&o.faultTarget, "fault-target", "", "fault these nodes in every fuzz run instead of the file's fault_target, e.g. s1,s2 (--serve names)")
 	cmd.Flags().StringArrayVar(&o.fresh, "fresh", nil, "empty this path (the --serve'd service's durable state) before each run starts the service (repeatable)")
 	cmd.Flags().StringArrayVar(&o.serve, "serve", nil, "a server command kvbench starts for every --target run (repeatable, NAME='cmd' per node), so faults can reach it")
 }
@@ -77,6 +79,7 @@ func (o *scenarioOptions) load(path string) (*scenarios.Scenario, error) {
 		s.SetFresh(o.fresh)
 	}
 	s.SetCourseLogs(o.courseLogs)
+	s.SetFaultTarget(o.faultTarget)
 	return s, nil
 }
 
