@@ -37,6 +37,17 @@ var courseNodeRE = regexp.MustCompile(`^s[0-9]+$`)
 // courseSize returns the partition count (stage 2) or replication factor
 // (stage 3) the course's log names carry, or 0 for stage 1.
 func courseSize(t Target) int {
+	// A --serve'd service has as many servers as it has s<i> nodes,
+	// whatever a scenario's impl_flags (for bundled stores) say.
+	n := 0
+	for _, sc := range t.Serve {
+		if courseNodeRE.MatchString(sc.Name) {
+			n++
+		}
+	}
+	if t.URL != "" {
+		return n
+	}
 	flags := map[string]int{}
 	for i := 0; i < len(t.ImplFlags); i++ {
 		name, val, ok := strings.Cut(t.ImplFlags[i], "=")
@@ -50,16 +61,7 @@ func courseSize(t Target) int {
 	if rf := flags["rf"]; rf > 0 {
 		return rf
 	}
-	if p := flags["partitions"]; p > 0 {
-		return p
-	}
-	n := 0
-	for _, sc := range t.Serve {
-		if courseNodeRE.MatchString(sc.Name) {
-			n++
-		}
-	}
-	return n
+	return flags["partitions"]
 }
 
 func yesNo(b bool) string {

@@ -170,6 +170,9 @@ func TestCourseLogNames(t *testing.T) {
 		{Target{Impl: "madkv", ImplFlags: []string{"--partitions", "1", "--rf", "5"}}, 10, true, true, "a", "fuzz-5-yes.log", "bench-10-a-5.log"},
 		{Target{URL: "exec:./client", Serve: serve("server")}, 3, false, false, "c", "fuzz-3-no.log", "bench-3-c.log"},
 		{Target{URL: "exec:./client", Serve: serve("m0", "s0", "s1", "s2")}, 5, true, true, "f", "fuzz-3-yes.log", "bench-5-f-3.log"},
+		// A scenario's impl_flags do not change a --serve'd service.
+		{Target{URL: "exec:./client", Serve: serve("m", "s0", "s1", "s2", "s3", "s4"), ImplFlags: []string{"--partitions", "3"}}, 5, true, true, "a", "fuzz-5-yes.log", "bench-5-a-5.log"},
+		{Target{URL: "exec:./client", Serve: serve("server"), ImplFlags: []string{"--partitions", "3"}}, 3, true, false, "a", "fuzz-3-yes.log", "bench-3-a.log"},
 	} {
 		f := filepath.Base(CourseFuzzLog("/x", FuzzOptions{Target: c.target, Clients: c.clients, Conflict: c.conflict, Crash: c.crash}))
 		b, err := CourseBenchLog("/x", BenchOptions{Target: c.target, Clients: c.clients, Workload: c.wl})
