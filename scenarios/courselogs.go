@@ -17,6 +17,7 @@ import (
 //
 //	fuzz/fuzz-<a>-<b>.log              the fuzzer's output; the script takes the
 //	                                   last word of the "Fuzz testing result:" line
+//	                                   (kvbench adds its verdict line after it)
 //	bench/bench-<clients>-<wl>[-<n>].log  the bencher's block (results.WriteMadKVBench)
 //
 // kvbench derives the names from the run's configuration the way the
@@ -108,17 +109,24 @@ func writeCourseLog(path string, text []byte) error {
 	return nil
 }
 
-// writeCourseFuzz writes the fuzz run's course log: kvbench's verdict line
-// (with the witness's place) and the runner's last line, plain.
+// writeCourseFuzz writes the fuzz run's course log as the course's fuzzer
+// prints it (its configuration, "  Ops stats:" and the result line, plain),
+// then kvbench's verdict line with the witness's place.
 func writeCourseFuzz(o FuzzOptions, run *results.Run, dir string) error {
 	if o.Output.CourseLogs == "" || run == nil {
 		return nil
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "kvbench fuzz: %d clients, %d ops each, conflict %s, crash %s; results in %s\n",
-		o.Clients, o.OpsPerClient, yesNo(o.Conflict), yesNo(o.Crash), dir)
-	printVerdict(Output{Stdout: &b}, o, run, dir)
+	fmt.Fprintf(&b, "Fuzz testing configuration: num_clis %d  num_keys %d  num_ops %d  conflict %t  (kvbench fuzz, results in %s)\n",
+		o.Clients, o.Keys, o.OpsPerClient, o.Conflict, dir)
+	calls := map[string]int64{}
+	for _, op := range run.Ops {
+		calls[op.Op] += op.Count + op.Errors + op.Unknown
+	}
+	fmt.Fprintf(&b, "  Ops stats:  Put %d  Swap %d  Get %d  Scan %d  Delete %d\n",
+		calls["UPDATE"]+calls["INSERT"]+calls["PUT"], calls["SWAP"], calls["READ"]+calls["GET"], calls["SCAN"], calls["DELETE"])
 	b.WriteString(results.FuzzResultLine(run.Check, false))
+	printVerdict(Output{Stdout: &b}, o, run, dir)
 	return writeCourseLog(CourseFuzzLog(o.Output.CourseLogs, o), b.Bytes())
 }
 
