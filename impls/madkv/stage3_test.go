@@ -510,3 +510,27 @@ func TestStage3SnapshotRestart(t *testing.T) {
 		t.Fatalf("after a full restart SCAN finds %d keys, want %d", len(r.Pairs), writers*per)
 	}
 }
+
+func TestClaims3(t *testing.T) {
+	tests := []struct {
+		flags  string
+		faults impls.Faults
+		lin    bool
+		why    string
+	}{
+		{"--rf 3", impls.Faults{Crash: true, Partition: true}, true, "3 Raft replicas"},
+		{"--rf 1", impls.Faults{Crash: true}, true, "rf 1: a crashed or paused replica leaves its partition unavailable"},
+		{"--partitions 2 --rf 5 --manager-rf 3", impls.Faults{Pause: true}, true, "2 partition(s) of 5 Raft replicas"},
+		{"--rf 3 --unsafe-local-reads", impls.Faults{}, false, "stale reads"},
+		{"--rf 2", impls.Faults{}, false, "want 1, 3, 5, 7 or 9"},
+		{"--manager-rf 3", impls.Faults{}, false, "need --rf"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.flags, func(t *testing.T) {
+			c := claims(strings.Fields(tc.flags), tc.faults)
+			if c.Linearizable != tc.lin || !strings.Contains(c.Why, tc.why) {
+				t.Fatalf("claims(%q) = %+v, want linearizable %v and %q", tc.flags, c, tc.lin, tc.why)
+			}
+		})
+	}
+}
