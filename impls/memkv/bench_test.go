@@ -48,6 +48,12 @@ func BenchmarkAdapter(b *testing.B) {
 					}
 					b.ReportAllocs()
 					b.SetBytes(int64(len(value)))
+					if w := s.wal; w != nil && w.mode == FsyncAlways {
+						r0, f0 := w.records.Load(), w.fsyncs.Load()
+						defer func() { // group commit: how many writes one fsync carried
+							b.ReportMetric(float64(w.records.Load()-r0)/float64(max(1, w.fsyncs.Load()-f0)), "records/fsync")
+						}()
+					}
 					if mode == "seq" {
 						for i := 0; b.Loop(); i++ {
 							if _, err := seed.Do(context.Background(), impls.Request{Kind: op, Key: keys[i%1000], Value: value}); err != nil {

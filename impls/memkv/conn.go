@@ -71,6 +71,11 @@ func (s *Server) serveConn(rw io.ReadWriter) {
 		cr.rc, _ = sc.SyscallConn()
 	}
 	c.br = bufio.NewReaderSize(cr, readBufSize)
+	if w := s.wal; w != nil && w.mode == FsyncAlways {
+		cr.gc = w
+		w.active.Add(1)
+		defer w.active.Add(-1)
+	}
 	defer func() {
 		s.stats.bytesRead.Add(uint64(c.nread))
 		c.releaseLong()
@@ -115,6 +120,7 @@ type connReader struct {
 	c  *conn
 	r  io.Reader
 	rc syscall.RawConn // nil when r is not a socket
+	gc *wal            // the log's group commit, told when this connection idles (FsyncAlways)
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
@@ -128,6 +134,11 @@ func (r *connReader) Read(p []byte) (int, error) {
 		if err := r.c.flush(); err != nil {
 			return 0, err
 		}
+	}
+	if r.gc != nil {
+		r.gc.active.Add(-1)
+		r.gc.nudge()
+		defer r.gc.active.Add(1)
 	}
 	n, err := r.r.Read(p)
 	r.c.nread += int64(n)

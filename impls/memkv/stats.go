@@ -146,6 +146,8 @@ func (c *conn) generalStats() {
 	if w := s.wal; w != nil {
 		u("log_bytes_written", w.written.Load())
 		u("log_fsyncs", w.fsyncs.Load())
+		u("log_records", w.records.Load())
+		u("log_group_lingers", w.lingers.Load())
 		u("snapshots", s.snaps.Load())
 		u("log_failures", w.failures.Load())
 		c.stat("log_writable", onOff(!w.failing.Load()))
