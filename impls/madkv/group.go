@@ -60,6 +60,7 @@ func (g *group) moveOn(i int) {
 func (g *group) do(ctx context.Context, r *request, anyReplica bool) (response, error) {
 	everSent := false
 	backoff := retryMin
+	hops := 0 // redirects followed in a row
 	var last error
 	for {
 		i := int(g.leader.Load())
@@ -106,9 +107,11 @@ func (g *group) do(ctx context.Context, r *request, anyReplica bool) (response, 
 			}
 			return response{}, fmt.Errorf("gave up on replica group (%v): %w", last, ctx.Err())
 		}
-		if redirected {
-			continue // straight to the named leader; a loop of redirects meets the backoff below next time
+		if redirected && hops < len(g.peers) {
+			hops++
+			continue // straight to the named leader, unless replicas keep pointing at each other
 		}
+		hops = 0
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
