@@ -44,8 +44,12 @@ RES=$OUT/results.tsv
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.2
+  for _ in $(seq 40); do
+    alive=0; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break; sleep 0.05
+  done
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
   rm -rf "$OUT"
 }
 trap cleanup EXIT
@@ -154,13 +158,13 @@ YCSB=(--workload a -p readproportion=0.9 -p updateproportion=0.1 -p fieldcount=1
 start_memcached() {
   PORT=$(free_port)
   memcached -u "$(id -un)" -l 127.0.0.1 -p "$PORT" -t 2 -m 1024 -U 0 -c 4096 > /dev/null 2>&1 &
-  PID=$!; pids+=("$PID")
+  PID=$!; pids+=("$PID"); disown "$PID"
 }
 start_memkv() {
   PORT=$(free_port)
   mkdir -p "$OUT/memkv-$1"
   "$BIN" serve memkv --addr "127.0.0.1:$PORT" --data "$OUT/memkv-$1" --fsync "$1" --conn-limit 2048 > /dev/null 2>&1 &
-  PID=$!; pids+=("$PID")
+  PID=$!; pids+=("$PID"); disown "$PID"
 }
 
 have_mc=0
@@ -269,4 +273,4 @@ if [[ " $SECTIONS " == *" rss "* ]]; then
     printf '%-8s %14s %16s %20s %5s\n' "$n" "$(awk -v m="$m" 'BEGIN {if (m=="-") print "-"; else printf "%.1f", m/1024}')" "$per" "$(fmt_ops "rss/$n")" "$(fmt_load "rss/$n")"
   done
 fi
-printf '\nload average at end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '\nload average at end: %s; bench took %ds\n' "$(cut -d' ' -f1-3 /proc/loadavg)" "$SECONDS"
