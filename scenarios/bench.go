@@ -34,6 +34,9 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 	if err != nil {
 		return "", nil, err
 	}
+	for _, n := range plan.notes {
+		fmt.Fprintf(statusWriter(o.Output), "note: %s\n", n)
+	}
 	var solution []uint32
 	if o.Solution != "" {
 		if o.Clients != 1 || o.Window != 1 || o.Input == "" {
@@ -84,12 +87,13 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 		if err != nil {
 			return dir, nil, fmt.Errorf("load phase: %w", err)
 		}
-		if n := sumErrors(res); n > 0 {
-			fmt.Fprintf(statusWriter(out), "load phase: %d of %d inserts failed (first: %v)\n", n, plan.records, res.FirstErr)
-		}
 		if ctx.Err() != nil {
+			// Inserts cut short by the interrupt are not the store's failures.
 			os.RemoveAll(dir) // nothing was measured
 			return "", nil, fmt.Errorf("interrupted during the load phase; no results written")
+		}
+		if n := sumErrors(res); n > 0 {
+			fmt.Fprintf(statusWriter(out), "load phase: %d of %d inserts failed (first: %v)\n", n, plan.records, res.FirstErr)
 		}
 		loadEvents = res.Events
 		var lr results.Run
@@ -97,7 +101,7 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 		loadPhase = &results.Phase{Seconds: lr.Seconds, Overall: lr.Overall, Ops: lr.Ops}
 	}
 
-	hlogFile, err := os.CreateTemp(dir, "."+results.HlogFile+".tmp*")
+	hlogFile, err := results.CreateTemp(dir, "."+results.HlogFile+".tmp*")
 	if err != nil {
 		return dir, nil, err
 	}
@@ -114,7 +118,9 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 	}
 	st := newStatusLine(statusWriter(out), "run")
 	cfg.Progress = st.update
+	probe := results.BeginLoad(o.Clients + serverThreads(tgt))
 	res, err := driver.Run(ctx, cfg, tgt.cluster.NewClient, plan.run)
+	load := probe.End()
 	st.done()
 	if err != nil {
 		return dir, nil, err
@@ -131,6 +137,7 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 		ID: filepath.Base(dir), Command: "run", Args: out.Args, Impl: o.Target.Name(), Workload: plan.name,
 		Tags: out.Tags, Options: plan.options, Seed: o.Seed, Clients: o.Clients, Window: o.Window, Rate: o.Rate,
 		Start: start, Versions: results.ThisVersion(), Machine: results.ThisMachine(),
+		Config: benchConfig(o, plan), Interrupted: ctx.Err() != nil, Load: load,
 	}
 	summarize(run, res)
 	run.LoadPhase = loadPhase
@@ -152,13 +159,17 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 		}
 		run.Check = check
 	}
+	var invalid error
+	if solution != nil {
+		if invalid = validateSolution(res.Events, solution); invalid != nil {
+			run.ValidationFailed, run.ValidationError = true, invalid.Error()
+		}
+	}
 	if err := results.WriteRun(dir, run); err != nil {
 		return dir, nil, err
 	}
-	if solution != nil {
-		if err := validateSolution(res.Events, solution); err != nil {
-			return dir, run, err
-		}
+	if invalid != nil {
+		return dir, run, invalid
 	}
 	if err := printSummary(out, run); err != nil {
 		return dir, run, err
@@ -282,6 +293,14 @@ type workloadPlan struct {
 	run      func(worker int) workload.Stream
 	ops      int64
 	duration time.Duration
+	// For run.json's typed config: the resolved YCSB properties, the
+	// value size and key distribution; notes to print before the run
+	// (renormalised proportions, skipped CS537 lines).
+	props     map[string]string
+	valueSize int
+	dist      string
+	notes     []string
+	fileOps   int64 // -i: the operations in the file
 }
 
 func planWorkload(o *BenchOptions) (*workloadPlan, error) {
@@ -302,13 +321,20 @@ func planWorkload(o *BenchOptions) (*workloadPlan, error) {
 			return nil, err
 		}
 		defer f.Close()
-		ops, err := workload.ReadOps(f)
+		trace, err := workload.ReadTrace(f)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", o.Input, err)
+		}
+		ops := trace.Ops
+		if trace.Skipped > 0 {
+			// The course client skips malformed lines; say how many.
+			p.notes = append(p.notes, fmt.Sprintf("%s: skipped %d malformed CS537 line(s) (the first at line %d); replaying %d operations",
+				o.Input, trace.Skipped, trace.FirstSkipped, len(ops)))
 		}
 		if len(ops) == 0 {
 			return nil, fmt.Errorf("%s: no operations", o.Input)
 		}
+		p.fileOps = int64(len(ops))
 		p.name = filepath.Base(o.Input)
 		p.options["input"] = o.Input
 		p.kinds = kindsOf(ops)
@@ -336,6 +362,10 @@ func planWorkload(o *BenchOptions) (*workloadPlan, error) {
 	}
 	p.kinds = ycsbKinds(props)
 	p.records = y.RecordCount()
+	p.props, p.valueSize, p.dist = props, y.ValueSize(), y.Distribution()
+	if n := y.ProportionNote(); n != "" {
+		p.notes = append(p.notes, n)
+	}
 	p.load = func(w int) workload.Stream { return y.LoadStream(w, workers, o.Seed) }
 	p.run = func(w int) workload.Stream { return y.RunStream(w, o.Seed) }
 	if p.ops == 0 && p.duration == 0 {
@@ -346,4 +376,37 @@ func planWorkload(o *BenchOptions) (*workloadPlan, error) {
 		}
 	}
 	return p, nil
+}
+
+// benchConfig is run.json's typed configuration of a benchmark.
+func benchConfig(o BenchOptions, plan *workloadPlan) *results.Config {
+	c := &results.Config{
+		Command: "run", Impl: o.Target.Impl, Target: o.Target.URL, Serve: serveArgs(o.Target.Serve),
+		ImplFlags: o.Target.ImplFlags, Workload: plan.name, Properties: plan.props, Input: o.Input,
+		Solution: o.Solution, Clients: o.Clients, Window: o.Window, Ops: plan.ops,
+		Duration: results.Duration(plan.duration), RecordCount: plan.records, ValueSize: plan.valueSize,
+		KeyDistribution: plan.dist, Rate: o.Rate, Check: o.Check, Seed: o.Seed, Kvbench: results.ThisVersion().Kvbench,
+	}
+	if o.Input != "" {
+		c.Workload = filepath.Base(o.Input)
+		if c.Ops == 0 {
+			c.Ops = plan.fileOps
+		}
+	}
+	return c
+}
+
+// serveArgs lists --serve commands as NAME=command.
+func serveArgs(sc []impls.ServeCommand) []string {
+	var out []string
+	for _, c := range sc {
+		out = append(out, c.Name+"="+c.Command)
+	}
+	return out
+}
+
+// serverThreads is how many threads the target's servers want on a core
+// at least: one per node kvbench runs.
+func serverThreads(tgt *opened) int {
+	return len(tgt.cluster.Nodes())
 }

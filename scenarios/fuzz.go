@@ -105,7 +105,9 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 		return dir, nil, err
 	}
 	streams := func(i int) workload.Stream { return adaptStream(mix.streams(i), tgt.impl) }
+	probe := results.BeginLoad(o.Clients + serverThreads(tgt))
 	res, err := driver.Run(ctx, cfg, tgt.cluster.NewClient, streams)
+	load := probe.End()
 	st.done()
 	stopNemesis()
 	<-nemDone
@@ -126,6 +128,7 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 		ID: filepath.Base(dir), Command: "fuzz", Args: out.Args, Impl: o.Target.Name(), Workload: mix.name,
 		Tags: out.Tags, Seed: o.Seed, Clients: o.Clients, Window: 1, Start: epoch,
 		Versions: results.ThisVersion(), Machine: results.ThisMachine(), Faults: windows,
+		Config: fuzzConfig(o, mix.name, faults), Interrupted: ctx.Err() != nil, Load: load,
 		Options: map[string]string{
 			"keys": strconv.Itoa(o.Keys), "ops_per_client": strconv.Itoa(o.OpsPerClient),
 			"conflict": strconv.FormatBool(o.Conflict), "value_size": strconv.Itoa(o.ValueSize),
@@ -275,4 +278,26 @@ func checkTime(secs float64) time.Duration {
 	default:
 		return d.Round(time.Microsecond)
 	}
+}
+
+// fuzzConfig is run.json's typed configuration of a fuzz run.
+func fuzzConfig(o FuzzOptions, workloadName string, faults impls.Faults) *results.Config {
+	c := &results.Config{
+		Command: "fuzz", Impl: o.Target.Impl, Target: o.Target.URL, Serve: serveArgs(o.Target.Serve),
+		ImplFlags: o.Target.ImplFlags, Workload: workloadName, Clients: o.Clients, Window: 1,
+		Ops: int64(o.OpsPerClient), RecordCount: int64(o.Keys), ValueSize: o.ValueSize,
+		KeyDistribution: "disjoint", Seed: o.Seed, Kvbench: results.ThisVersion().Kvbench,
+	}
+	if o.Conflict {
+		c.KeyDistribution = "conflict"
+	}
+	if faults.Any() {
+		fc := &results.FaultConfig{Target: o.FaultTarget, Interval: results.Duration(o.FaultInterval),
+			Duration: results.Duration(o.FaultDuration)}
+		for _, k := range faultKinds(faults) {
+			fc.Kinds = append(fc.Kinds, string(k))
+		}
+		c.Faults = fc
+	}
+	return c
 }

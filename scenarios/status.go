@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"github.com/kvbench/kvbench/driver"
+	"github.com/kvbench/kvbench/results"
 	"io"
 	"os"
 	"time"
@@ -52,7 +53,10 @@ func (s *statusLine) update(p driver.Progress) {
 	}
 	line := fmt.Sprintf("%s %5.1fs  %s  %.0f ops/s  p99 %s", s.label, p.Elapsed.Seconds(), where, p.OpsPerSec, fmtLatency(p.P99))
 	if p.Errors > 0 {
-		line += fmt.Sprintf("  errors %d", p.Errors)
+		line += fmt.Sprintf("  failed %d", p.Errors)
+	}
+	if p.Unknown > 0 {
+		line += fmt.Sprintf("  unknown %d", p.Unknown)
 	}
 	if s.tty {
 		fmt.Fprintf(s.w, "\r\033[K%s", line)
@@ -79,7 +83,9 @@ func fmtLatency(d time.Duration) string {
 		return fmt.Sprintf("%.2fs", d.Seconds())
 	case d >= time.Millisecond:
 		return fmt.Sprintf("%.2fms", float64(d)/1e6)
-	default:
+	case d >= 10*time.Microsecond:
 		return fmt.Sprintf("%.0fµs", float64(d)/1e3)
+	default:
+		return results.FormatMicros(float64(d)/1e3) + "µs" // 0.351µs, not 0µs
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"github.com/kvbench/kvbench/nemesis"
 	"io"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -462,7 +464,7 @@ func RunScenario(ctx context.Context, s *Scenario, opts SweepOptions) ([]string,
 		fmt.Fprintln(w, n)
 	}
 	var dirs []string
-	var failed []string
+	var failed, failedWhy []string
 	var firstErr error
 	start := time.Now()
 	n := len(plan.Steps)
@@ -491,6 +493,7 @@ func RunScenario(ctx context.Context, s *Scenario, opts SweepOptions) ([]string,
 		}
 		if err != nil {
 			failed = append(failed, st.String())
+			failedWhy = append(failedWhy, st.String()+": "+err.Error())
 			if firstErr == nil {
 				firstErr = err
 			}
@@ -514,6 +517,20 @@ func RunScenario(ctx context.Context, s *Scenario, opts SweepOptions) ([]string,
 	}
 	fmt.Fprintf(w, "scenario %s %s: %d of %d runs done, %d failed, %d skipped in %s; results in %s (kvbench report %s)\n",
 		s.Name, verb, len(dirs), n, len(failed), len(plan.Skipped), elapsed, out, out)
+	// What left no run directory (skips, failures, the interruption) goes
+	// in a sweep file beside the runs, for kvbench report.
+	sw := &results.Sweep{Scenario: s.Name, Start: start, Planned: n, Done: len(dirs), Failed: failedWhy,
+		Interrupted: ctx.Err() != nil}
+	for _, st := range plan.Skipped {
+		if why := st.Store + ": " + st.Skip; !slices.Contains(sw.Skipped, why) {
+			sw.Skipped = append(sw.Skipped, why)
+		}
+	}
+	if err := os.MkdirAll(out, 0o755); err == nil {
+		if _, err := results.WriteSweep(out, sw); err != nil {
+			fmt.Fprintf(w, "note: %v\n", err)
+		}
+	}
 	if len(failed) > 0 {
 		return dirs, fmt.Errorf("scenario %s: %d of %d %w (first: %s: %w)", s.Name, len(failed), n, ErrRunsFailed, failed[0], firstErr)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -110,5 +111,69 @@ func TestFuzzInputErrorsNameTheFlag(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: err %v, want %q", c.args, err, c.want)
 		}
+	}
+}
+
+// TestRunJSONRecordsConfigAndLoad: run.json holds the typed configuration
+// and the machine's load; results are readable by others (umask, not 0600).
+func TestRunJSONRecordsConfigAndLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server")
+	}
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	out := filepath.Join(t.TempDir(), "runs")
+	if _, stderr, err := kvbench(t, "run", "--impl", "memkv", "--impl-flags", "--fsync never", "-n", "2",
+		"--ops", "400", "--records", "50", "-p", "fieldlength=10", "--seed", "3", "--out", out, "-q"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(out, "*-run-memkv"))
+	if len(dirs) != 1 {
+		t.Fatalf("run dirs %v", dirs)
+	}
+	r, err := results.ReadRun(dirs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.Config
+	if c == nil || c.Impl != "memkv" || strings.Join(c.ImplFlags, " ") != "--fsync never" || c.Ops != 400 ||
+		c.RecordCount != 50 || c.ValueSize != 100 || c.KeyDistribution != "zipfian" || c.Seed != 3 || c.Kvbench == "" ||
+		c.Clients != 2 || c.Window != 1 || r.Interrupted {
+		t.Errorf("config %+v", c)
+	}
+	if l := r.Load; l == nil || l.Cores < 1 || l.Threads != 3 || l.Oversubscribed != (3 > l.Cores) {
+		t.Errorf("load %+v", l)
+	}
+	for _, name := range []string{results.RunFile, results.HlogFile} {
+		st, err := os.Stat(filepath.Join(dirs[0], name))
+		if err != nil || st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: %v mode %v, want 0644", name, err, st.Mode().Perm())
+		}
+	}
+}
+
+// TestFuzzRunJSONRecordsFaults: a fuzz run's faults are typed in run.json.
+func TestFuzzRunJSONRecordsFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and injects faults")
+	}
+	out := filepath.Join(t.TempDir(), "runs")
+	_, stderr, err := kvbench(t, "fuzz", "--impl", "memkv", "--clients", "2", "--ops", "100", "--conflict", "--crash",
+		"--fault-interval", "300ms", "--fault-duration", "100ms", "--value-size", "8", "--seed", "2", "--out", out, "-q")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(out, "*-fuzz-memkv"))
+	if len(dirs) != 1 {
+		t.Fatalf("run dirs %v", dirs)
+	}
+	r, err := results.ReadRun(dirs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.Config
+	if c == nil || c.Command != "fuzz" || c.Ops != 100 || c.ValueSize != 8 || c.KeyDistribution != "conflict" ||
+		c.Faults == nil || c.Faults.String() != "crash every 300ms for 100ms" || r.Load == nil {
+		t.Errorf("config %+v faults %v load %v", c, c.Faults, r.Load)
 	}
 }
