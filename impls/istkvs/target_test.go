@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,7 +68,7 @@ func TestTargetServe(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "reg")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var log bytes.Buffer
+	var log lockedBuffer // the server's output arrives while the test reads it
 	im, c, err := istkvs.Target().Open(ctx, impls.TargetEnv{URL: "istkvs:" + dir, Rest: dir, Clients: 1, Window: 1,
 		Serve: []impls.ServeCommand{{Name: "kvs", Command: exe + " serve istkvs " + dir + " 4 2 " + fifo}}, Log: &log})
 	if err != nil {
@@ -99,4 +100,22 @@ func TestTargetServe(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "part 2") {
 		t.Errorf("non-watching server: %v", err)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
