@@ -51,7 +51,7 @@ bench: build
 	BIN=$(BIN) ./scripts/bench.sh
 
 bench-micro:
-	$(GO) test -run XXX -bench DriverPerOp -benchtime 2000000x ./scenarios/
+	$(GO) test -run XXX -bench DriverPerOp -benchtime 2000000x ./driver/
 	$(GO) test -run XXX -bench 'Check$$' -benchtime 1x ./checker/
 	$(GO) test -run XXX -bench 'Matrix|Ceiling' -benchtime 50000x ./impls/shm/
 
