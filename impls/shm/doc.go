@@ -118,6 +118,25 @@
 // with run-to-run swings of 10x, because a sched_yield then gives the CPU
 // away for ~25 µs; rankings taken then were not reproducible.
 //
+// Producers of one client process take a lock (ringLock, a channel) around
+// claim-write-publish. Without it, the goroutines of a -n 4 -w 16 client
+// claimed entries concurrently and then spun and yielded waiting to publish
+// in ring order behind a goroutine the Go scheduler had descheduled
+// (profiled: 48% of the client in that wait, 19% in sched_yield); waiting
+// for the lock parks in the Go scheduler, so the holder runs at once.
+// Interleaved A/B, Go server + Go client at -n 4 -w 16, 5 rounds at load
+// average ~7: median 224 K ops/s without the lock, 344 K with it.
+//
+// Short parks for a C peer (which never wakes us) were tried and measured
+// worse (C client + Go server, 5 interleaved rounds at load ~10: medians
+// 602 K at -n 1 -w 1 and 939 K at -n 4 -w 16 with the default 200 µs..2 ms
+// parks, 148 K and 154 K with fixed 50 µs parks), so a parked server still
+// relies on its growing park timeout when the client is C.
+//
+// `make bench` (scripts/bench.sh) compares the Go pair with the course-style
+// C pair of testdata/ and the crossed pairs at -n {1,3,4} x -w {1,2,8,16,32};
+// the README has the latest figures, with their spread and load.
+//
 // # Benchmarks
 //
 // BenchmarkMatrix (go test -bench Matrix; the real server process, default
