@@ -16,9 +16,11 @@
 # Per side and configuration it prints the median ops/s over the rounds with
 # [min-max]; server CPU per operation (utime+stime of the server process
 # from /proc/PID/stat around the whole trial, load phase included, divided
-# by the trial's operations) in µs; for memkv, log fsyncs per set (stats
-# log_fsyncs and cmd_set around the trial; the load phase's inserts count
-# as sets); and the median of the per-round ratios memkv/memcached. "load"
+# by the trial's operations) in µs; for memkv, log fsyncs per write (stats
+# log_fsyncs and log_records, or cmd_set from a memkv without log_records,
+# around the trial; the load phase's inserts count as writes); and the median of the per-round ratios memkv/memcached. "load"
+# With perf (raw_syscalls:sys_enter on the server's PID), also the server's
+# syscalls per operation. "load"
 # is the 1-minute load average (2 cores here) at the start of each round.
 #
 # Knobs: BIN (kvbench binary, default bin/kvbench), MKV_BASE, MKV_ROUNDS (3),
@@ -34,6 +36,11 @@ DUR=${MKV_DUR:-5s}
 CONFIGS=${MKV_CONFIGS:-1:1 4:1 16:1 32:1 64:1 256:1 2:16}
 FSYNCS=${MKV_FSYNC:-never always}
 HZ=$(getconf CLK_TCK)
+# Server syscalls per operation via perf's raw_syscalls tracepoint, when
+# perf may count it here (MKV_PERF=0 turns it off).
+PERF=0
+if [ "${MKV_PERF:-1}" = 1 ] && command -v perf >/dev/null &&
+  perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then PERF=1; fi
 OUT=$(mktemp -d)
 RES=$OUT/results.tsv
 : > "$RES"
@@ -99,17 +106,27 @@ for r in $(seq "$ROUNDS"); do
     for i in $(seq 0 $((k - 1))); do
       s=${sides[$(((i + r) % k))]}
       p=${PORT[$s]}
-      sets0=$(stat "$p" cmd_set); fs0=$(stat "$p" log_fsyncs); t0=$(ticks "${PID[$s]}")
+      perfpid=
+      if [ "$PERF" = 1 ]; then
+        perf stat -x, -e raw_syscalls:sys_enter -p "${PID[$s]}" -o "$OUT/perf.txt" 2>/dev/null &
+        perfpid=$!
+      fi
+      sets0=$(stat "$p" cmd_set); recs0=$(stat "$p" log_records); fs0=$(stat "$p" log_fsyncs); t0=$(ticks "${PID[$s]}")
       o=$(timeout 120 "$BIN" run --target "memcached://127.0.0.1:$p" --out "$OUT/runs" \
         -p readproportion=0.9 -p updateproportion=0.1 -p fieldcount=1 -p fieldlength=100 \
         --records 1000 --duration "$DUR" -n "$n" -w "$w" -q 2>&1)
-      t1=$(ticks "${PID[$s]}"); sets1=$(stat "$p" cmd_set); fs1=$(stat "$p" log_fsyncs)
+      t1=$(ticks "${PID[$s]}"); sets1=$(stat "$p" cmd_set); recs1=$(stat "$p" log_records); fs1=$(stat "$p" log_fsyncs)
+      if [ -n "$perfpid" ]; then kill -INT "$perfpid" 2>/dev/null; wait "$perfpid" 2>/dev/null; fi
+      # Writes: log records where the server counts them, else sets.
+      [ "$recs1" != 0 ] && { sets0=$recs0; sets1=$recs1; }
       tput=$(awk -F', ' '/\[OVERALL\], Throughput/{print $3}' <<< "$o")
       ops=$(awk -F', ' '/\], Operations, /{s+=$3} END{print s+1000}' <<< "$o")
       if [ -z "$tput" ]; then echo "round $r $s $cfg failed: $(tail -3 <<< "$o")" >&2; continue; fi
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$cfg" "$s" "$tput" \
+      sc=-
+      [ -n "$perfpid" ] && sc=$(awk -F, -v o="$ops" '/raw_syscalls/{printf "%.2f", $1/o}' "$OUT/perf.txt")
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$cfg" "$s" "$tput" \
         "$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v o="$ops" 'BEGIN{printf "%.2f", t/hz/o*1e6}')" \
-        "$(awk -v f=$((fs1 - fs0)) -v s=$((sets1 - sets0)) 'BEGIN{if (s>0) printf "%.3f", f/s; else print "-"}')" "$l" >> "$RES"
+        "$(awk -v f=$((fs1 - fs0)) -v s=$((sets1 - sets0)) 'BEGIN{if (s>0) printf "%.3f", f/s; else print "-"}')" "$l" "${sc:--}" >> "$RES"
     done
   done
   echo "# round $r done, load $l" >&2
@@ -121,11 +138,11 @@ rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 configs, sides = sys.argv[2].split(), sys.argv[3].split()
 d = collections.defaultdict(dict)  # (cfg, side) -> round -> (tput, cpu, fs)
 loads = sorted({float(r[6]) for r in rows})
-for r, cfg, s, t, cpu, fs, _ in rows:
-    d[(cfg, s)][r] = (float(t), float(cpu), fs)
+for r, cfg, s, t, cpu, fs, _, sc in rows:
+    d[(cfg, s)][r] = (float(t), float(cpu), fs, sc)
 def med(xs): return st.median(xs) if xs else float("nan")
 print("load average per round: " + " ".join(f"{x:.2f}" for x in loads))
-print(f"{'-n:-w':<7}{'side':<14}{'ops/s median [min-max]':>30}{'cpu us/op':>11}{'fsync/set':>10}{'vs memcached':>26}")
+print(f"{'-n:-w':<7}{'side':<14}{'ops/s median [min-max]':>30}{'cpu us/op':>11}{'sysc/op':>9}{'fsync/wr':>10}{'vs memcached':>26}")
 for cfg in configs:
     mc = d.get((cfg, "memcached"), {})
     for s in sides:
@@ -133,10 +150,12 @@ for cfg in configs:
         if not v: continue
         ts = [x[0] for x in v.values()]
         cpu = med([x[1] for x in v.values()])
+        scs = [float(x[3]) for x in v.values() if x[3] != "-"]
+        sc = f"{med(scs):.2f}" if scs else "-"
         fs = [float(x[2]) for x in v.values() if x[2] != "-"]
         fss = f"{med(fs):.3f}" if s != "memcached" and fs else "-"
         ratios = [v[r][0] / mc[r][0] for r in v if r in mc and mc[r][0] > 0]
         cr = [v[r][1] / mc[r][1] for r in v if r in mc and mc[r][1] > 0]
         rs = f"{med(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}] cpu {med(cr):.2f}x" if s != "memcached" and ratios else ""
-        print(f"{cfg:<7}{s:<14}{med(ts):>12.0f} [{min(ts):>7.0f}-{max(ts):>7.0f}]{cpu:>11.2f}{fss:>10}{rs:>34}")
+        print(f"{cfg:<7}{s:<14}{med(ts):>12.0f} [{min(ts):>7.0f}-{max(ts):>7.0f}]{cpu:>11.2f}{sc:>9}{fss:>10}{rs:>34}")
 EOF
