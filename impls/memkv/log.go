@@ -222,7 +222,10 @@ func syncDir(dir string) error {
 // a shared buffer (Append, under their shard lock); one flusher goroutine
 // swaps the buffer out, writes it and, in FsyncAlways mode, fsyncs it, then
 // publishes the new durable position. Positions are byte offsets of the
-// log stream since this process opened it.
+// log stream since this process opened it. Group commit: each write and
+// fsync carries every record appended while the previous one ran, and in
+// FsyncAlways mode the flusher lingers briefly for records that other
+// active connections may be about to append (see linger).
 //
 // When a write or fsync fails (a full disk, an I/O error) the log does not
 // stop: it keeps the records that are not yet durable in memory, marks
