@@ -220,15 +220,21 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 	off := t.base + slot*DescSize
 	d.ResOff = int32(off)
 
-	// Submit under the lock, so the ring order is the completion order.
+	// Submit under the lock, so the ring order is the completion order. The
+	// lock is usually free: try it before a blocking select, which would
+	// lock ctx.Done() (often one channel shared by every worker) as well.
 	select {
 	case t.lock <- struct{}{}:
-	case <-ctx.Done():
-		t.free <- slot
-		return impls.Response{}, ctx.Err()
-	case <-st.closing:
-		t.free <- slot
-		return impls.Response{}, errClosed
+	default:
+		select {
+		case t.lock <- struct{}{}:
+		case <-ctx.Done():
+			t.free <- slot
+			return impls.Response{}, ctx.Err()
+		case <-st.closing:
+			t.free <- slot
+			return impls.Response{}, errClosed
+		}
 	}
 	prev, mine := t.last, make(chan struct{})
 	t.r.markSlot(off, d)
