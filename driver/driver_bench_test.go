@@ -23,7 +23,7 @@ func BenchmarkDriverPerOp(b *testing.B) {
 		name    string
 		clients int
 		record  bool
-	}{{"closed-1", 1, false}, {"closed-2", 2, false}, {"record-1", 1, true}} {
+	}{{"closed-1", 1, false}, {"closed-2", 2, false}, {"closed-16", 16, false}, {"closed-256", 256, false}, {"record-1", 1, true}} {
 		b.Run(bc.name, func(b *testing.B) {
 			open := func(context.Context, int) (impls.Client, error) { return nopClient{}, nil }
 			streams := func(int) workload.Stream {
