@@ -84,6 +84,11 @@ func TestGroupCommit(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	s.wal.dmu.Lock()
+	if n, l := s.wal.waiters.Load(), len(s.wal.waitList); n != 0 || l != 0 {
+		t.Errorf("%d waiters (%d listed) after every write was answered, want 0", n, l)
+	}
+	s.wal.dmu.Unlock()
 	if n := notDurable.Load(); n > 0 {
 		t.Errorf("%d writes acknowledged before their record was fsynced", n)
 	}
@@ -123,4 +128,29 @@ func TestGroupCommitAccounting(t *testing.T) {
 	if got := converse(s, "stats\r\n"); !bytes.Contains([]byte(got), []byte("STAT log_records 20\r\n")) {
 		t.Errorf("stats lacks log_records 20:\n%s", got)
 	}
+}
+
+// TestWaitersLeaveOnFailure: a writer whose record cannot be fsynced
+// leaves the waiters when it is answered SERVER_ERROR, so a failed log
+// does not leave the group commit counting ghosts.
+func TestWaitersLeaveOnFailure(t *testing.T) {
+	fs := &faults{}
+	s := newDiskServer(t, t.TempDir(), Config{openFile: fs.open, Fsync: FsyncAlways})
+	defer s.Close()
+	sess := dialSession(t, startTCP(t, s))
+	if got := sess.do(setCmd("a", "1"), 1); got != "STORED\r\n" {
+		t.Fatalf("set before the failure: %q", got)
+	}
+	fs.syncFails.Store(true)
+	if got := sess.do(setCmd("b", "2"), 1); got != logDownLine+"\r\n" {
+		t.Fatalf("set while fsync fails: %q, want %q", got, logDownLine)
+	}
+	s.wal.dmu.Lock()
+	n, list := s.wal.waiters.Load(), len(s.wal.waitList)
+	s.wal.dmu.Unlock()
+	if n != 0 || list != 0 {
+		t.Errorf("after the failed write: %d waiters, %d in the list, want 0", n, list)
+	}
+	fs.syncFails.Store(false)
+	waitWritable(t, s)
 }

@@ -258,6 +258,8 @@ type wal struct {
 	dmu     sync.Mutex
 	dcond   *sync.Cond
 	err     error // guarded by dmu; the current failure, nil when healthy
+	// waitList (guarded by dmu) is who is counted in waiters.
+	waitList []*waiter
 
 	// Owned by the flusher goroutine.
 	f            logFile
@@ -276,7 +278,8 @@ type wal struct {
 
 	// Group commit (FsyncAlways). active counts connections that are
 	// handling requests (not blocked reading their socket), waiters the
-	// goroutines blocked in waitWritten; active > waiters means someone
+	// goroutines in waitWritten for records not yet durable; active >
+	// waiters means someone
 	// may append a record soon, and the flusher lingers for it (see
 	// linger). syncNanos is an average fsync duration, the linger's scale.
 	active    atomic.Int32
@@ -338,16 +341,38 @@ func (w *wal) waitWritten(pos int64) error {
 	}
 	w.dmu.Lock()
 	defer w.dmu.Unlock()
+	if w.durable.Load() >= pos {
+		return nil
+	}
+	// Counted among the waiters until publish covers pos (publish takes
+	// it off, so a woken writer that has not run yet already counts as
+	// active again) or until it leaves on an error.
+	wt := &waiter{pos: pos}
+	w.waitList = append(w.waitList, wt)
 	w.waiters.Add(1)
-	defer w.waiters.Add(-1)
 	w.nudge()
 	for w.durable.Load() < pos && w.err == nil {
 		w.dcond.Wait()
+	}
+	if !wt.released {
+		for i, o := range w.waitList {
+			if o == wt {
+				w.waitList = append(w.waitList[:i], w.waitList[i+1:]...)
+				break
+			}
+		}
+		w.waiters.Add(-1)
 	}
 	if w.durable.Load() >= pos {
 		return nil
 	}
 	return w.err
+}
+
+// waiter is a goroutine in waitWritten, waiting for the log up to pos.
+type waiter struct {
+	pos      int64
+	released bool // publish covered pos and took it off waitList
 }
 
 // failure returns the current failure, nil while the log writes.
@@ -374,6 +399,17 @@ func (w *wal) publish(pos int64) {
 	}
 	w.durable.Store(pos)
 	w.dmu.Lock()
+	kept := w.waitList[:0]
+	for _, wt := range w.waitList {
+		if wt.pos <= pos {
+			wt.released = true
+			w.waiters.Add(-1)
+		} else {
+			kept = append(kept, wt)
+		}
+	}
+	clear(w.waitList[len(kept):])
+	w.waitList = kept
 	w.dcond.Broadcast()
 	w.dmu.Unlock()
 }
