@@ -49,6 +49,7 @@ probe:
 # look). bench-micro runs the in-process Go benchmarks.
 bench: build
 	BIN=$(BIN) ./scripts/bench.sh
+	BIN=$(BIN) MKV_ROUNDS=$${BENCH_ROUNDS:-3} ./scripts/memkv-vs-memcached.sh
 
 bench-micro:
 	$(GO) test -run XXX -bench DriverPerOp -benchtime 2000000x ./driver/
