@@ -1,16 +1,15 @@
 package conformance
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/proc"
 )
 
 // Subject is one store, or one target kind, under test.
@@ -164,18 +163,18 @@ func (h *harness) durable() bool {
 func (h *harness) start(t *testing.T, window int) impls.Cluster {
 	t.Helper()
 	dir := t.TempDir()
-	log := &syncBuffer{}
+	log := proc.NewTail(4096) // the last few KiB of every server's output
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := h.s.Start(ctx, impls.StartEnv{Exe: h.s.Exe, Dir: dir, Clients: clients, Window: window,
 		Flags: h.s.Flags, Log: log})
 	if err != nil {
-		t.Fatalf("%s: start: %v\nserver output:\n%s", h.s.Name, err, log.tail())
+		t.Fatalf("%s: start: %v\nserver output:\n%s", h.s.Name, err, log.String())
 	}
 	t.Cleanup(func() {
 		_ = c.Close()
 		if t.Failed() {
-			t.Logf("%s server output:\n%s", h.s.Name, log.tail())
+			t.Logf("%s server output:\n%s", h.s.Name, log.String())
 		}
 	})
 	return c
@@ -340,28 +339,4 @@ func outcome(err error) string {
 	default:
 		return "definite failure"
 	}
-}
-
-// syncBuffer collects server output from several processes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write implements io.Writer; safe for concurrent use.
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// tail returns the last few KiB written.
-func (b *syncBuffer) tail() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > 4096 {
-		s = "..." + s[len(s)-4096:]
-	}
-	return s
 }

@@ -1,36 +1,17 @@
 package execclient
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/impls/proc"
+	"github.com/kvbench/kvbench/internal/kvbenchtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for a process's output and a probe.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestKvbenchClientShm: `kvbench client shm --create` makes the file, a
 // `kvbench serve shm` maps it, and two exec: clients (thread ids from
@@ -76,3 +57,6 @@ func TestKvbenchClientShm(t *testing.T) {
 	}
 	run(t, cl1, []step{{get("7"), val("43")}})
 }
+
+// syncBuffer collects a started process's output while the test reads it.
+type syncBuffer = kvbenchtest.Buffer

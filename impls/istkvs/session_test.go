@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kvbench/kvbench/internal/kvbenchtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,22 +34,9 @@ type testServer struct {
 	stderr *syncBuffer
 }
 
-type syncBuffer struct {
-	mu chan struct{}
-	b  bytes.Buffer
-}
+type syncBuffer = kvbenchtest.Buffer
 
-func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu <- struct{}{}
-	defer func() { <-s.mu }()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string {
-	s.mu <- struct{}{}
-	defer func() { <-s.mu }()
-	return s.b.String()
-}
+func newSyncBuffer() *syncBuffer { return &syncBuffer{} }
 
 // startServer runs a part-2 server in this process on a fresh directory.
 func startServer(t *testing.T, mod func(*Config)) *testServer {

@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/impls/istkvs"
+	"github.com/kvbench/kvbench/internal/kvbenchtest"
 )
 
 // TestConformanceCasesOwnServer: kvbench's own server passes every
@@ -102,20 +102,5 @@ func TestTargetServe(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// lockedBuffer collects a started process's output while the test reads it.
+type lockedBuffer = kvbenchtest.Buffer

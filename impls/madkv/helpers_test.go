@@ -11,13 +11,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/impls/proc"
+	"github.com/kvbench/kvbench/internal/kvbenchtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -163,20 +163,5 @@ func get(k string) impls.Request     { return impls.Request{Kind: impls.Get, Key
 func del(k string) impls.Request     { return impls.Request{Kind: impls.Delete, Key: k} }
 func scan(a, b string) impls.Request { return impls.Request{Kind: impls.Scan, Key: a, End: b} }
 
-// syncWriter is a concurrency-safe buffer for child process logs.
-type syncWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
+// syncWriter collects a started process's output while the test reads it.
+type syncWriter = kvbenchtest.Buffer

@@ -1,7 +1,6 @@
 package memkv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,25 +14,8 @@ import (
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/internal/kvbenchtest"
 )
-
-// syncBuffer collects a child's output; it is printed when a test fails.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startChild starts `kvbench serve memkv` the way kvbench run does.
 func startChild(t *testing.T, dir string, flags ...string) (*cluster, *syncBuffer) {
@@ -311,3 +293,6 @@ func TestClientAcrossServerKill(t *testing.T) {
 		}
 	}
 }
+
+// syncBuffer collects a started process's output while the test reads it.
+type syncBuffer = kvbenchtest.Buffer

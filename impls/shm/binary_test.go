@@ -1,7 +1,6 @@
 package shm
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -26,9 +25,9 @@ func TestBinary(t *testing.T) {
 	for _, w := range []int{1, 2, 8} {
 		t.Run(fmt.Sprintf("w=%d", w), func(t *testing.T) {
 			const n = 3
-			var log bytes.Buffer
+			var log syncBuffer
 			c, err := im.Start(context.Background(), impls.StartEnv{Exe: bin, Dir: t.TempDir(),
-				Clients: n, Window: w, Flags: []string{"-n", "2", "-s", "10"}, Log: &syncWriter{w: &log}})
+				Clients: n, Window: w, Flags: []string{"-n", "2", "-s", "10"}, Log: &log})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,24 +61,6 @@ func TestBinary(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncWriter serializes writes from the process's stdout and stderr copiers.
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
 }
 
 func TestClaims(t *testing.T) {

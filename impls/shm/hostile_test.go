@@ -8,13 +8,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/impls/probe"
+	"github.com/kvbench/kvbench/internal/kvbenchtest"
 )
 
 // Hostile-writer probes (issue 13; TestProbe* so that `make probe` runs
@@ -22,24 +22,6 @@ import (
 // shared file while the real server process serves it. The server must
 // stay up, keep answering legitimate requests once the ring is usable,
 // never burn the CPU on a broken ring, and stop on SIGTERM.
-
-// syncBuffer is a bytes.Buffer safe for the process's writer and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startReal starts the real server process (this test binary as `serve
 // shm`) with 2 threads on a file for n clients of w slots.
@@ -293,3 +275,6 @@ func TestProbeTruncatedFile(t *testing.T) {
 		}
 	}
 }
+
+// syncBuffer collects a started process's output while the test reads it.
+type syncBuffer = kvbenchtest.Buffer
