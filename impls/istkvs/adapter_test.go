@@ -3,52 +3,26 @@ package istkvs_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"os/signal"
 	"reflect"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/impls/conformance"
 	"github.com/kvbench/kvbench/impls/istkvs"
+	"github.com/kvbench/kvbench/internal/kvbenchtest"
 )
 
-// asKvbench makes the test binary act as `kvbench serve istkvs ARGS` when
-// set in its environment, so Impl.Start can re-execute it.
-const asKvbench = "ISTKVS_TEST_AS_KVBENCH"
-
+// TestMain lets this test binary stand in for `kvbench serve istkvs` (see
+// kvbenchtest.ServeIfChild), so tests start real server processes.
 func TestMain(m *testing.M) {
-	if os.Getenv(asKvbench) == "1" {
-		args := os.Args[1:]
-		if len(args) < 2 || args[0] != "serve" || args[1] != "istkvs" {
-			fmt.Fprintf(os.Stderr, "%s: want serve istkvs ARGS, got %q\n", asKvbench, args)
-			os.Exit(2)
-		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err := istkvs.Impl().Serve(ctx, args[2:], os.Stdout, os.Stderr)
-		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "kvbench:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	kvbenchtest.ServeIfChild("istkvs", istkvs.Impl().Serve)
 	os.Exit(m.Run())
 }
 
-func serverExe(t testing.TB) string {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(asKvbench, "1")
-	return exe
-}
-
+// serverExe is this test binary, run as `serve istkvs ARGS`.
+func serverExe(t testing.TB) string { return kvbenchtest.ServerExe(t) }
 func startCluster(t testing.TB, flags ...string) impls.Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

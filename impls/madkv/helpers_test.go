@@ -3,15 +3,12 @@ package madkv
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,33 +19,15 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-// TestMain doubles as `kvbench serve madkv ...` when the test binary is
-// re-executed with those arguments (crash tests and Impl.Start tests), so
-// they need no separately built kvbench.
+// TestMain lets this test binary stand in for `kvbench serve madkv` (see
+// kvbenchtest.ServeIfChild), so tests start real server processes.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 2 && os.Args[1] == "serve" && os.Args[2] == "madkv" {
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-		err := serveAny(ctx, os.Args[3:], os.Stdout, os.Stderr) // stage 3 forms, else serve
-		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	kvbenchtest.ServeIfChild("madkv", serveAny)
 	os.Exit(m.Run())
 }
 
-// testExe is the test binary, re-executable as a madkv server.
-func testExe(t *testing.T) string {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return exe
-}
-
+// testExe is this test binary, run as `serve madkv ARGS`.
+func testExe(t testing.TB) string { return kvbenchtest.ServerExe(t) }
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	a, err := proc.FreeTCPAddr()
