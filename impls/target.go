@@ -3,7 +3,10 @@ package impls
 import (
 	"context"
 	"io"
+	"os"
 	"time"
+
+	"github.com/kvbench/kvbench/impls/proc"
 )
 
 // Target describes one kind of external system kvbench can drive, named by a
@@ -51,4 +54,14 @@ type ServeCommand struct {
 	// command's first word.
 	Name    string
 	Command string
+}
+
+// Spec is how every target runs a --serve command: `/bin/sh -c 'exec CMD'`
+// in kvbench's working directory, named for the nemesis. exec makes the
+// command the process kvbench started, and proc gives it its own process
+// group, so a crash kills everything it started. The caller adds the log
+// and the readiness probes.
+func (sc ServeCommand) Spec() proc.Spec {
+	wd, _ := os.Getwd()
+	return proc.Spec{Name: sc.Name, Path: "/bin/sh", Args: []string{"-c", "exec " + sc.Command}, Dir: wd}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
@@ -76,13 +75,11 @@ func openTarget(ctx context.Context, env impls.TargetEnv) (*impls.Impl, impls.Cl
 		proxies[i] = px
 		c.route[a] = px.Addr()
 	}
-	wd, _ := os.Getwd()
 	for i, s := range env.Serve {
 		addr := servers[i]
-		p, err := proc.Start(ctx, proc.Spec{
-			Name: s.Name, Path: "/bin/sh", Args: []string{"-c", "exec " + s.Command}, Dir: wd, Log: env.Log,
-			Ready: RoundTripReady(addr), Probe: proc.OwnedUDPReady(addr.String()), ReadyTimeout: 15 * time.Second,
-		})
+		spec := s.Spec()
+		spec.Log, spec.Ready, spec.Probe, spec.ReadyTimeout = env.Log, RoundTripReady(addr), proc.OwnedUDPReady(addr.String()), 15*time.Second
+		p, err := proc.Start(ctx, spec)
 		if err != nil {
 			c.extra = proxies
 			c.Close()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -74,11 +73,9 @@ func open(ctx context.Context, env impls.TargetEnv) (*impls.Impl, impls.Cluster,
 	}
 	c := &cluster{endpoints: endpoints}
 	for _, s := range env.Serve {
-		wd, _ := os.Getwd()
-		p, err := proc.Start(ctx, proc.Spec{
-			Name: s.Name, Path: "/bin/sh", Args: []string{"-c", "exec " + s.Command}, Dir: wd, Log: env.Log,
-			Probe: ownsOneOf(endpoints), ReadyTimeout: 20 * time.Second,
-		})
+		spec := s.Spec()
+		spec.Log, spec.Probe, spec.ReadyTimeout = env.Log, ownsOneOf(endpoints), 20*time.Second
+		p, err := proc.Start(ctx, spec)
 		if err != nil {
 			c.Close()
 			return nil, nil, fmt.Errorf("--serve %q: %w", s.Command, err)

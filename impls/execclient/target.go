@@ -69,10 +69,9 @@ func open(ctx context.Context, env impls.TargetEnv) (*impls.Impl, impls.Cluster,
 		return nil, nil, fmt.Errorf("%s: %w", env.URL, err)
 	}
 	for _, s := range env.Serve {
-		p, err := proc.Start(ctx, proc.Spec{
-			Name: s.Name, Path: "/bin/sh", Args: []string{"-c", "exec " + s.Command},
-			Log: env.Log, Probe: listening, ReadyTimeout: serveReadyTimeout,
-		})
+		spec := s.Spec()
+		spec.Log, spec.Probe, spec.ReadyTimeout = env.Log, listening, serveReadyTimeout
+		p, err := proc.Start(ctx, spec)
 		if err != nil {
 			_ = c.Close()
 			return nil, nil, fmt.Errorf("--serve %q: %w", s.Command, err)

@@ -77,9 +77,9 @@ func openTarget(ctx context.Context, env impls.TargetEnv) (*impls.Impl, impls.Cl
 				return nil, nil, fmt.Errorf("%w (%d of %d cases):\n%s", ErrConformance, failed, len(ConformanceCases()), report.String())
 			}
 		}
-		wd, _ := os.Getwd()
-		p, err := proc.Start(ctx, proc.Spec{Name: s.Name, Path: "/bin/sh", Args: []string{"-c", "exec " + s.Command},
-			Dir: wd, Log: env.Log})
+		spec := s.Spec()
+		spec.Log = env.Log
+		p, err := proc.Start(ctx, spec)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--serve %q: %w", s.Command, err)
 		}

@@ -3,7 +3,6 @@ package memkv
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
@@ -41,11 +40,9 @@ func openTarget(ctx context.Context, env impls.TargetEnv) (*impls.Impl, impls.Cl
 	}
 	var procs []*proc.Process
 	for _, s := range env.Serve {
-		wd, _ := os.Getwd()
-		p, err := proc.Start(ctx, proc.Spec{
-			Name: s.Name, Path: "/bin/sh", Args: []string{"-c", "exec " + s.Command},
-			Dir: wd, Log: env.Log, Probe: proc.OwnedTCPReady(addr), ReadyTimeout: 15 * time.Second,
-		})
+		spec := s.Spec()
+		spec.Log, spec.Probe, spec.ReadyTimeout = env.Log, proc.OwnedTCPReady(addr), 15*time.Second
+		p, err := proc.Start(ctx, spec)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--serve %q: %w", s.Command, err)
 		}

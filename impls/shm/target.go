@@ -95,11 +95,10 @@ func openTargetTimeout(ctx context.Context, env impls.TargetEnv, ready time.Dura
 	c.remove = true
 	c.probeOff = RegionSize(n, w)
 	s := env.Serve[0]
-	c.proc, err = proc.Start(ctx, proc.Spec{
-		Name: s.Name, Path: "/bin/sh", Args: []string{"-c", "exec " + s.Command},
-		Dir: filepath.Dir(path), Env: []string{"KVBENCH_SHM_FILE=" + path}, Log: env.Log,
-		Ready: c.probe, ReadyTimeout: ready,
-	})
+	spec := s.Spec()
+	// The course's server opens shmem_file in its working directory.
+	spec.Dir, spec.Env, spec.Log, spec.Ready, spec.ReadyTimeout = filepath.Dir(path), []string{"KVBENCH_SHM_FILE=" + path}, env.Log, c.probe, ready
+	c.proc, err = proc.Start(ctx, spec)
 	if err != nil {
 		c.r.unmap()
 		os.Remove(path)
