@@ -25,11 +25,12 @@ type statusLine struct {
 const plainEvery = 5 * time.Second
 
 func newStatusLine(w io.Writer, label string) *statusLine {
-	return &statusLine{w: w, label: label, tty: isTerminal(w), plainEvery: plainEvery}
+	return &statusLine{w: w, label: label, tty: IsTerminal(w), plainEvery: plainEvery}
 }
 
-// isTerminal reports whether w is a terminal (for the rewritten progress line).
-func isTerminal(w io.Writer) bool {
+// IsTerminal reports whether w is a terminal: the progress line is rewritten
+// in place there, and the fuzz result line is in colour.
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

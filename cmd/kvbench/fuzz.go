@@ -3,14 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/kvbench/kvbench/nemesis"
 	"github.com/kvbench/kvbench/results"
 	"github.com/kvbench/kvbench/scenarios"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 )
 
 type fuzzOptions struct {
@@ -127,18 +125,7 @@ func (o *fuzzOptions) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 	}
 	if !o.json {
 		// The MadKV runner's last line, which the course's scripts parse.
-		fmt.Fprint(stdout, results.FuzzResultLine(run.Check, isTerminal(stdout)))
+		fmt.Fprint(stdout, results.FuzzResultLine(run.Check, scenarios.IsTerminal(stdout)))
 	}
 	return checkExit(run)
-}
-
-// isTerminal reports whether w is a terminal (the fuzz result line is in
-// colour there, plain in a pipe or a file).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

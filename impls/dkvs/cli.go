@@ -167,19 +167,7 @@ func parseFlags(args []string, uses int, servers string) (q Quorum, file string,
 			*dst = x
 		}
 	}
-	if n == 0 {
-		n = max(w, r)
-		if n == 0 {
-			n = 3
-		}
-	}
-	if r == 0 {
-		r = min(n, 2)
-	}
-	if w == 0 {
-		w = min(n, 2)
-	}
-	q = Quorum{N: int(n), W: int(w), R: int(r)}
+	q = quorumOf(int(n), int(w), int(r))
 	if err := q.Validate(); err != nil {
 		return q, file, nil, err
 	}

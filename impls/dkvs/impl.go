@@ -75,19 +75,7 @@ func ParseClusterFlags(args []string) (ClusterFlags, error) {
 	if c.Servers < 1 || c.Nodes < 1 || c.Servers*c.Nodes > maxRingNodes || n < 0 || w < 0 || r < 0 || c.Timeout <= 0 {
 		return c, fmt.Errorf("dkvs --impl-flags: --servers, --nodes, -n, -w, -r and --timeout must be positive")
 	}
-	if n == 0 {
-		n = max(w, r)
-		if n == 0 {
-			n = 3
-		}
-	}
-	if r == 0 {
-		r = min(n, 2)
-	}
-	if w == 0 {
-		w = min(n, 2)
-	}
-	c.Q = Quorum{N: n, W: w, R: r}
+	c.Q = quorumOf(n, w, r)
 	if err := c.Q.Validate(); err != nil {
 		return c, fmt.Errorf("dkvs --impl-flags: %w", err)
 	}
@@ -134,4 +122,22 @@ func claims(flags []string, f impls.Faults) impls.Claim {
 	default:
 		return impls.Claim{Linearizable: true, Why: fmt.Sprintf("%s: R = N, a read succeeds only if every replica holds the same value; replicas apply puts in the order sent to them, divergence fails reads instead of returning old values", q)}
 	}
+}
+
+// quorumOf fills in the original client's defaults for the -n, -w and -r
+// not given (0): N is the larger of W and R, else 3; W and R are min(N, 2).
+func quorumOf(n, w, r int) Quorum {
+	if n == 0 {
+		n = max(w, r)
+		if n == 0 {
+			n = 3
+		}
+	}
+	if r == 0 {
+		r = min(n, 2)
+	}
+	if w == 0 {
+		w = min(n, 2)
+	}
+	return Quorum{N: n, W: w, R: r}
 }
