@@ -160,9 +160,15 @@ type client struct {
 	c      *cluster
 	t      *thread
 	closed atomic.Bool
+	// sent holds the requests Send submitted and Recv has not collected
+	// (pipeline.go).
+	sent sentQueue
 }
 
-var _ impls.Client = (*client)(nil)
+var (
+	_ impls.Client    = (*client)(nil)
+	_ impls.Pipeliner = (*client)(nil)
+)
 
 // stopper is what a wait checks besides spinning: the caller's ctx and
 // whether the cluster is closing.
@@ -194,14 +200,9 @@ func (s stopper) Err() error {
 // it); the thread keeps working with its other slots meanwhile, and a late
 // answer is never taken for a later request's.
 func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, error) {
-	var d Desc
-	switch req.Kind {
-	case impls.Get:
-		d = Desc{Type: TypeGet, Key: MapKey(req.Key)}
-	case impls.Put:
-		d = Desc{Type: TypePut, Key: MapKey(req.Key), Value: MapValue(req.Value)}
-	default:
-		return impls.Response{}, fmt.Errorf("shm %v: %w", req.Kind, impls.ErrUnsupported)
+	d, err := descOf(req)
+	if err != nil {
+		return impls.Response{}, err
 	}
 	if c.closed.Load() {
 		return impls.Response{}, errClosed
@@ -237,17 +238,9 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 		}
 	}
 	prev, mine := t.last, make(chan struct{})
-	t.r.markSlot(off, d)
-	if err := t.ring.lock(st); err != nil {
-		<-t.lock
-		t.free <- slot
-		return impls.Response{}, err
-	}
-	err = t.r.produce(st, d, t.wait)
-	t.ring.unlock()
+	epoch, err := t.publish(st, off, d)
 	if errors.Is(err, errUnpublished) {
 		// Claimed, not published: it may be yet, if the ring is repaired.
-		epoch := load(t.r.word(offEpoch))
 		t.last = mine
 		<-t.lock
 		return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
@@ -256,7 +249,6 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 		t.free <- slot
 		return impls.Response{}, err // nothing was submitted
 	}
-	epoch := load(t.r.word(offEpoch))
 	t.last = mine
 	<-t.lock
 
@@ -267,17 +259,65 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 			return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
 		}
 	}
-	if ok, err := t.r.spinReady(st, off, t.wait); err != nil {
+	if err := t.await(st, off); err != nil {
 		return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
-	} else if !ok {
-		if err := t.park(st, off); err != nil {
-			return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
-		}
 	}
+	res := t.take(slot, off)
+	close(mine)
+	return responseOf(res, d, off)
+}
+
+// descOf is the descriptor of a GET or PUT (its ResOff left to the caller),
+// or ErrUnsupported.
+func descOf(req impls.Request) (Desc, error) {
+	switch req.Kind {
+	case impls.Get:
+		return Desc{Type: TypeGet, Key: MapKey(req.Key)}, nil
+	case impls.Put:
+		return Desc{Type: TypePut, Key: MapKey(req.Key), Value: MapValue(req.Value)}, nil
+	default:
+		return Desc{}, fmt.Errorf("shm %v: %w", req.Kind, impls.ErrUnsupported)
+	}
+}
+
+// publish marks d's status slot at off and publishes d on the ring, under
+// the cluster's producer lock. It returns the server epoch read just after
+// (see abandoned) and, on failure, an error wrapping errUnpublished if the
+// entry was claimed but could not be published (the outcome is unknown),
+// any other if nothing was submitted.
+func (t *thread) publish(st stopper, off int, d Desc) (uint32, error) {
+	t.r.markSlot(off, d)
+	if err := t.ring.lock(st); err != nil {
+		return 0, err
+	}
+	err := t.r.produce(st, d, t.wait)
+	t.ring.unlock()
+	if err != nil && !errors.Is(err, errUnpublished) {
+		return 0, err
+	}
+	return load(t.r.word(offEpoch)), err
+}
+
+// await waits for the answer in the status slot at off: spinning and
+// yielding first, then parked through the cluster's poller.
+func (t *thread) await(st stopper, off int) error {
+	if ok, err := t.r.spinReady(st, off, t.wait); err != nil || ok {
+		return err
+	}
+	return t.park(st, off)
+}
+
+// take copies the answer out of the slot at off and frees the slot.
+func (t *thread) take(slot, off int) Desc {
 	res := t.r.readDesc(off)
 	store(t.r.ready(off), 0)
-	close(mine)
 	t.free <- slot
+	return res
+}
+
+// responseOf is the response to d that the answer res in the slot at off
+// gives, or an error if res answers another request (see echoMatches).
+func responseOf(res, d Desc, off int) (impls.Response, error) {
 	if !echoMatches(res, d, off) {
 		why := errWrongAnswer
 		if d.Type == TypeGet {
@@ -379,10 +419,17 @@ func (t *thread) park(st stopper, off int) error {
 // turn passes on once its predecessor's has (so later calls still complete
 // in order). The returned error wraps ErrUnknownOutcome.
 func (t *thread) abandon(slot int, epoch uint32, prev, mine chan struct{}, cause error) error {
+	go func() { <-prev; close(mine) }()
+	return t.quarantineSlot(slot, epoch, cause)
+}
+
+// quarantineSlot gives up on the request submitted in slot: the slot is
+// reused only once its fate is known (see reclaim). The returned error
+// wraps ErrUnknownOutcome.
+func (t *thread) quarantineSlot(slot int, epoch uint32, cause error) error {
 	t.qmu.Lock()
 	t.quarantine = append(t.quarantine, abandoned{slot: slot, epoch: epoch})
 	t.qmu.Unlock()
-	go func() { <-prev; close(mine) }()
 	return fmt.Errorf("shm: request in the ring: %w (%w)", impls.ErrUnknownOutcome, cause)
 }
 
@@ -449,10 +496,13 @@ func (t *thread) reclaim() bool {
 	return freed
 }
 
-// Close closes the client: later calls of Do fail (calls under way finish).
-// The thread's slots and quarantine stay with the cluster for the next
+// Close closes the client: later calls of Do and Send fail (calls under
+// way finish); requests sent and not received are given up (quarantined,
+// see dropSent). Call it after the last Send or Recv returned. The
+// thread's slots and quarantine stay with the cluster for the next
 // NewClient of the same id.
 func (c *client) Close() error {
 	c.closed.Store(true)
+	c.dropSent()
 	return nil
 }

@@ -1,0 +1,124 @@
+package shm
+
+import (
+	"context"
+	"errors"
+
+	"github.com/kvbench/kvbench/impls"
+)
+
+// The client's impls.Pipeliner side: one goroutine submits a thread's
+// requests with Send and collects them in order with Recv, as the course's
+// C client thread does. Unlike Do it needs no submission lock, no done
+// channel per request and no goroutine per request in flight: the order
+// of the calls is the ring order and the completion order. Send and Recv
+// must not run while Do calls of the same thread are under way (the
+// driver uses one or the other).
+
+// sentReq is a request Send submitted: its slot, the slot's offset, the
+// descriptor and the server epoch read just after it was published.
+type sentReq struct {
+	slot, off int
+	d         Desc
+	epoch     uint32
+}
+
+// sentQueue is a ring of submitted requests, oldest first; it grows to the
+// thread's window.
+type sentQueue struct {
+	buf        []sentReq
+	head, size int
+}
+
+func (q *sentQueue) push(r sentReq) {
+	if q.size == len(q.buf) {
+		buf := make([]sentReq, max(4, 2*len(q.buf)))
+		for i := range q.size {
+			buf[i] = q.buf[(q.head+i)%len(q.buf)]
+		}
+		q.buf, q.head = buf, 0
+	}
+	q.buf[(q.head+q.size)%len(q.buf)] = r
+	q.size++
+}
+
+func (q *sentQueue) pop() sentReq {
+	r := q.buf[q.head]
+	q.head = (q.head + 1) % len(q.buf)
+	q.size--
+	return r
+}
+
+// errNothingSent is Recv's error when no request is pending.
+var errNothingSent = errors.New("shm: Recv with no request sent")
+
+// Send submits a GET or PUT without waiting for its answer (see
+// impls.Pipeliner). It waits only for a free slot (all w of the thread's
+// may be in use or quarantined) and for room in the ring, honouring ctx;
+// an error then means nothing was submitted. An error wrapping
+// impls.ErrUnknownOutcome means the request claimed a ring entry that could
+// not be published (a corrupt p_tail): it may be yet, so its slot is
+// quarantined.
+func (c *client) Send(ctx context.Context, req impls.Request) error {
+	d, err := descOf(req)
+	if err != nil {
+		return err
+	}
+	if c.closed.Load() {
+		return errClosed
+	}
+	t := c.t
+	t.inUse.RLock()
+	defer t.inUse.RUnlock()
+	st := stopper{ctx: ctx, closing: c.c.closing}
+	if err := st.Err(); err != nil {
+		return err
+	}
+	slot, err := t.acquire(st)
+	if err != nil {
+		return err
+	}
+	off := t.base + slot*DescSize
+	d.ResOff = int32(off)
+	epoch, err := t.publish(st, off, d)
+	if errors.Is(err, errUnpublished) {
+		return t.quarantineSlot(slot, epoch, err)
+	} else if err != nil {
+		t.free <- slot
+		return err
+	}
+	c.sent.push(sentReq{slot: slot, off: off, d: d, epoch: epoch})
+	return nil
+}
+
+// Recv waits for the answer to the oldest request Send submitted (see
+// impls.Pipeliner). If ctx ends or the cluster closes first, the request is
+// given up: an error wrapping impls.ErrUnknownOutcome, and its slot is
+// quarantined until its fate is known (see reclaim).
+func (c *client) Recv(ctx context.Context) (impls.Response, error) {
+	if c.sent.size == 0 {
+		return impls.Response{}, errNothingSent
+	}
+	r := c.sent.pop()
+	t := c.t
+	t.inUse.RLock()
+	defer t.inUse.RUnlock()
+	st := stopper{ctx: ctx, closing: c.c.closing}
+	if err := st.Err(); err != nil {
+		return impls.Response{}, t.quarantineSlot(r.slot, r.epoch, err) // closed: the region may be unmapped
+	}
+	if err := t.await(st, r.off); err != nil {
+		return impls.Response{}, t.quarantineSlot(r.slot, r.epoch, err)
+	}
+	return responseOf(t.take(r.slot, r.off), r.d, r.off)
+}
+
+// dropSent gives up every request sent and not received (a client closed
+// with requests in flight): their slots are quarantined, so a later client
+// of the thread never takes their answers for its own.
+func (c *client) dropSent() {
+	for c.sent.size > 0 {
+		r := c.sent.pop()
+		_ = c.t.quarantineSlot(r.slot, r.epoch, errClosed)
+	}
+}
