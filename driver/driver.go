@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,8 +83,9 @@ type Result struct {
 	Errors      [workload.NumOpTypes]int64
 	Unknown     [workload.NumOpTypes]int64
 	Clamped     int64
-	// Events is the history, sorted by call time, when Record was set.
-	Events []results.Event
+	// History is the recorded history when Record was set (else nil);
+	// History.Events lists it sorted by call time.
+	History *results.History
 	// FirstErr is the first store error seen, to explain error counts.
 	FirstErr error
 }
@@ -108,8 +108,8 @@ type worker struct {
 	acker      workload.Acker
 	quota      int64 // 0 = unbounded
 
-	// events and firstErr are the worker's own.
-	events   []results.Event
+	// rec (the worker's recorded history) and firstErr are its own.
+	rec      *results.Recorder
 	firstErr error
 }
 
@@ -269,12 +269,7 @@ func Run(ctx context.Context, cfg Config, open OpenClient, streams func(worker i
 	}
 	res.Elapsed = time.Since(start)
 	if cfg.Record {
-		for _, w := range workers {
-			if w != nil {
-				res.Events = append(res.Events, w.events...)
-			}
-		}
-		sort.SliceStable(res.Events, func(i, j int) bool { return res.Events[i].Call < res.Events[j].Call })
+		res.History = history(workers)
 	}
 	for _, w := range workers {
 		if w != nil && w.firstErr != nil && res.FirstErr == nil {
@@ -471,20 +466,7 @@ func (l *loop) do(ctx context.Context, typ workload.OpType, req impls.Request, i
 	}
 	w := l.w
 	if l.cfg.Record {
-		ev := results.Event{
-			Client: w.id, Req: req, Resp: resp,
-			Call: int64(t0.Sub(l.epoch)), Return: int64(end.Sub(l.epoch)),
-			Outcome: results.OK,
-		}
-		if err != nil {
-			ev.Resp = impls.Response{}
-			ev.Err = err.Error()
-			ev.Outcome = results.Fail
-			if impls.IsUnknown(err) {
-				ev.Outcome = results.Unknown
-			}
-		}
-		w.events = append(w.events, ev)
+		w.record(l.epoch, req, resp, err, t0, end)
 	}
 	if err != nil {
 		l.count(typ, err)

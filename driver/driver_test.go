@@ -104,14 +104,15 @@ func TestRunCountsOpsPerTypeAndWorker(t *testing.T) {
 	check("UPDATE", res.Hist[workload.Update].TotalCount(), rmws)
 	check("READ-MODIFY-WRITE", res.Hist[workload.ReadModifyWrite].TotalCount(), rmws)
 	check("DELETE errors", res.Errors[workload.DeleteOp], deletes)
-	check("events", int64(len(res.Events)), inserts+reads+2*rmws+deletes)
-	for i := 1; i < len(res.Events); i++ {
-		if res.Events[i].Call < res.Events[i-1].Call {
+	events := res.History.Events()
+	check("events", int64(len(events)), inserts+reads+2*rmws+deletes)
+	for i := 1; i < len(events); i++ {
+		if events[i].Call < events[i-1].Call {
 			t.Fatal("events not sorted by call time")
 		}
 	}
 	var failed int
-	for _, e := range res.Events {
+	for _, e := range events {
 		if e.Return < e.Call {
 			t.Fatalf("event returns before its call: %+v", e)
 		}

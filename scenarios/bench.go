@@ -73,7 +73,7 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 		plan.load = canonicalStreams(plan.load, tgt.impl.Canonical)
 		plan.run = canonicalStreams(plan.run, tgt.impl.Canonical)
 	}
-	var loadEvents []results.Event
+	var loadHistory *results.History
 	var loadStart time.Time
 	var loadPhase *results.Phase // the MadKV bencher block prints it
 	if plan.load != nil {
@@ -95,7 +95,7 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 		if n := sumErrors(res); n > 0 {
 			fmt.Fprintf(statusWriter(out), "load phase: %d of %d inserts failed (first: %v)\n", n, plan.records, res.FirstErr)
 		}
-		loadEvents = res.Events
+		loadHistory = res.History
 		var lr results.Run
 		summarize(&lr, res)
 		loadPhase = &results.Phase{Seconds: lr.Seconds, Overall: lr.Overall, Ops: lr.Ops}
@@ -149,7 +149,7 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 		fmt.Fprintf(statusWriter(out), "note: %d operations failed; first error: %v\n", run.Overall.Errors, res.FirstErr)
 	}
 	if o.Check {
-		events := withLoadPhase(loadEvents, loadStart, res.Events, start)
+		events := withLoadPhase(loadHistory, loadStart, res.History, start)
 		if err := results.WriteHistory(dir, events); err != nil {
 			return dir, nil, err
 		}
@@ -161,7 +161,7 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 	}
 	var invalid error
 	if solution != nil {
-		if invalid = validateSolution(res.Events, solution); invalid != nil {
+		if invalid = validateSolution(res.History.Events(), solution); invalid != nil {
 			run.ValidationFailed, run.ValidationError = true, invalid.Error()
 		}
 	}
@@ -180,22 +180,16 @@ func Bench(ctx context.Context, o BenchOptions) (dir string, run *results.Run, e
 	return dir, run, writeCourseBench(o, run)
 }
 
-// withLoadPhase puts the load phase's events (times from loadStart) before
+// withLoadPhase lists the load phase's events (times from loadStart) before
 // the run phase's (times from runStart) on one clock that starts at the
 // load phase, so the checker sees every write a read could return.
-func withLoadPhase(load []results.Event, loadStart time.Time, run []results.Event, runStart time.Time) []results.Event {
-	if len(load) == 0 {
-		return run
+func withLoadPhase(load *results.History, loadStart time.Time, run *results.History, runStart time.Time) []results.Event {
+	if load.Len() == 0 {
+		return run.Events()
 	}
-	shift := int64(runStart.Sub(loadStart))
-	out := make([]results.Event, 0, len(load)+len(run))
-	out = append(out, load...)
-	for _, e := range run {
-		e.Call += shift
-		e.Return += shift
-		out = append(out, e)
-	}
-	return out
+	out := make([]results.Event, 0, load.Len()+run.Len())
+	out = load.AppendEvents(out, 0)
+	return run.AppendEvents(out, int64(runStart.Sub(loadStart)))
 }
 
 // canonicalStreams rewrites every written value of the streams into the

@@ -114,6 +114,10 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	if err != nil {
 		return dir, nil, err
 	}
+	// The history as events, sorted by call time; they share the recorders'
+	// strings, and the recorders' records go once res.History is dropped.
+	events := res.History.Events()
+	res.History = nil
 	var windows []results.Fault
 	if nem != nil {
 		windows = nem.Windows()
@@ -121,7 +125,7 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	var notifSummary string
 	var notifProblems []string
 	if stopObserving != nil {
-		notifSummary, notifProblems = stopObserving(res.Events, windows)
+		notifSummary, notifProblems = stopObserving(events, windows)
 	}
 
 	run = &results.Run{
@@ -141,7 +145,7 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 		run.Options["impl_flags"] = strings.Join(o.Target.ImplFlags, " ")
 	}
 	summarize(run, res)
-	if err := results.WriteHistory(dir, res.Events); err != nil {
+	if err := results.WriteHistory(dir, events); err != nil {
 		return dir, nil, err
 	}
 	// After the last fault the store must serve again.
@@ -149,7 +153,7 @@ func Fuzz(ctx context.Context, o FuzzOptions) (dir string, run *results.Run, err
 	if len(windows) > 0 && ctx.Err() == nil {
 		recoveryErr = probeRecovery(ctx, tgt.cluster, mix.keys)
 	}
-	check, err := checkHistory(ctx, dir, res.Events, windows, tgt.impl, o.Target.ImplFlags, faults)
+	check, err := checkHistory(ctx, dir, events, windows, tgt.impl, o.Target.ImplFlags, faults)
 	if err != nil {
 		return dir, nil, err
 	}
