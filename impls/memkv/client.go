@@ -24,7 +24,8 @@ import (
 // goroutine writes whatever accumulated while its previous write was in the
 // kernel (group commit for the socket: one write syscall carries many
 // requests under load), and one reader goroutine matches responses to a
-// FIFO of waiting calls. With window 1 the caller writes its own request.
+// FIFO of waiting calls. With window 1 the caller writes its own request
+// and reads its own answer (client_solo.go).
 //
 // Mapping: Get is `get`, Put is `set` (memcached does not say whether the key
 // existed, so Found is Unknown), Delete is `delete`, Swap is a gets/cas loop
@@ -44,17 +45,27 @@ type Client struct {
 	addr   string
 	window int
 
-	mu     sync.Mutex // guards cn, closed, and cn.out, cn.spare, cn.flushQueued
+	mu     sync.Mutex // guards cn, closed, watch*, and cn.out, cn.spare, cn.flushQueued
 	cn     *clientConn
 	closed bool
+
+	// The window-1 path (client_solo.go): solo is held for a whole round
+	// trip; busy is the generation of the ctx watch while a request is in
+	// flight, 0 otherwise.
+	solo      sync.Mutex
+	busy      atomic.Uint64
+	watchGen  uint64
+	watchDone <-chan struct{}
+	watchStop func() bool
 }
 
 var _ impls.Client = (*Client)(nil)
 
 type clientConn struct {
-	nc net.Conn
-	rc syscall.RawConn // nil when nc is not a socket
-	br *bufio.Reader
+	nc   net.Conn
+	rc   syscall.RawConn // nil when nc is not a socket
+	br   *bufio.Reader
+	solo *soloSock // the window-1 path's socket (br reads it), or nil
 	// outstanding counts calls queued or being read; it is incremented
 	// under Client.mu and decremented by the reader once it has read the
 	// answer, so at zero (seen under Client.mu) nobody reads nc.
@@ -141,6 +152,12 @@ func (c *Client) connLocked(ctx context.Context) (*clientConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memcached client: dial %s: %v", c.addr, err)
 	}
+	if c.window == 1 {
+		if cn, ok := newSoloConn(nc); ok {
+			c.cn = cn
+			return cn, nil
+		}
+	}
 	cn := &clientConn{
 		nc: nc, br: bufio.NewReaderSize(nc, 64<<10), wake: make(chan struct{}, 1),
 		out: make([]byte, 0, 16<<10), spare: make([]byte, 0, 16<<10),
@@ -176,6 +193,9 @@ func (c *Client) breakConn(cn *clientConn) {
 func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closed = true
+	if c.watchStop != nil {
+		c.watchStop()
+	}
 	cn := c.cn
 	if cn != nil {
 		c.breakLocked(cn)
@@ -284,6 +304,17 @@ func (c *Client) roundTrip(ctx context.Context, op byte, key, value string, cas 
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memcached client: not sent: %v", err)
+	}
+	if c.window == 1 {
+		c.solo.Lock()
+		defer c.solo.Unlock()
+		cn, ok, err := c.soloConn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return c.roundTripSolo(ctx, cn, op, key, value, cas)
+		}
 	}
 	cl := callPool.Get().(*call)
 	cl.op, cl.key = op, key

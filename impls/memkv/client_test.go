@@ -1,6 +1,7 @@
 package memkv
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -293,20 +295,24 @@ func TestClientReconnectsOrFailsDefinitely(t *testing.T) {
 }
 
 func TestClientClose(t *testing.T) {
-	addr, _ := silentServer(t)
-	c := dial(t, addr, 2)
-	errc := make(chan error)
-	go func() {
-		_, err := c.Do(context.Background(), impls.Request{Kind: impls.Get, Key: "k"})
-		errc <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	c.Close()
-	if err := <-errc; !errors.Is(err, impls.ErrUnknownOutcome) {
-		t.Errorf("in flight at Close: %v", err)
-	}
-	if _, err := c.Do(context.Background(), impls.Request{Kind: impls.Get, Key: "k"}); !errors.Is(err, ErrClosed) {
-		t.Errorf("after Close: %v, want ErrClosed", err)
+	for _, window := range []int{1, 2} {
+		t.Run(fmt.Sprint("window ", window), func(t *testing.T) {
+			addr, _ := silentServer(t)
+			c := dial(t, addr, window)
+			errc := make(chan error)
+			go func() {
+				_, err := c.Do(context.Background(), impls.Request{Kind: impls.Get, Key: "k"})
+				errc <- err
+			}()
+			time.Sleep(50 * time.Millisecond)
+			c.Close()
+			if err := <-errc; !errors.Is(err, impls.ErrUnknownOutcome) {
+				t.Errorf("in flight at Close: %v", err)
+			}
+			if _, err := c.Do(context.Background(), impls.Request{Kind: impls.Get, Key: "k"}); !errors.Is(err, ErrClosed) {
+				t.Errorf("after Close: %v, want ErrClosed", err)
+			}
+		})
 	}
 }
 
@@ -377,4 +383,143 @@ func TestClientIdleConnClosedByCrash(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scriptServer serves every connection with handle (given the
+// connection's number, from 1) and counts the connections accepted.
+func scriptServer(t *testing.T, handle func(n int32, nc net.Conn)) (addr string, accepted *atomic.Int32) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted = new(atomic.Int32)
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer nc.Close()
+				handle(accepted.Add(1), nc)
+			}()
+		}
+	}()
+	return ln.Addr().String(), accepted
+}
+
+// TestClientSoloFailures covers the window-1 path's outcomes: a request
+// that may have reached the server and got no answer is unknown, one that
+// was never sent fails definitely.
+func TestClientSoloFailures(t *testing.T) {
+	get := impls.Request{Kind: impls.Get, Key: "k"}
+	t.Run("ctx timeout", func(t *testing.T) {
+		addr, _ := silentServer(t)
+		c := dial(t, addr, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if _, err := c.Do(ctx, get); !errors.Is(err, impls.ErrUnknownOutcome) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("timed-out get: %v, want an unknown outcome from the deadline", err)
+		}
+		if _, err := c.Do(ctx, get); err == nil || impls.IsUnknown(err) {
+			t.Errorf("get under an expired ctx: %v, want a definite error", err)
+		}
+	})
+	t.Run("hang-up mid-request", func(t *testing.T) {
+		addr, _ := scriptServer(t, func(_ int32, nc net.Conn) {
+			bufio.NewReader(nc).ReadString('\n') // the request arrived; crash before answering
+		})
+		c := dial(t, addr, 1)
+		if _, err := c.Do(context.Background(), impls.Request{Kind: impls.Put, Key: "k", Value: "v"}); !errors.Is(err, impls.ErrUnknownOutcome) {
+			t.Errorf("put the server hung up on: %v, want ErrUnknownOutcome", err)
+		}
+	})
+	t.Run("partial write then timeout", func(t *testing.T) {
+		// The server never reads: a value larger than the socket buffers
+		// is written in part, and the rest waits until ctx ends.
+		addr, _ := scriptServer(t, func(_ int32, nc net.Conn) { time.Sleep(5 * time.Second) })
+		c := dial(t, addr, 1)
+		big := strings.Repeat("v", 64<<20)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if _, err := c.Do(ctx, impls.Request{Kind: impls.Put, Key: "k", Value: big}); !errors.Is(err, impls.ErrUnknownOutcome) {
+			t.Errorf("half-written put: %v, want ErrUnknownOutcome", err)
+		}
+	})
+	t.Run("unsolicited bytes", func(t *testing.T) {
+		// The first connection sends a line nobody asked for after its
+		// first answer: the next request goes on a fresh connection.
+		addr, accepted := scriptServer(t, func(n int32, nc net.Conn) {
+			br := bufio.NewReader(nc)
+			for {
+				if _, err := br.ReadString('\n'); err != nil {
+					return
+				}
+				answer := "END\r\n"
+				if n == 1 {
+					answer += "JUNK\r\n"
+				}
+				nc.Write([]byte(answer))
+			}
+		})
+		c := dial(t, addr, 1)
+		for i := 0; i < 3; i++ {
+			if r, err := c.Do(context.Background(), get); err != nil || r.Found != impls.Absent {
+				t.Fatalf("get %d: %+v, %v", i, r, err)
+			}
+		}
+		if n := accepted.Load(); n != 2 {
+			t.Errorf("%d connections, want 2", n)
+		}
+	})
+}
+
+// TestClientSoloContexts: a context that ends while no request of it is in
+// flight leaves the connection alone, whether it is the long-lived context
+// of a run or one per request (--op-timeout).
+func TestClientSoloContexts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &countingListener{Listener: ln}
+	go newMemServer(t, Config{}).Serve(context.Background(), cl)
+	c := dial(t, ln.Addr().String(), 1)
+	put := impls.Request{Kind: impls.Put, Key: "k", Value: "v"}
+	run, stop := context.WithCancel(context.Background())
+	for i := 0; i < 3; i++ {
+		if _, err := c.Do(run, put); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop()
+	for i := 0; i < 3; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, err := c.Do(ctx, put)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	if r, err := c.Do(context.Background(), impls.Request{Kind: impls.Get, Key: "k"}); err != nil || r.Value != "v" {
+		t.Fatalf("get: %+v, %v", r, err)
+	}
+	if n := cl.accepted.Load(); n != 1 {
+		t.Errorf("%d connections, want 1", n)
+	}
+}
+
+type countingListener struct {
+	net.Listener
+	accepted atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return nc, err
 }
