@@ -2,6 +2,7 @@ package memkv
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -11,6 +12,8 @@ import (
 // conn is one client connection's state. It is used by one goroutine.
 type conn struct {
 	srv     *Server
+	lc      *loopConn // the event loop's side of the connection; nil when a goroutine serves it
+	cr      *connReader
 	br      *bufio.Reader
 	w       io.Writer
 	out     []byte
@@ -65,14 +68,25 @@ const (
 // serveConn runs the command loop on one connection until EOF, quit, an
 // I/O error or a protocol violation that forces a hang-up.
 func (s *Server) serveConn(rw io.ReadWriter) {
+	s.runConn(s.newConn(rw))
+}
+
+// newConn returns the state of a connection served by a goroutine reading
+// and writing rw (nil for a connection of an event loop, which sets lc).
+func (s *Server) newConn(rw io.ReadWriter) *conn {
 	c := &conn{srv: s, w: rw, out: make([]byte, 0, 4096)}
-	cr := &connReader{c: c, r: rw}
-	if sc, ok := rw.(syscall.Conn); ok {
-		cr.rc, _ = sc.SyscallConn()
+	c.cr = &connReader{c: c}
+	if rw != nil {
+		c.cr.setReader(rw)
 	}
-	c.br = bufio.NewReaderSize(cr, readBufSize)
+	c.br = bufio.NewReaderSize(c.cr, readBufSize)
+	return c
+}
+
+// runConn is the command loop of a connection served by a goroutine.
+func (s *Server) runConn(c *conn) {
 	if w := s.wal; w != nil && w.mode == FsyncAlways {
-		cr.gc = w
+		c.cr.gc = w
 		w.active.Add(1)
 		defer w.active.Add(-1)
 	}
@@ -115,7 +129,8 @@ func (s *Server) serveConn(rw io.ReadWriter) {
 // waits for answers the server holds while it waits for more input (an
 // incomplete command after complete ones). Like memcached it first tries
 // the read without blocking, so replies to a pipelined batch that spans
-// several reads still leave together.
+// several reads still leave together. On an event loop's connection it
+// reads without blocking and never sends (see loopConn.read).
 type connReader struct {
 	c  *conn
 	r  io.Reader
@@ -123,7 +138,18 @@ type connReader struct {
 	gc *wal            // the log's group commit, told when this connection idles (FsyncAlways)
 }
 
+// setReader makes r the connection's input.
+func (r *connReader) setReader(rd io.Reader) {
+	r.r, r.rc = rd, nil
+	if sc, ok := rd.(syscall.Conn); ok {
+		r.rc, _ = sc.SyscallConn()
+	}
+}
+
 func (r *connReader) Read(p []byte) (int, error) {
+	if lc := r.c.lc; lc != nil {
+		return lc.read(p)
+	}
 	if len(r.c.out) > 0 {
 		if r.rc != nil {
 			if n, err, ok := tryRead(r.rc, p); ok {
@@ -205,16 +231,20 @@ func (c *conn) readLine() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return trimLine(line), nil
+}
+
+// trimLine cuts a command line ending in "\n" as memcached does: the "\n"
+// and a "\r" before it are dropped, and a NUL ends the command early.
+func trimLine(line []byte) []byte {
 	line = line[:len(line)-1]
 	if len(line) > 1 && line[len(line)-1] == '\r' {
 		line = line[:len(line)-1]
 	}
-	for i, b := range line {
-		if b == 0 {
-			return line[:i], nil
-		}
+	if i := bytes.IndexByte(line, 0); i >= 0 {
+		return line[:i]
 	}
-	return line, nil
+	return line
 }
 
 // growLong makes room for n more bytes in c.long, charging the growth to
@@ -319,19 +349,46 @@ func (c *conn) flush() error {
 		_, err = c.w.Write(c.out)
 	} else {
 		// One writev for the replies and the values they refer to.
-		bufs := make(net.Buffers, 0, 2*len(c.refs)+1)
-		last := 0
-		for _, r := range c.refs {
-			bufs = append(bufs, c.out[last:r.at], r.v)
-			last = r.at
-		}
-		bufs = append(bufs, c.out[last:])
+		bufs := net.Buffers(c.outBufs(make([][]byte, 0, 2*len(c.refs)+1)))
 		_, err = bufs.WriteTo(c.w)
-		clear(c.refs)
-		c.refs = c.refs[:0]
 	}
+	c.resetOut()
+	return err
+}
+
+// settle is flush's wait for the log without the waiting, for an event
+// loop: it reports whether the buffered replies may be sent now, because
+// everything they reveal is durable or, the log having failed, the
+// undurable ones were replaced with SERVER_ERROR.
+func (c *conn) settle() bool {
+	w := c.srv.wal
+	if w == nil || w.mode != FsyncAlways || w.durable.Load() >= c.wait {
+		return true
+	}
+	if w.failure() != nil {
+		c.refuseUndurable(w.durable.Load())
+		return true
+	}
+	return false
+}
+
+// outBufs appends to dst the buffered output as it goes on the wire: the
+// pieces of c.out and the values they refer to.
+func (c *conn) outBufs(dst [][]byte) [][]byte {
+	last := 0
+	for _, r := range c.refs {
+		dst = append(dst, c.out[last:r.at], r.v)
+		last = r.at
+	}
+	return append(dst, c.out[last:])
+}
+
+// resetOut empties the output buffer once its contents are sent.
+func (c *conn) resetOut() {
 	c.srv.stats.bytesWritten.Add(uint64(len(c.out) + c.refLen))
 	c.refLen = 0
+	clear(c.refs)
+	c.refs = c.refs[:0]
 	if cap(c.out) > 1<<20 {
 		c.out = make([]byte, 0, 4096)
 	} else {
@@ -339,7 +396,6 @@ func (c *conn) flush() error {
 	}
 	c.segs = c.segs[:0]
 	c.wait = 0
-	return err
 }
 
 // flushPart sends the output so far, ending with the beginning of an

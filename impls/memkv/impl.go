@@ -46,12 +46,13 @@ type options struct {
 	shards       int
 	maxConns     int
 	inflight     byteSize
+	loop         string
 }
 
 func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("memkv", flag.ContinueOnError)
 	fs.SetOutput(out)
-	*o = options{fsync: "always", maxValueSize: defaultMaxValueSize, compactBytes: 64 << 20, inflight: defaultInflight}
+	*o = options{fsync: "always", maxValueSize: defaultMaxValueSize, compactBytes: 64 << 20, inflight: defaultInflight, loop: "epoll"}
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:11311", "TCP address to listen on")
 	fs.StringVar(&o.data, "data", "./memkv-data", "data directory for the log and snapshots ('' keeps everything in memory)")
 	fs.StringVar(&o.fsync, "fsync", "always", "when to fsync the log: always (ack after fsync, group commit), interval (every 100ms), never")
@@ -63,6 +64,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.maxConns, "conn-limit", defaultMaxConns, "connections served at once; more are answered \"ERROR Too many open connections\" (memcached's -c)")
 	fs.IntVar(&o.maxConns, "c", defaultMaxConns, "shorthand for --conn-limit")
 	fs.Var(&o.inflight, "max-inflight-bytes", "memory for requests being received (values, long multi-get lines) across all connections; beyond it a value is refused with SERVER_ERROR out of memory, e.g. 64m")
+	fs.StringVar(&o.loop, "loop", "epoll", "how connections are served: epoll (memkv's event loops, one per core) or go (a goroutine each)")
 	fs.Usage = func() {
 		fmt.Fprint(out, `Usage: kvbench serve memkv [flags]
 
@@ -89,6 +91,10 @@ func parseOptions(args []string, out io.Writer) (options, Config, error) {
 	if err != nil {
 		return o, Config{}, fmt.Errorf("--fsync: %w", err)
 	}
+	loop, err := ParseLoopMode(o.loop)
+	if err != nil {
+		return o, Config{}, fmt.Errorf("--loop: %w", err)
+	}
 	if o.maxValueSize <= 0 || o.compactBytes <= 0 || o.maxItems < 0 || o.maxBytes < 0 || o.shards <= 0 || o.maxConns <= 0 {
 		return o, Config{}, errors.New("--max-value-size, --compact-bytes, --shards and --conn-limit must be positive, --max-items and --max-bytes not negative")
 	}
@@ -111,7 +117,7 @@ func parseOptions(args []string, out io.Writer) (options, Config, error) {
 	}
 	return o, Config{DataDir: o.data, Fsync: mode, MaxValueSize: int(o.maxValueSize), MaxItems: o.maxItems,
 		MaxBytes: int64(o.maxBytes), CompactBytes: int64(o.compactBytes), Shards: o.shards,
-		MaxConns: o.maxConns, MaxInflightBytes: int64(o.inflight)}, nil
+		MaxConns: o.maxConns, MaxInflightBytes: int64(o.inflight), Loop: loop}, nil
 }
 
 // serve is `kvbench serve memkv ...`.
@@ -138,7 +144,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.DataDir != "" {
 		data = cfg.DataDir
 	}
-	fmt.Fprintf(stderr, "memkv listening on %s (data %s, fsync %s)\n", ln.Addr(), data, cfg.Fsync)
+	fmt.Fprintf(stderr, "memkv listening on %s (data %s, fsync %s, loop %s)\n", ln.Addr(), data, cfg.Fsync, cfg.Loop)
 	serveErr := srv.Serve(ctx, ln)
 	if err := srv.Close(); serveErr == nil {
 		serveErr = err

@@ -116,6 +116,7 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"-c", "0", "--data", ""}, "must be positive", ""},
 		{[]string{"--compact-bytes", "2000g", "--data", ""}, "--compact-bytes 2147483648000 is too large", ""},
 		{[]string{"--max-inflight-bytes", "1k", "--data", ""}, "--max-inflight-bytes 1024 is too small", ""},
+		{[]string{"--loop", "kqueue", "--data", ""}, `--loop: unknown loop "kqueue" (want epoll or go)`, ""},
 		{[]string{"--bogus"}, "flag provided but not defined", ""},
 		{[]string{"stray"}, `unexpected argument "stray"`, ""},
 		{[]string{"--addr", "256.0.0.1:1", "--data", ""}, "memkv:", ""},
@@ -156,7 +157,7 @@ func TestServeInProcess(t *testing.T) {
 	go func() {
 		done <- serve(ctx, []string{"--addr", "127.0.0.1:0", "--data", dir, "--fsync", "interval"}, &log, &log)
 	}()
-	ready := regexp.MustCompile(`memkv listening on (127\.0\.0\.1:\d+) \(data (.*), fsync interval\)\n`)
+	ready := regexp.MustCompile(`memkv listening on (127\.0\.0\.1:\d+) \(data (.*), fsync interval, loop epoll\)\n`)
 	var m []string
 	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		m = ready.FindStringSubmatch(log.String())

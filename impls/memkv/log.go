@@ -288,6 +288,11 @@ type wal struct {
 	lingers   atomic.Uint64
 	lingering atomic.Bool // the flusher waits in linger; nudge it when active or waiters change
 
+	// notify, when set, is called by the flusher after records became
+	// durable or the log failed (the event loops' wake-up, so that they
+	// never wait for the disk themselves).
+	notify func()
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -406,6 +411,9 @@ func (w *wal) publish(pos int64) {
 	w.waitList = kept
 	w.dcond.Broadcast()
 	w.dmu.Unlock()
+	if w.notify != nil {
+		w.notify()
+	}
 }
 
 // setFailure marks the log failing; waiters for records that are not
@@ -417,6 +425,9 @@ func (w *wal) setFailure(err error) {
 	w.failing.Store(true)
 	w.dcond.Broadcast()
 	w.dmu.Unlock()
+	if w.notify != nil {
+		w.notify()
+	}
 	if first {
 		w.failures.Add(1)
 		fmt.Fprintf(w.log, "memkv: log write failed: %v; refusing writes, serving reads, retrying\n", err)

@@ -107,6 +107,12 @@ func (c *conn) process(line []byte) error {
 		}
 		return ok
 	}
+	if mode, ok := storageCmd(cmd); ok {
+		if want(storageArgsOK(mode, nt)) {
+			return c.update(nt, mode)
+		}
+		return nil
+	}
 	switch first := cmd[0]; {
 	case first == 'm' && len(cmd) == 2:
 		c.reply("ERROR", 0) // meta commands are not implemented
@@ -128,36 +134,11 @@ func (c *conn) process(line []byte) error {
 		}
 	case first == 's':
 		switch string(cmd) {
-		case "set":
-			if want(nt == 6 || nt == 7) {
-				return c.update(nt, modeSet)
-			}
 		case "stats":
 			c.stats(nt)
 		case "shutdown":
 			c.reply("ERROR: shutdown not enabled", 0)
 		default:
-			c.reply("ERROR", 0)
-		}
-	case first == 'a':
-		switch string(cmd) {
-		case "add":
-			if want(nt == 6 || nt == 7) {
-				return c.update(nt, modeAdd)
-			}
-		case "append":
-			if want(nt == 6 || nt == 7) {
-				return c.update(nt, modeAppend)
-			}
-		default:
-			c.reply("ERROR", 0)
-		}
-	case first == 'c':
-		if string(cmd) == "cas" {
-			if want(nt == 7 || nt == 8) {
-				return c.update(nt, modeCas)
-			}
-		} else {
 			c.reply("ERROR", 0)
 		}
 	case first == 'i':
@@ -189,14 +170,6 @@ func (c *conn) process(line []byte) error {
 		} else {
 			c.reply("ERROR", 0)
 		}
-	case string(cmd) == "replace":
-		if want(nt == 6 || nt == 7) {
-			return c.update(nt, modeReplace)
-		}
-	case string(cmd) == "prepend":
-		if want(nt == 6 || nt == 7) {
-			return c.update(nt, modePrepend)
-		}
 	case string(cmd) == "bget":
 		if want(nt >= 3) {
 			c.retrieve(nt, rest, false, false)
@@ -227,6 +200,56 @@ func (c *conn) process(line []byte) error {
 		}
 	}
 	return nil
+}
+
+// storageCmd reports whether cmd is a storage command (one followed by a
+// data block) and which.
+func storageCmd(cmd []byte) (storeMode, bool) {
+	switch string(cmd) {
+	case "set":
+		return modeSet, true
+	case "add":
+		return modeAdd, true
+	case "replace":
+		return modeReplace, true
+	case "append":
+		return modeAppend, true
+	case "prepend":
+		return modePrepend, true
+	case "cas":
+		return modeCas, true
+	}
+	return 0, false
+}
+
+// storageArgsOK is the token count check of a storage command (noreply
+// optional); a command failing it answers ERROR and reads no data block.
+func storageArgsOK(mode storeMode, nt int) bool {
+	if mode == modeCas {
+		return nt == 7 || nt == 8
+	}
+	return nt == 6 || nt == 7
+}
+
+// blockLen returns the length of the data block (value and "\r\n") that
+// the command line just tokenized (nt tokens) reads after itself, 0 when
+// it reads none: it reads one when it is a storage command whose header
+// update accepts. An event loop uses it to run a command only once all of
+// it has arrived. It leaves c.noreply false.
+func (c *conn) blockLen(nt int) int {
+	if nt < 2 {
+		return 0
+	}
+	mode, ok := storageCmd(c.toks[0])
+	if !ok || !storageArgsOK(mode, nt) {
+		return 0
+	}
+	u, errLine := c.parseUpdate(nt, mode)
+	c.noreply = false
+	if errLine != "" {
+		return 0
+	}
+	return u.vlen + 2
 }
 
 // retrieve handles get, gets, gat and gats. A bad key anywhere answers
@@ -308,7 +331,10 @@ func (c *conn) retrieve(nt int, rest []byte, withCas, touch bool) {
 	// more than about flushThreshold of it.
 	sent := false
 	partial := func() bool {
-		if len(c.out)+c.refLen < flushThreshold {
+		// An event loop never blocks to send; it takes no retrieval of
+		// more than maxTokens-2 keys (see loopConn.frame), so the answer
+		// it holds stays bounded.
+		if c.lc != nil || len(c.out)+c.refLen < flushThreshold {
 			return true
 		}
 		if err := c.flushPart(start, seq); err != nil {
@@ -342,54 +368,73 @@ func (c *conn) retrieve(nt int, rest []byte, withCas, touch bool) {
 	c.depends(start, seq)
 }
 
-// update handles set, add, replace, append, prepend and cas, reading the
-// data block from the connection.
-func (c *conn) update(nt int, mode storeMode) error {
+// updateHeader is a storage command's line, parsed.
+type updateHeader struct {
+	key   []byte
+	flags uint64
+	exp   int64
+	vlen  int
+	casIn uint64
+}
+
+// parseUpdate parses a storage command's line (token count checked). When
+// errLine is not empty the line is refused with it and no data block is
+// read (memcached then reads the block as commands).
+func (c *conn) parseUpdate(nt int, mode storeMode) (u updateHeader, errLine string) {
+	const badFormat = "CLIENT_ERROR bad command line format"
 	c.setNoreply(nt)
-	key := c.toks[1]
-	if !validKey(key) {
-		c.reply("CLIENT_ERROR bad command line format", 0)
-		return nil
+	u.key = c.toks[1]
+	if !validKey(u.key) {
+		return u, badFormat
 	}
 	flags, ok1 := safeStrtoull(c.toks[2])
 	exptime, ok2 := safeStrtol(c.toks[3])
 	vlen, ok3 := safeStrtol(c.toks[4])
 	if !ok1 || !ok2 || !ok3 {
-		c.reply("CLIENT_ERROR bad command line format", 0)
-		return nil
+		return u, badFormat
 	}
-	exp := expiry(exptime, c.now)
-	var casIn uint64
+	u.flags, u.exp = flags, expiry(exptime, c.now)
 	if mode == modeCas {
 		var ok bool
-		if casIn, ok = safeStrtoull(c.toks[5]); !ok {
-			c.reply("CLIENT_ERROR bad command line format", 0)
-			return nil
+		if u.casIn, ok = safeStrtoull(c.toks[5]); !ok {
+			return u, badFormat
 		}
 	}
 	if vlen < 0 || vlen > math.MaxInt32-2 {
-		c.reply("CLIENT_ERROR bad command line format", 0)
+		return u, badFormat
+	}
+	u.vlen = int(vlen)
+	return u, ""
+}
+
+// update handles set, add, replace, append, prepend and cas, reading the
+// data block from the connection.
+func (c *conn) update(nt int, mode storeMode) error {
+	u, errLine := c.parseUpdate(nt, mode)
+	if errLine != "" {
+		c.reply(errLine, 0)
 		return nil
 	}
+	key, vlen := u.key, u.vlen
 	st := c.srv.stats
 	st.cmdSet.Add(1)
-	if int(vlen) > c.srv.store.maxValue {
+	if vlen > c.srv.store.maxValue {
 		st.storeTooLarge.Add(1)
 		var seq int64
 		if mode == modeSet {
 			seq = c.srv.store.unlink(key, c.now)
 		}
 		c.reply("SERVER_ERROR object too large for cache", seq)
-		_, err := c.br.Discard(int(vlen) + 2)
+		_, err := c.br.Discard(vlen + 2)
 		return err
 	}
 	if c.logDown() {
 		c.reply(logDownLine, 0)
-		_, err := c.br.Discard(int(vlen) + 2)
+		_, err := c.br.Discard(vlen + 2)
 		return err
 	}
 	c.key = append(c.key[:0], key...) // the data read may reuse the line's buffer
-	data, reserved, ok, err := c.readData(int(vlen) + 2)
+	data, reserved, ok, err := c.readData(vlen + 2)
 	if err != nil {
 		return err
 	}
@@ -402,7 +447,7 @@ func (c *conn) update(nt int, mode storeMode) error {
 		c.reply("CLIENT_ERROR bad data chunk", 0)
 		return nil
 	}
-	res, seq := c.srv.store.store(mode, c.key, uint32(flags), exp, data[:vlen:vlen], casIn, c.now)
+	res, seq := c.srv.store.store(mode, c.key, uint32(u.flags), u.exp, data[:vlen:vlen], u.casIn, c.now)
 	c.srv.release(reserved) // the store holds the value now
 	if mode == modeCas {
 		switch res {

@@ -239,14 +239,23 @@ func TestSnapshotRoundTrip(t *testing.T) {
 // before the record is fsynced, while a read of an untouched shard is not
 // held up.
 func TestAnswersWaitForDurability(t *testing.T) {
+	for _, mode := range loopModes {
+		t.Run(mode.String(), func(t *testing.T) { testAnswersWaitForDurability(t, mode) })
+	}
+}
+
+func testAnswersWaitForDurability(t *testing.T, mode LoopMode) {
 	st := newStore(storeConfig{shards: 16, maxValue: 1 << 20}, nil)
 	w, _, err := openDir(t.TempDir(), st, FsyncAlways, 1<<30, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.j = w
-	s := &Server{cfg: (&Config{}).withDefaults(), store: st, wal: w, stats: &counters{}, conns: map[io.Closer]struct{}{}}
+	s := &Server{cfg: (&Config{Loop: mode}).withDefaults(), store: st, wal: w, stats: &counters{}, conns: map[io.Closer]struct{}{}}
 	s.snapCtx, s.snapStop = context.WithCancel(context.Background())
+	if err := s.startLoops(); err != nil {
+		t.Fatal(err)
+	}
 	addr := startTCP(t, s)
 	var startOnce sync.Once
 	startFlusher := func() { startOnce.Do(w.start) }

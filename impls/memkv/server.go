@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Version is what `version` and `stats` report: the memcached protocol
@@ -42,6 +46,9 @@ type Config struct {
 	// (default 64 MiB). A value that would exceed it is refused with
 	// SERVER_ERROR out of memory storing object and its data skipped.
 	MaxInflightBytes int64
+	// Loop is how connections are served: memkv's epoll event loops (the
+	// default) or a goroutine each.
+	Loop LoopMode
 	// Log receives recovery and failure messages; nil discards them.
 	Log io.Writer
 
@@ -129,6 +136,9 @@ type Server struct {
 	snapStop context.CancelFunc
 	snapCtx  context.Context
 	snaps    atomic.Uint64
+
+	loops    []*eventLoop // LoopEpoll: one per GOMAXPROCS
+	nextLoop int          // round-robin, guarded by mu
 }
 
 // NewServer opens (recovering if needed) the data directory and returns a
@@ -143,7 +153,7 @@ func NewServer(cfg Config) (*Server, error) {
 	sc := storeConfig{shards: c.Shards, maxValue: c.MaxValueSize, maxItems: c.MaxItems, maxBytes: c.MaxBytes}
 	s.store = newStore(sc, nil)
 	if c.DataDir == "" {
-		return s, nil
+		return s, s.startLoops()
 	}
 	w, rec, err := openDir(c.DataDir, s.store, c.Fsync, c.CompactBytes, c.openFile)
 	if err != nil {
@@ -152,6 +162,11 @@ func NewServer(cfg Config) (*Server, error) {
 	s.wal, s.store.j = w, w
 	w.rotated = s.startSnapshot
 	w.log = c.Log
+	if err := s.startLoops(); err != nil {
+		w.start()
+		w.close()
+		return nil, err
+	}
 	w.start()
 	if rec.snapshot != "" || rec.records > 0 || rec.truncated != "" {
 		fmt.Fprintf(c.Log, "memkv: recovered %d entries (%s, %d log records replayed)\n",
@@ -166,6 +181,35 @@ func NewServer(cfg Config) (*Server, error) {
 	s.store.checkFlush(time.Now().UnixNano())
 	s.store.enforceLimits()
 	return s, nil
+}
+
+// startLoops starts the event loops (LoopEpoll), before the log's
+// flusher, which wakes them.
+func (s *Server) startLoops() error {
+	if s.cfg.Loop != LoopEpoll {
+		return nil
+	}
+	for range runtime.GOMAXPROCS(0) {
+		l, err := newEventLoop(s)
+		if err != nil {
+			for _, l := range s.loops {
+				l.stop()
+				<-l.done
+			}
+			s.loops = nil
+			return err
+		}
+		s.loops = append(s.loops, l)
+		go l.run()
+	}
+	if w := s.wal; w != nil {
+		w.notify = func() {
+			for _, l := range s.loops {
+				l.logMoved(w)
+			}
+		}
+	}
+	return nil
 }
 
 func orNone(s string) string {
@@ -236,11 +280,66 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			nc.Close()
 			continue
 		}
+		if s.loops != nil && s.handOff(nc) {
+			continue
+		}
 		go func() {
 			defer s.untrack(nc)
 			s.serveConn(nc)
 		}()
 	}
+}
+
+// handOff gives an accepted (and tracked) connection to the next event
+// loop; false leaves it to a goroutine. The loop gets a duplicate of the
+// socket and nc is closed, which takes the socket off Go's netpoller.
+func (s *Server) handOff(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	fd := -1
+	if rc.Control(func(f uintptr) { fd, err = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }) != nil || err != nil {
+		return false
+	}
+	s.mu.Lock()
+	l := s.loops[s.nextLoop%len(s.loops)]
+	s.nextLoop++
+	s.mu.Unlock()
+	lc := &loopConn{l: l, fd: fd, readable: true, writable: true}
+	lc.c = s.newConn(nil)
+	lc.c.lc = lc
+	nc.Close()
+	switch {
+	case !s.retrack(nc, lc):
+		unix.Close(fd)
+	case !l.adopt(lc):
+		unix.Close(fd)
+		s.untrack(lc)
+	}
+	return true
+}
+
+// retrack replaces the closer tracking a connection. If the server is
+// closing, it closes next and ends the connection's tracking instead,
+// and returns false.
+func (s *Server) retrack(prev, next io.Closer) bool {
+	s.mu.Lock()
+	delete(s.conns, prev)
+	if s.closed {
+		s.mu.Unlock()
+		next.Close()
+		s.stats.currConns.Add(-1)
+		s.connWG.Done()
+		return false
+	}
+	s.conns[next] = struct{}{}
+	s.mu.Unlock()
+	return true
 }
 
 type trackResult uint8
@@ -309,7 +408,13 @@ func (s *Server) Close() error {
 		c.Close()
 	}
 	s.mu.Unlock()
+	for _, l := range s.loops {
+		l.stop()
+	}
 	s.connWG.Wait()
+	for _, l := range s.loops {
+		<-l.done
+	}
 	s.snapStop()
 	s.snapWG.Wait()
 	if s.wal != nil {
