@@ -39,8 +39,9 @@ import (
 // request outstanding, Do checks without blocking whether the server has
 // closed it (crashed or restarted since the last answer); if so it
 // reconnects rather than write into a dead connection, so a request that
-// could not have reached the server is never reported as an unknown
-// outcome.
+// could not have reached the server is not reported as an unknown
+// outcome. (With window 1 the check is skipped when the last answer came
+// less than soloIdleCheck ago: see client_solo.go.)
 type Client struct {
 	addr   string
 	window int
