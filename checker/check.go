@@ -223,8 +223,14 @@ func checkOne(ctx context.Context, model porcupine.Model, ops []porcupine.Operat
 }
 
 // fastSteps bounds fastLinearize on a segment of n ops: past it, Porcupine
-// decides (its memoization is bounded by the heap guard, this one by steps).
-func fastSteps(n int) int { return 100_000 + 50*n }
+// decides. A step costs well under a microsecond, so a 5 000-op segment of
+// 85 clients on one key gets a few seconds; the search's memo is bounded
+// by maxFastMemo, so Porcupine keeps the heap guard's budget.
+func fastSteps(n int) int { return 100_000 + 2000*n }
+
+// maxFastMemo bounds the bytes fastLinearize spends memoizing explored
+// (linearized set, state) pairs on one segment.
+const maxFastMemo = 512 << 20
 
 // budget is the time left before ctx's deadline in Porcupine's terms (0 is
 // no limit, so an expired deadline becomes the smallest positive value).

@@ -18,7 +18,9 @@ import (
 // elsewhere. Reads change no state, and every op that must precede such a
 // read is already linearized, so any linearization that places it later can
 // move it here. With many clients on few keys half the ops are reads and
-// this prunes most of the orders Porcupine would try.
+// this prunes most of the orders Porcupine would try. A second cut (see
+// pending) abandons a prefix as soon as it has overwritten a value that an
+// op not yet placed still has to read and no op left writes again.
 //
 // It only ever proves linearizability: found is true with a linearization
 // that an independent replay (verifyOrder) accepted. Otherwise (a
@@ -87,6 +89,7 @@ func fastLinearize(ctx context.Context, ops []porcupine.Operation, maxSteps int)
 		state *state
 	}
 	cache := map[uint64][]memo{}
+	memoBytes := 0
 	seen := func(st *state) bool { // records (linearized, st); reports whether it was there
 		h := st.hash
 		for _, w := range linearized {
@@ -99,6 +102,7 @@ func fastLinearize(ctx context.Context, ops []porcupine.Operation, maxSteps int)
 			}
 		}
 		cache[h] = append(cache[h], memo{bits: append([]uint64(nil), linearized...), state: st})
+		memoBytes += 8*words + 64 // the bits, the memo, the map's share
 		return false
 	}
 	type frame struct {
@@ -110,11 +114,12 @@ func fastLinearize(ctx context.Context, ops []porcupine.Operation, maxSteps int)
 	st := absent
 	in := func(i int) *op { return ops[i].Input.(*op) }
 	isRead := func(o *op) bool { return o.kind == impls.Get && !o.unknown }
+	left := newPending(ops)
 
 	steps := 0
 	e := head.next
 	for head.next != nil {
-		if steps++; steps > maxSteps || steps%4096 == 0 && ctx.Err() != nil {
+		if steps++; steps > maxSteps || memoBytes > maxFastMemo || steps%4096 == 0 && ctx.Err() != nil {
 			return false
 		}
 		if e == head.next {
@@ -127,6 +132,7 @@ func fastLinearize(ctx context.Context, ops []porcupine.Operation, maxSteps int)
 				}
 			}
 			if forced != nil {
+				left.add(forced.op, -1)
 				linearized[forced.op/64] |= 1 << (forced.op % 64)
 				stack = append(stack, frame{e: forced, state: st, forced: true})
 				lift(forced)
@@ -138,13 +144,15 @@ func fastLinearize(ctx context.Context, ops []porcupine.Operation, maxSteps int)
 			ok, next := step(st, in(e.op))
 			if ok {
 				linearized[e.op/64] |= 1 << (e.op % 64)
-				if !seen(next) {
+				left.add(e.op, -1)
+				if !left.dead(st, next) && !seen(next) {
 					stack = append(stack, frame{e: e, state: st})
 					st = next
 					lift(e)
 					e = head.next
 					continue
 				}
+				left.add(e.op, 1)
 				linearized[e.op/64] &^= 1 << (e.op % 64)
 			}
 			e = e.next
@@ -159,6 +167,7 @@ func fastLinearize(ctx context.Context, ops []porcupine.Operation, maxSteps int)
 			f := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			linearized[f.e.op/64] &^= 1 << (f.e.op % 64)
+			left.add(f.e.op, 1)
 			st = f.state
 			unlift(f.e)
 			if !f.forced {
@@ -172,6 +181,82 @@ func fastLinearize(ctx context.Context, ops []porcupine.Operation, maxSteps int)
 		order[i] = f.e.op
 	}
 	return verifyOrder(ops, order)
+}
+
+// pending counts, over the ops not linearized yet, those that need the key
+// to hold a given value (a Get or Swap that returned it) or to be absent,
+// and those that write a given value or delete. It prunes the search: once
+// a write replaces value v while an op still needs v and no op left writes
+// v again, or makes the key present while an op still needs it absent and
+// no delete is left, no extension of the current prefix is a
+// linearization. With unique written values (the fuzz mix writes random
+// ones) this cuts every branch that overwrote a value too early, which is
+// what makes tens of clients on a few keys blow up the plain search.
+type pending struct {
+	ids              map[string]int32 // value -> index in need, writes
+	need, writes     []int32
+	needAbsent, dels int32
+	ops              []pendingOp
+}
+
+// pendingOp is what one op needs and writes: value indices, -1 for none.
+type pendingOp struct {
+	need, write     int32
+	needAbsent, del bool
+}
+
+func newPending(ops []porcupine.Operation) *pending {
+	p := &pending{ids: map[string]int32{}, ops: make([]pendingOp, len(ops))}
+	id := func(v string) int32 {
+		i, ok := p.ids[v]
+		if !ok {
+			i = int32(len(p.need))
+			p.ids[v] = i
+			p.need, p.writes = append(p.need, 0), append(p.writes, 0)
+		}
+		return i
+	}
+	for i := range ops {
+		o := ops[i].Input.(*op)
+		po := pendingOp{need: -1, write: -1, needAbsent: !o.unknown && o.found == impls.Absent, del: o.kind == impls.Delete}
+		if !o.unknown && o.found == impls.Present && (o.kind == impls.Get || o.kind == impls.Swap) {
+			po.need = id(o.out)
+		}
+		if o.kind == impls.Put || o.kind == impls.Swap {
+			po.write = id(o.after.value)
+		}
+		p.ops[i] = po
+		p.add(i, 1)
+	}
+	return p
+}
+
+// add counts op i as left (d = 1) or linearized (d = -1).
+func (p *pending) add(i int, d int32) {
+	o := &p.ops[i]
+	if o.need >= 0 {
+		p.need[o.need] += d
+	}
+	if o.write >= 0 {
+		p.writes[o.write] += d
+	}
+	if o.needAbsent {
+		p.needAbsent += d
+	}
+	if o.del {
+		p.dels += d
+	}
+}
+
+// dead reports whether the step from prev to next leaves an op left that
+// can never be linearized (see pending).
+func (p *pending) dead(prev, next *state) bool {
+	if prev.present && (!next.present || next.value != prev.value) {
+		if v, ok := p.ids[prev.value]; ok && p.need[v] > 0 && p.writes[v] == 0 {
+			return true
+		}
+	}
+	return next.present && p.needAbsent > 0 && p.dels == 0
 }
 
 func equalBits(a, b []uint64) bool {
