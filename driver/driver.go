@@ -214,8 +214,11 @@ func Run(ctx context.Context, cfg Config, open OpenClient, streams func(worker i
 	if cfg.Rate > 0 {
 		period = time.Duration(float64(time.Second) * float64(nw) / cfg.Rate)
 	}
+	// With -w > 1 and clients that pipeline, one goroutine per client
+	// (driver/pipeline.go); otherwise one per worker.
+	pipelined := startPipelines(runCtx, &wg, loop{cfg: cfg, epoch: epoch, start: start, period: period, stop: &stop}, workers, clients)
 	for _, w := range workers {
-		if w == nil {
+		if w == nil || pipelined {
 			continue
 		}
 		wg.Add(1)

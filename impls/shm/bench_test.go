@@ -16,9 +16,10 @@ import (
 )
 
 // The benchmarks start the real server process (`kvbench serve shm`) and
-// drive it through the adapter, as `kvbench run` does: n client threads with
-// w goroutines each (one per window), a 50/50 PUT/GET mix over 100 000
-// numeric keys, closed loop. They report ops/s and p50/p99 latency in µs.
+// drive it through the adapter, as `kvbench run` does: n client threads,
+// each one goroutine keeping w requests in flight through Send and Recv
+// (w goroutines calling Do for w = 1 or a client that does not pipeline), a
+// 50/50 PUT/GET mix over 100 000 numeric keys, closed loop. They report ops/s and p50/p99 latency in µs.
 //
 //	go test ./impls/shm -run '^$' -bench Matrix -benchtime 2s
 //	go test ./impls/shm -run '^$' -bench Wait -benchtime 2s
@@ -87,13 +88,18 @@ func BenchmarkWait(b *testing.B) {
 }
 
 // BenchmarkCeiling is an in-process Go map behind the same Client interface
-// and key/value mapping: what the client side costs without shm.
+// and key/value mapping: what the client side costs without shm. Like shm's
+// client it pipelines (mapPipe) when w > 1.
 func BenchmarkCeiling(b *testing.B) {
 	for _, n := range benchList("SHM_BENCH_N", []int{1, 2, 3, 4}) {
 		for _, w := range benchList("SHM_BENCH_W", []int{1, 2, 8, 32}) {
 			b.Run(fmt.Sprintf("n=%d/w=%d", n, w), func(b *testing.B) {
 				m := &mapClient{m: map[uint32]uint32{}}
-				runLoad(b, n, w, func(int) impls.Client { return m })
+				pipes := make([]impls.Client, n)
+				for i := range pipes {
+					pipes[i] = &mapPipe{mapClient: m}
+				}
+				runLoad(b, n, w, func(i int) impls.Client { return pipes[i] })
 			})
 		}
 	}
@@ -129,9 +135,22 @@ func runLoad(b *testing.B, n, w int, client func(int) impls.Client) {
 	// One cancellable context for every worker, as the driver has.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	_, pipelines := client(0).(impls.Pipeliner)
+	pipelines = pipelines && w > 1
+	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	for i := range g {
+		if pipelines {
+			if i%w == 0 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					lat[i] = pipelineLoad(b, ctx, client(i/w).(impls.Pipeliner), w, per*w, start, uint64(i))
+				}()
+			}
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -142,11 +161,7 @@ func runLoad(b *testing.B, n, w int, client func(int) impls.Client) {
 				if j&63 == 0 && time.Since(start) > benchCap {
 					break // a collapsing configuration would run for ages
 				}
-				k := strconv.Itoa(rng.IntN(100000))
-				req := get(k)
-				if rng.IntN(2) == 0 {
-					req = put(k, strconv.Itoa(1+rng.IntN(1<<30)))
-				}
+				req := randomReq(rng)
 				t0 := time.Now()
 				if _, err := cl.Do(ctx, req); err != nil {
 					b.Error(err)
@@ -169,6 +184,45 @@ func runLoad(b *testing.B, n, w int, client func(int) impls.Client) {
 	b.ReportMetric(float64(all[len(all)/2].Nanoseconds())/1e3, "p50-µs")
 	b.ReportMetric(float64(all[len(all)*99/100].Nanoseconds())/1e3, "p99-µs")
 	b.ReportMetric(0, "ns/op")
+}
+
+// randomReq is a GET or a PUT (half each) of one of 100 000 keys.
+func randomReq(rng *rand.Rand) impls.Request {
+	k := strconv.Itoa(rng.IntN(100000))
+	if rng.IntN(2) == 0 {
+		return put(k, strconv.Itoa(1+rng.IntN(1<<30)))
+	}
+	return get(k)
+}
+
+// pipelineLoad is one client thread of runLoad when the client pipelines
+// (as the driver runs it): ops requests, w in flight, each one's latency
+// from its Send to its Recv.
+func pipelineLoad(b *testing.B, ctx context.Context, p impls.Pipeliner, w, ops int, start time.Time, seed uint64) []time.Duration {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	l := make([]time.Duration, 0, ops)
+	sent := make([]time.Time, 0, ops)
+	for {
+		if len(sent)&63 == 0 && time.Since(start) > benchCap {
+			ops = len(sent) // a collapsing configuration would run for ages
+		}
+		if len(sent) < ops && len(sent)-len(l) < w {
+			sent = append(sent, time.Now())
+			if err := p.Send(ctx, randomReq(rng)); err != nil {
+				b.Error(err)
+				return l
+			}
+			continue
+		}
+		if len(l) == len(sent) {
+			return l
+		}
+		if _, err := p.Recv(ctx); err != nil {
+			b.Error(err)
+			return l
+		}
+		l = append(l, time.Since(sent[len(l)]))
+	}
 }
 
 // mapClient is the ceiling: a mutex-protected Go map, same mapping.
@@ -195,3 +249,25 @@ func (c *mapClient) Do(_ context.Context, req impls.Request) (impls.Response, er
 }
 
 func (c *mapClient) Close() error { return nil }
+
+// mapPipe is the ceiling for pipelined runs: Send applies the request to
+// the map, Recv hands the answers back in order.
+type mapPipe struct {
+	*mapClient
+	answers []impls.Response
+}
+
+func (c *mapPipe) Send(ctx context.Context, req impls.Request) error {
+	res, err := c.Do(ctx, req)
+	if err != nil {
+		return err
+	}
+	c.answers = append(c.answers, res)
+	return nil
+}
+
+func (c *mapPipe) Recv(context.Context) (impls.Response, error) {
+	res := c.answers[0]
+	c.answers = c.answers[1:]
+	return res, nil
+}

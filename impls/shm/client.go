@@ -160,9 +160,10 @@ type client struct {
 	c      *cluster
 	t      *thread
 	closed atomic.Bool
-	// sent holds the requests Send submitted and Recv has not collected
-	// (pipeline.go).
+	// sent holds the requests Send submitted and Recv has not collected,
+	// st the stopper of the Send or Recv under way (pipeline.go).
 	sent sentQueue
+	st   stopper
 }
 
 var (
@@ -238,7 +239,7 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 		}
 	}
 	prev, mine := t.last, make(chan struct{})
-	epoch, err := t.publish(st, off, d)
+	epoch, err := t.publish(&st, off, d)
 	if errors.Is(err, errUnpublished) {
 		// Claimed, not published: it may be yet, if the ring is repaired.
 		t.last = mine
@@ -259,7 +260,7 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 			return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
 		}
 	}
-	if err := t.await(st, off); err != nil {
+	if err := t.await(&st, off); err != nil {
 		return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
 	}
 	res := t.take(slot, off)
@@ -285,9 +286,9 @@ func descOf(req impls.Request) (Desc, error) {
 // (see abandoned) and, on failure, an error wrapping errUnpublished if the
 // entry was claimed but could not be published (the outcome is unknown),
 // any other if nothing was submitted.
-func (t *thread) publish(st stopper, off int, d Desc) (uint32, error) {
+func (t *thread) publish(st *stopper, off int, d Desc) (uint32, error) {
 	t.r.markSlot(off, d)
-	if err := t.ring.lock(st); err != nil {
+	if err := t.ring.lock(*st); err != nil {
 		return 0, err
 	}
 	err := t.r.produce(st, d, t.wait)
@@ -299,12 +300,14 @@ func (t *thread) publish(st stopper, off int, d Desc) (uint32, error) {
 }
 
 // await waits for the answer in the status slot at off: spinning and
-// yielding first, then parked through the cluster's poller.
-func (t *thread) await(st stopper, off int) error {
+// yielding first, then parked through the cluster's poller. (publish and
+// await take st by pointer: a stopper converted to the canceller
+// interface would be allocated on every call.)
+func (t *thread) await(st *stopper, off int) error {
 	if ok, err := t.r.spinReady(st, off, t.wait); err != nil || ok {
 		return err
 	}
-	return t.park(st, off)
+	return t.park(*st, off)
 }
 
 // take copies the answer out of the slot at off and frees the slot.

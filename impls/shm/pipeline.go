@@ -70,11 +70,11 @@ func (c *client) Send(ctx context.Context, req impls.Request) error {
 	t := c.t
 	t.inUse.RLock()
 	defer t.inUse.RUnlock()
-	st := stopper{ctx: ctx, closing: c.c.closing}
+	st := c.stopper(ctx)
 	if err := st.Err(); err != nil {
 		return err
 	}
-	slot, err := t.acquire(st)
+	slot, err := t.acquire(*st)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func (c *client) Recv(ctx context.Context) (impls.Response, error) {
 	t := c.t
 	t.inUse.RLock()
 	defer t.inUse.RUnlock()
-	st := stopper{ctx: ctx, closing: c.c.closing}
+	st := c.stopper(ctx)
 	if err := st.Err(); err != nil {
 		return impls.Response{}, t.quarantineSlot(r.slot, r.epoch, err) // closed: the region may be unmapped
 	}
@@ -111,6 +111,13 @@ func (c *client) Recv(ctx context.Context) (impls.Response, error) {
 		return impls.Response{}, t.quarantineSlot(r.slot, r.epoch, err)
 	}
 	return responseOf(t.take(r.slot, r.off), r.d, r.off)
+}
+
+// stopper returns the client's stopper for ctx: one in the client, not a
+// new one per call (see await).
+func (c *client) stopper(ctx context.Context) *stopper {
+	c.st = stopper{ctx: ctx, closing: c.c.closing}
+	return &c.st
 }
 
 // dropSent gives up every request sent and not received (a client closed
