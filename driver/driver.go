@@ -382,7 +382,7 @@ func (l *loop) run(ctx context.Context) {
 				return
 			}
 		}
-		t0 := time.Now()
+		t0 := l.now()
 		if intended.IsZero() {
 			intended = t0
 		}
@@ -440,7 +440,7 @@ func (l *loop) rmw(ctx context.Context, op *workload.Op, intended, t0 time.Time)
 		l.count(workload.ReadModifyWrite, err)
 		return err
 	}
-	t1 := time.Now()
+	t1 := l.now()
 	end, err := l.do(ctx, workload.Update, op.Req, t1, t1)
 	if err != nil {
 		l.count(workload.ReadModifyWrite, err)
@@ -452,6 +452,11 @@ func (l *loop) rmw(ctx context.Context, op *workload.Op, intended, t0 time.Time)
 	return nil
 }
 
+// now is time.Now from one read of the monotonic clock: the run's start
+// plus the time since (time.Now reads the wall clock as well, which costs
+// as much again: 95 ns against 57 ns a call on a 2-core VM).
+func (l *loop) now() time.Time { return l.start.Add(time.Since(l.start)) }
+
 // do sends one request and records it. intended is the open-loop intended
 // start (equal to t0 in a closed loop); t0 is when the request was sent.
 func (l *loop) do(ctx context.Context, typ workload.OpType, req impls.Request, intended, t0 time.Time) (time.Time, error) {
@@ -462,7 +467,7 @@ func (l *loop) do(ctx context.Context, typ workload.OpType, req impls.Request, i
 		defer cancel()
 	}
 	resp, err := l.client().Do(opCtx, req)
-	end := time.Now()
+	end := l.now()
 	if err != nil && ctx.Err() != nil && !impls.IsUnknown(err) {
 		// The run is over; a request cut short by that is not a store error.
 		err = fmt.Errorf("%w: run cancelled", impls.ErrUnknownOutcome)
