@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"time"
 )
 
 // conn is one client connection's state. It is used by one goroutine.
@@ -106,6 +107,7 @@ func (s *Server) runConn(c *conn) {
 			c.flush()
 			return
 		}
+		c.now = time.Now().UnixNano()
 		err = c.process(line)
 		c.releaseLong()
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -76,6 +77,7 @@ type eventLoop struct {
 	srv   *Server
 	epfd  int
 	efd   int         // eventfd waking the loop: new connections, durable log, stop
+	now   int64       // the time of the commands run, read once per wake-up
 	conns []*loopConn // by file descriptor
 	held  []*loopConn // connections whose replies wait for the log
 	want  atomic.Int64
@@ -157,6 +159,7 @@ func (l *eventLoop) run() {
 		if gc != nil {
 			gc.active.Add(1)
 		}
+		l.now = time.Now().UnixNano()
 		for _, ev := range events[:n] {
 			fd := int(ev.Fd)
 			if fd == l.efd {
@@ -341,6 +344,7 @@ func (l *eventLoop) execute(lc *loopConn) (toGoroutine bool) {
 		}
 		line, err := c.readLine() // buffered: it cannot wait
 		if err == nil {
+			c.now = l.now
 			err = c.process(line)
 			c.releaseLong()
 		}

@@ -1,9 +1,6 @@
 package memkv
 
-import (
-	"math"
-	"time"
-)
+import "math"
 
 // This file is the memcached ASCII command interpreter. It follows
 // memcached 1.6's proto_text.c closely, quirks included, because real
@@ -90,11 +87,11 @@ func (c *conn) reply(s string, seq int64) {
 	c.depends(start, seq)
 }
 
-// process executes one command line. It returns an error only when the
-// connection must close (I/O error, short data block).
+// process executes one command line at time c.now (set by the caller). It
+// returns an error only when the connection must close (I/O error, short
+// data block).
 func (c *conn) process(line []byte) error {
 	c.noreply = false
-	c.now = time.Now().UnixNano()
 	nt, rest := c.tokenize(line)
 	if nt < 2 || len(c.toks[0]) < 2 {
 		c.reply("ERROR", 0)
