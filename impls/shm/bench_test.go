@@ -97,7 +97,7 @@ func BenchmarkCeiling(b *testing.B) {
 				m := &mapClient{m: map[uint32]uint32{}}
 				pipes := make([]impls.Client, n)
 				for i := range pipes {
-					pipes[i] = &mapPipe{mapClient: m}
+					pipes[i] = &mapPipe{mapClient: m, answers: make([]impls.Response, w)}
 				}
 				runLoad(b, n, w, func(i int) impls.Client { return pipes[i] })
 			})
@@ -114,7 +114,7 @@ func benchShm(b *testing.B, n, w, srv int, p waitPolicy) {
 		b.Fatal(err)
 	}
 	defer cl.Close()
-	cl.(*cluster).wait = p
+	cl.(*cluster).setWait(p)
 	clients := make([]impls.Client, n)
 	for i := range clients {
 		clients[i] = mustClient(b, cl, i)
@@ -251,10 +251,11 @@ func (c *mapClient) Do(_ context.Context, req impls.Request) (impls.Response, er
 func (c *mapClient) Close() error { return nil }
 
 // mapPipe is the ceiling for pipelined runs: Send applies the request to
-// the map, Recv hands the answers back in order.
+// the map, Recv hands the answers back in order (from a ring of w).
 type mapPipe struct {
 	*mapClient
-	answers []impls.Response
+	answers    []impls.Response
+	sent, recv int
 }
 
 func (c *mapPipe) Send(ctx context.Context, req impls.Request) error {
@@ -262,12 +263,13 @@ func (c *mapPipe) Send(ctx context.Context, req impls.Request) error {
 	if err != nil {
 		return err
 	}
-	c.answers = append(c.answers, res)
+	c.answers[c.sent%len(c.answers)] = res
+	c.sent++
 	return nil
 }
 
 func (c *mapPipe) Recv(context.Context) (impls.Response, error) {
-	res := c.answers[0]
-	c.answers = c.answers[1:]
+	res := c.answers[c.recv%len(c.answers)]
+	c.recv++
 	return res, nil
 }

@@ -82,9 +82,11 @@ var errClosed = errors.New("shm: client closed")
 // cluster and outlives the Client values NewClient returns for the id, so
 // a reopened client knows which slots may still receive a late answer.
 type thread struct {
-	r      *region
-	wait   *waitPolicy
-	poller *poller
+	r *region
+	// doWait is how Do waits, pipeWait how Send and Recv do: forBusy of
+	// the cluster's policy for n*w and for n waiting goroutines.
+	doWait, pipeWait waitPolicy
+	poller           *poller
 	ring   ringLock // shared by every thread of the cluster
 	base   int      // offset of the thread's first slot
 	w      int
@@ -100,6 +102,9 @@ type thread struct {
 	qmu        sync.Mutex
 	quarantine []abandoned
 
+	// st is the stopper of the Do holding the slot when w = 1 (doOne).
+	st stopper
+
 	// inUse is held shared by every Do of the thread and exclusively by the
 	// cluster's Close (one per thread, so that Do calls of different
 	// threads do not bounce one cache line).
@@ -114,14 +119,21 @@ type abandoned struct {
 	epoch uint32 // the server epoch read just after the request was published
 }
 
-func newThread(r *region, wait *waitPolicy, pl *poller, ring ringLock, id, w int) *thread {
-	t := &thread{r: r, wait: wait, poller: pl, ring: ring, base: ResOff(id, w, 0), w: w,
+// newThread makes thread id of n, with w slots.
+func newThread(r *region, wait waitPolicy, pl *poller, ring ringLock, id, n, w int) *thread {
+	t := &thread{r: r, poller: pl, ring: ring, base: ResOff(id, w, 0), w: w,
 		lock: make(chan struct{}, 1), last: make(chan struct{}), free: make(chan int, w)}
+	t.setWait(wait, n)
 	close(t.last)
 	for i := range w {
 		t.free <- i
 	}
 	return t
+}
+
+// setWait sets the thread's policies from p, for a cluster of n threads.
+func (t *thread) setWait(p waitPolicy, n int) {
+	t.doWait, t.pipeWait = forBusy(p, n*t.w), forBusy(p, n)
 }
 
 // ringLock serializes the producers of one process (every thread of a
@@ -219,6 +231,9 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 	if err != nil {
 		return impls.Response{}, err
 	}
+	if t.w == 1 {
+		return t.doOne(st, slot, d)
+	}
 	off := t.base + slot*DescSize
 	d.ResOff = int32(off)
 
@@ -239,7 +254,7 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 		}
 	}
 	prev, mine := t.last, make(chan struct{})
-	epoch, err := t.publish(&st, off, d)
+	epoch, err := t.publish(&st, &t.doWait, off, d)
 	if errors.Is(err, errUnpublished) {
 		// Claimed, not published: it may be yet, if the ring is repaired.
 		t.last = mine
@@ -260,12 +275,25 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 			return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
 		}
 	}
-	if err := t.await(&st, off); err != nil {
+	if err := t.await(&st, &t.doWait, off); err != nil {
 		return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
 	}
 	res := t.take(slot, off)
 	close(mine)
 	return responseOf(res, d, off)
+}
+
+// doOne is Do for a thread of one slot, once the caller holds it: that
+// serializes the calls, so the ring order is the completion order without
+// the submission lock and the done channels, and the thread's stopper is
+// the holder's (a stopper of its own would be allocated: see await).
+func (t *thread) doOne(st stopper, slot int, d Desc) (impls.Response, error) {
+	t.st = st
+	r, err := t.submit(&t.st, &t.doWait, slot, d)
+	if err != nil {
+		return impls.Response{}, err
+	}
+	return t.collect(&t.st, &t.doWait, r)
 }
 
 // descOf is the descriptor of a GET or PUT (its ResOff left to the caller),
@@ -282,16 +310,16 @@ func descOf(req impls.Request) (Desc, error) {
 }
 
 // publish marks d's status slot at off and publishes d on the ring, under
-// the cluster's producer lock. It returns the server epoch read just after
+// the cluster's producer lock, waiting per p. It returns the server epoch read just after
 // (see abandoned) and, on failure, an error wrapping errUnpublished if the
 // entry was claimed but could not be published (the outcome is unknown),
 // any other if nothing was submitted.
-func (t *thread) publish(st *stopper, off int, d Desc) (uint32, error) {
+func (t *thread) publish(st *stopper, p *waitPolicy, off int, d Desc) (uint32, error) {
 	t.r.markSlot(off, d)
 	if err := t.ring.lock(*st); err != nil {
 		return 0, err
 	}
-	err := t.r.produce(st, d, t.wait)
+	err := t.r.produce(st, d, p)
 	t.ring.unlock()
 	if err != nil && !errors.Is(err, errUnpublished) {
 		return 0, err
@@ -303,8 +331,8 @@ func (t *thread) publish(st *stopper, off int, d Desc) (uint32, error) {
 // yielding first, then parked through the cluster's poller. (publish and
 // await take st by pointer: a stopper converted to the canceller
 // interface would be allocated on every call.)
-func (t *thread) await(st *stopper, off int) error {
-	if ok, err := t.r.spinReady(st, off, t.wait); err != nil || ok {
+func (t *thread) await(st *stopper, p *waitPolicy, off int) error {
+	if ok, err := t.r.spinReady(st, off, p); err != nil || ok {
 		return err
 	}
 	return t.park(*st, off)

@@ -151,9 +151,18 @@ func newClusterExtra(path string, n, w, extra int, wait waitPolicy) (*cluster, e
 	c.poller = pl
 	ring := newRingLock()
 	for id := range n {
-		c.threads = append(c.threads, newThread(r, &c.wait, pl, ring, id, w))
+		c.threads = append(c.threads, newThread(r, wait, pl, ring, id, n, w))
 	}
 	return c, nil
+}
+
+// setWait makes p the cluster's waiting policy (the benchmarks compare
+// policies).
+func (c *cluster) setWait(p waitPolicy) {
+	c.wait = p
+	for _, t := range c.threads {
+		t.setWait(p, len(c.threads))
+	}
 }
 
 // errNotReady is the readiness probe's answer until a new server runs.

@@ -78,17 +78,38 @@ func (c *client) Send(ctx context.Context, req impls.Request) error {
 	if err != nil {
 		return err
 	}
-	off := t.base + slot*DescSize
-	d.ResOff = int32(off)
-	epoch, err := t.publish(st, off, d)
-	if errors.Is(err, errUnpublished) {
-		return t.quarantineSlot(slot, epoch, err)
-	} else if err != nil {
-		t.free <- slot
+	r, err := t.submit(st, &t.pipeWait, slot, d)
+	if err != nil {
 		return err
 	}
-	c.sent.push(sentReq{slot: slot, off: off, d: d, epoch: epoch})
+	c.sent.push(r)
 	return nil
+}
+
+// submit publishes d with the slot the caller acquired, waiting per p. An
+// error wrapping impls.ErrUnknownOutcome means it claimed a ring entry it
+// could not publish (the slot is quarantined); any other, that nothing was
+// submitted (the slot is free again).
+func (t *thread) submit(st *stopper, p *waitPolicy, slot int, d Desc) (sentReq, error) {
+	off := t.base + slot*DescSize
+	d.ResOff = int32(off)
+	epoch, err := t.publish(st, p, off, d)
+	if errors.Is(err, errUnpublished) {
+		return sentReq{}, t.quarantineSlot(slot, epoch, err)
+	} else if err != nil {
+		t.free <- slot
+		return sentReq{}, err
+	}
+	return sentReq{slot: slot, off: off, d: d, epoch: epoch}, nil
+}
+
+// collect waits per p for the answer to r and frees its slot, or gives r
+// up (quarantining the slot) if st stops first.
+func (t *thread) collect(st *stopper, p *waitPolicy, r sentReq) (impls.Response, error) {
+	if err := t.await(st, p, r.off); err != nil {
+		return impls.Response{}, t.quarantineSlot(r.slot, r.epoch, err)
+	}
+	return responseOf(t.take(r.slot, r.off), r.d, r.off)
 }
 
 // Recv waits for the answer to the oldest request Send submitted (see
@@ -107,10 +128,7 @@ func (c *client) Recv(ctx context.Context) (impls.Response, error) {
 	if err := st.Err(); err != nil {
 		return impls.Response{}, t.quarantineSlot(r.slot, r.epoch, err) // closed: the region may be unmapped
 	}
-	if err := t.await(st, r.off); err != nil {
-		return impls.Response{}, t.quarantineSlot(r.slot, r.epoch, err)
-	}
-	return responseOf(t.take(r.slot, r.off), r.d, r.off)
+	return t.collect(st, &t.pipeWait, r)
 }
 
 // stopper returns the client's stopper for ctx: one in the client, not a

@@ -143,7 +143,7 @@ func (p *poller) loop() {
 		case parkSleep:
 			sleep(d)
 		default:
-			yield()
+			yield(!p.wait.NoGosched)
 		}
 	}
 }

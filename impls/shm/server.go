@@ -113,6 +113,7 @@ func RunServer(ctx context.Context, o ServerOptions, stdout, stderr io.Writer) e
 	if o.wait == (waitPolicy{}) {
 		o.wait = defaultWait()
 	}
+	o.wait = forBusy(o.wait, o.Threads)
 	r, err := mapFile(o.File)
 	if err != nil {
 		return fmt.Errorf("shm server: %w", err)
