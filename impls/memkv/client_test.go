@@ -187,23 +187,12 @@ func TestClientSwapIsAtomic(t *testing.T) {
 
 // silentServer accepts connections and reads without ever answering.
 func silentServer(t *testing.T) (addr string, conns chan net.Conn) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	conns = make(chan net.Conn, 16)
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns <- nc
-			go io.Copy(io.Discard, nc)
-		}
-	}()
-	return ln.Addr().String(), conns
+	addr, _ = scriptServer(t, func(_ int32, nc net.Conn) {
+		conns <- nc
+		io.Copy(io.Discard, nc)
+	})
+	return addr, conns
 }
 
 func TestClientUnknownOutcomes(t *testing.T) {
