@@ -182,6 +182,11 @@ func (r *region) consume(c consumer) (d Desc, ordinal uint64, res consumeResult)
 		if !atomic.CompareAndSwapUint32(cHead, h, next(h)) {
 			continue
 		}
+		if next(h) != pt && b.phase == 2 {
+			// Back from a park with more work queued: wake a parked
+			// sibling, which a C client never does.
+			wakeWaiters(pTail, r.word(offPTailWaiters))
+		}
 		d = r.readDesc(bufOff(h))
 		if res := r.awaitRelease(h, c); res != consumed {
 			return Desc{}, 0, res
