@@ -46,9 +46,13 @@ probe:
 # Performance figures against the anchors (memcaslap, memcached, the course's C
 # shm pair), side by side as medians of interleaved rounds with CPU per op and
 # the machine's load (scripts/bench.sh; ~8 minutes, BENCH_ROUNDS=1 for a quick
-# look). bench-micro runs the in-process Go benchmarks.
+# look). It builds go-ycsb with kvbench's memcached binding into bin/go-ycsb
+# first (scripts/build-go-ycsb.sh, about two minutes once; if that fails the
+# go-ycsb row says so and the rest runs). bench-micro runs the in-process Go
+# benchmarks.
 bench: build
-	BIN=$(BIN) ./scripts/bench.sh
+	-test -x bin/go-ycsb || ./scripts/build-go-ycsb.sh bin/go-ycsb
+	BIN=$(BIN) GO_YCSB=bin/go-ycsb ./scripts/bench.sh
 	BIN=$(BIN) MKV_ROUNDS=$${BENCH_ROUNDS:-3} ./scripts/memkv-vs-memcached.sh
 
 bench-micro:
