@@ -29,29 +29,38 @@
 // history is further cut at quiescent points where its state is determined
 // (see segment), which keeps Porcupine's memory roughly linear in the
 // history's length. Each segment first goes to a fast search (fast.go:
-// Wing-Gong-Lowe with two sound cuts, matching reads placed at once and
-// prefixes that overwrote a value still to be read abandoned), whose answer
-// counts only when an independent replay accepts its linearization;
-// otherwise Porcupine decides, and is the authority for every violation.
+// Wing-Gong-Lowe with sound cuts: matching reads placed at once; a prefix
+// abandoned once it overwrote a value an op left still has to read, or
+// made the key present (absent) while an op left that needs it absent
+// (present) returns before any delete (write) left is called), whose
+// answer counts only when an independent replay accepts its
+// linearization; otherwise Porcupine decides, and is the authority for
+// every violation. The search memoizes its linearized set as a window
+// around the first op not placed, so memory per step follows the
+// concurrency, not the segment's length (a history on one key with an
+// unknown-outcome write is one segment of every op).
 //
-// What can be decided (measured on a 2-core machine under load ~5, fuzz
-// mix with unique random values, 500 ops per client): 50, 60, 70 and 85
-// clients on 5 shared keys in 0.05-0.2 s and under 100 MB RSS (kvbench
-// check); 85 clients on 5 keys with a crash (214 unknown-outcome writes,
-// 7 766 failed ops) in 0.2 s. Before the second cut the same histories took
-// 2.4 s / 0.5 GB (50), 7 s / 1.4 GB (60), 15 s / 2.9 GB (70) and gave up at
-// the 4 GiB heap limit (85).
+// What can be decided (kvbench check, 2-core machine at load 5-9, real
+// memkv fuzz histories, MadKV mix with unique random values, 500 ops per
+// client): 50, 60, 70 and 85 clients on 5 shared keys in 0.1-0.5 s and
+// under 80 MB RSS; 85 clients with a crash (214 unknown-outcome writes,
+// 7 766 failed ops) in 0.2 s; 85 clients on ONE key (42 500 ops, one
+// segment) in 0.5-0.9 s and about 100 MB; YCSB A and F on 1 000 records
+// with 85 clients in 0.1 s. Before these cuts the 5-key histories took
+// 2.4 s / 0.5 GB (50), 7 s / 1.4 GB (60), 15 s / 2.9 GB (70) and gave up
+// at the 4 GiB heap limit (85, and 85 on one key).
 //
-// What cannot: the search is still exponential in the number of ops
-// concurrent on one key when they are interchangeable for the cut: writes
-// of a value nobody reads, deletes (absent is not a unique value, so a read
-// of absent never makes a delete's placement dead), and Puts whose answer
-// only says the key existed. 85 clients on ONE key (every op on it, about
-// 85 in flight at once, 10% deletes) exceed the fast search's budget
-// (fastSteps, maxFastMemo: ~10^7 steps, 512 MiB) and Porcupine's 60 s: the
-// verdict is unknown (BenchmarkCheck/85x60/1keys: 60 s, 4.5 GB allocated),
-// never ok. A violating history with tens of clients per key is reported
-// as a violation only if Porcupine finds it within the limits; otherwise
-// unknown. So a check is bounded by Options.Timeout and Options.MaxHeap
-// and then says unknown, never ok.
+// What cannot: the search stays exponential in the ops concurrent on one
+// key that the cuts cannot tell apart: reads of absent and Puts or Deletes
+// that only say whether the key existed (absent is no unique value, so
+// which delete serves which read is a matching problem), and writes of
+// values nobody reads. Histories whose op windows each span most of the
+// other clients' ops on the same key, as genHistory's jittered ones with
+// 85 clients on one key (BenchmarkCheck/85x60/1keys: ~85 ops in flight on
+// the key, every window yielding the processor twice), exceed the fast
+// search's budget (fastSteps: 100 000 + 2 000 steps per op; maxFastMemo:
+// 512 MiB) and then Porcupine's 4 GiB: the verdict is unknown, never ok.
+// A violating history with tens of clients per key is a violation only if
+// Porcupine finds it within the limits, else unknown. A check is bounded
+// by Options.Timeout and Options.MaxHeap and then says unknown, never ok.
 package checker
