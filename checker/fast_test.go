@@ -144,3 +144,37 @@ func TestManyClientsStaleReadNeverOK(t *testing.T) {
 		t.Fatalf("read of an unwritten value: %s on %q: %s", r.Verdict, r.Key, r.Detail)
 	}
 }
+
+// TestOpSetWindow: low and the window the search memoizes determine the
+// set exactly, through random placements and backtracks.
+func TestOpSetWindow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 300
+	s := newOpSet(n)
+	member := make([]bool, n)
+	for step := 0; step < 20000; step++ {
+		i := rng.IntN(n)
+		if i > s.low+100 { // the search places ops near the front
+			i = s.low + rng.IntN(100)
+			if i >= n {
+				continue
+			}
+		}
+		if member[i] {
+			s.clear(i)
+		} else {
+			s.set(i)
+		}
+		member[i] = !member[i]
+		low, words := s.window()
+		for j := 0; j < n; j++ {
+			in := j < low
+			if w := j/64 - low/64; j >= low && w < len(words) {
+				in = words[w]&(1<<(j%64)) != 0
+			}
+			if in != member[j] {
+				t.Fatalf("step %d: op %d member %v, window says %v (low %d, %d words)", step, j, member[j], in, low, len(words))
+			}
+		}
+	}
+}
