@@ -16,6 +16,14 @@ import (
 // search proves exactly the linearizable ones (Porcupine decides), so it
 // is sound (never ok for a violation) and, here, complete.
 func TestFastAgreesWithPorcupine(t *testing.T) {
+	for _, unique := range []bool{false, true} {
+		fastAgrees(t, unique)
+	}
+}
+
+// fastAgrees compares on random histories whose writes write one of three
+// values, or (unique) values of their own, which the search's cuts use.
+func fastAgrees(t *testing.T, unique bool) {
 	rng := rand.New(rand.NewPCG(11, 13))
 	n := 20000
 	if testing.Short() {
@@ -23,7 +31,7 @@ func TestFastAgreesWithPorcupine(t *testing.T) {
 	}
 	var proved int
 	for i := 0; i < n; i++ {
-		es := randomHistory(rng, 0.5)
+		es := randomHistoryOf(rng, 0.5, unique)
 		hist, err := build(es)
 		if err != nil {
 			t.Fatal(err)

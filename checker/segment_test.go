@@ -2,6 +2,7 @@ package checker
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -62,9 +63,21 @@ func TestSplitCutsOnlyAtQuiescentDeterminedPoints(t *testing.T) {
 // probability corrupt changes one response. Windows are sparse enough for
 // quiescent points, dense enough for overlaps.
 func randomHistory(rng *rand.Rand, corrupt float64) []results.Event {
+	return randomHistoryOf(rng, corrupt, false)
+}
+
+// randomHistoryOf is randomHistory; with unique, every write writes a
+// value of its own (as the fuzz mix does) instead of one of three.
+func randomHistoryOf(rng *rand.Rand, corrupt float64, unique bool) []results.Event {
 	store := map[string]string{}
 	keys := []string{"a", "b"}[:1+rng.IntN(2)]
 	vals := []string{"x", "y", "z"}
+	value := func(i int) string {
+		if unique {
+			return fmt.Sprintf("v%d", i)
+		}
+		return vals[rng.IntN(3)]
+	}
 	n := 2 + rng.IntN(25)
 	var es []results.Event
 	for i := 0; i < n; i++ {
@@ -77,11 +90,11 @@ func randomHistory(rng *rand.Rand, corrupt float64) []results.Event {
 			e.Req = impls.Request{Kind: impls.Get, Key: k}
 			e.Resp = impls.Response{Found: impls.FoundOf(had), Value: old}
 		case 1:
-			e.Req = impls.Request{Kind: impls.Put, Key: k, Value: vals[rng.IntN(3)]}
+			e.Req = impls.Request{Kind: impls.Put, Key: k, Value: value(i)}
 			e.Resp = impls.Response{Found: impls.FoundOf(had)}
 			store[k] = e.Req.Value
 		case 2:
-			e.Req = impls.Request{Kind: impls.Swap, Key: k, Value: vals[rng.IntN(3)]}
+			e.Req = impls.Request{Kind: impls.Swap, Key: k, Value: value(i)}
 			e.Resp = impls.Response{Found: impls.FoundOf(had), Value: old}
 			store[k] = e.Req.Value
 		case 3:
