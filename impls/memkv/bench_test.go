@@ -113,7 +113,9 @@ func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
 // BenchmarkClientMemcached drives a real memcached (skipped when it is not
 // installed) as kvbench run does: 90% get, 10% set of 100-byte values over
 // 1000 keys, "32x1" being 32 window-1 connections with one request each,
-// "2x16" two connections pipelining 16. cpu-ns/op is this process's CPU
+// "2x16" two connections pipelining 16 (a goroutine per request in flight
+// calling Do), "2x16-send" the same through Send and Recv (a goroutine per
+// connection, as the driver runs impls.Pipeliner clients). cpu-ns/op is this process's CPU
 // (user+system, getrusage) per request: the load generator's cost, which
 // holds still on a busy machine where ns/op does not.
 func BenchmarkClientMemcached(b *testing.B) {
@@ -127,10 +129,17 @@ func BenchmarkClientMemcached(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	request := func(i int64) impls.Request {
+		if i%10 == 0 {
+			return impls.Request{Kind: impls.Put, Key: keys[i%1000], Value: value}
+		}
+		return impls.Request{Kind: impls.Get, Key: keys[i%1000]}
+	}
 	for _, shape := range []struct {
 		name           string
 		conns, window int
-	}{{"32x1", 32, 1}, {"2x16", 2, 16}} {
+		send           bool
+	}{{"32x1", 32, 1, false}, {"2x16", 2, 16, false}, {"2x16-send", 2, 16, true}} {
 		b.Run(shape.name, func(b *testing.B) {
 			clients := make([]*Client, shape.conns)
 			for i := range clients {
@@ -138,16 +147,20 @@ func BenchmarkClientMemcached(b *testing.B) {
 			}
 			var next atomic.Int64
 			cpu0 := cpuTime()
-			b.SetParallelism((shape.conns*shape.window + runtimeProcs() - 1) / runtimeProcs())
+			callers := shape.conns * shape.window
+			if shape.send {
+				callers = shape.conns
+			}
+			b.SetParallelism((callers + runtimeProcs() - 1) / runtimeProcs())
 			b.RunParallel(func(pb *testing.PB) {
 				g := next.Add(1) - 1
 				c := clients[int(g)%len(clients)]
+				if shape.send {
+					pipeline(b, pb, c, shape.window, g*7919, request)
+					return
+				}
 				for i := g * 7919; pb.Next(); i++ {
-					req := impls.Request{Kind: impls.Get, Key: keys[i%1000]}
-					if i%10 == 0 {
-						req = impls.Request{Kind: impls.Put, Key: keys[i%1000], Value: value}
-					}
-					if _, err := c.Do(context.Background(), req); err != nil {
+					if _, err := c.Do(context.Background(), request(i)); err != nil {
 						b.Error(err)
 						return
 					}
@@ -155,6 +168,33 @@ func BenchmarkClientMemcached(b *testing.B) {
 			})
 			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
+	}
+}
+
+// pipeline keeps window requests in flight on c through Send and Recv
+// until pb is done, then collects the last answers.
+func pipeline(b *testing.B, pb *testing.PB, c *Client, window int, i int64, request func(int64) impls.Request) {
+	ctx := context.Background()
+	inFlight := 0
+	for ; pb.Next(); i++ {
+		if inFlight == window {
+			if _, err := c.Recv(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+			inFlight--
+		}
+		if err := c.Send(ctx, request(i)); err != nil {
+			b.Error(err)
+			return
+		}
+		inFlight++
+	}
+	for ; inFlight > 0; inFlight-- {
+		if _, err := c.Recv(ctx); err != nil {
+			b.Error(err)
+			return
+		}
 	}
 }
 

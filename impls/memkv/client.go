@@ -58,6 +58,10 @@ type Client struct {
 	watchGen  uint64
 	watchDone <-chan struct{}
 	watchStop func() bool
+
+	// sent holds the requests Send accepted and Recv has not answered
+	// (client_pipeline.go); one goroutine at a time uses them.
+	sent ring
 }
 
 var _ impls.Client = (*Client)(nil)
@@ -210,40 +214,52 @@ func (c *Client) Close() error {
 
 // Do executes one request. It is safe for up to window concurrent callers.
 func (c *Client) Do(ctx context.Context, req impls.Request) (impls.Response, error) {
-	switch req.Kind {
-	case impls.Get:
-		cl, err := c.roundTrip(ctx, reqGet, req.Key, "", 0)
-		if err != nil {
-			return impls.Response{}, err
-		}
-		defer release(cl)
-		if cl.st == stValue {
-			return impls.Response{Found: impls.Present, Value: cl.value}, nil
-		}
-		return impls.Response{Found: impls.Absent}, nil
-	case impls.Put:
-		cl, err := c.roundTrip(ctx, reqSet, req.Key, req.Value, 0)
-		if err != nil {
-			return impls.Response{}, err
-		}
-		st := cl.st
-		release(cl)
-		if st != stStored {
-			return impls.Response{}, fmt.Errorf("memcached set %q: not stored", req.Key)
-		}
-		return impls.Response{Found: impls.Unknown}, nil
-	case impls.Delete:
-		cl, err := c.roundTrip(ctx, reqDelete, req.Key, "", 0)
-		if err != nil {
-			return impls.Response{}, err
-		}
-		defer release(cl)
-		return impls.Response{Found: impls.FoundOf(cl.st == stDeleted)}, nil
-	case impls.Swap:
+	if req.Kind == impls.Swap {
 		return c.swap(ctx, req.Key, req.Value)
-	default:
-		return impls.Response{}, fmt.Errorf("memcached %s: %w", req.Kind, impls.ErrUnsupported)
 	}
+	op, ok := opOf(req.Kind)
+	if !ok {
+		return impls.Response{}, errUnsupported(req.Kind)
+	}
+	cl, err := c.roundTrip(ctx, op, req.Key, req.Value, 0)
+	if err != nil {
+		return impls.Response{}, err
+	}
+	return answer(cl)
+}
+
+func errUnsupported(k impls.Kind) error {
+	return fmt.Errorf("memcached %s: %w", k, impls.ErrUnsupported)
+}
+
+// opOf is the command for a request of kind k that takes one command
+// (Get, Put, Delete).
+func opOf(k impls.Kind) (byte, bool) {
+	switch k {
+	case impls.Get:
+		return reqGet, true
+	case impls.Put:
+		return reqSet, true
+	case impls.Delete:
+		return reqDelete, true
+	}
+	return 0, false
+}
+
+// answer is the Response to cl's get, set or delete; it releases cl.
+func answer(cl *call) (impls.Response, error) {
+	defer release(cl)
+	switch {
+	case cl.op == reqGet && cl.st == stValue:
+		return impls.Response{Found: impls.Present, Value: cl.value}, nil
+	case cl.op == reqGet:
+		return impls.Response{Found: impls.Absent}, nil
+	case cl.op == reqSet && cl.st != stStored:
+		return impls.Response{}, fmt.Errorf("memcached set %q: not stored", cl.key)
+	case cl.op == reqSet:
+		return impls.Response{Found: impls.Unknown}, nil
+	}
+	return impls.Response{Found: impls.FoundOf(cl.st == stDeleted)}, nil
 }
 
 // swap reads with gets and writes with cas (or add when absent), retrying
@@ -300,11 +316,8 @@ func validClientKey(k string) bool {
 // roundTrip sends one command and waits for its response. On success the
 // caller owns the returned call and must release it.
 func (c *Client) roundTrip(ctx context.Context, op byte, key, value string, cas uint64) (*call, error) {
-	if !validClientKey(key) {
-		return nil, fmt.Errorf("memcached client: %q: %w", key, ErrBadKey)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memcached client: not sent: %v", err)
+	if err := checkRequest(ctx, key); err != nil {
+		return nil, err
 	}
 	if c.window == 1 {
 		c.solo.Lock()
@@ -317,6 +330,28 @@ func (c *Client) roundTrip(ctx context.Context, op byte, key, value string, cas 
 			return c.roundTripSolo(ctx, cn, op, key, value, cas)
 		}
 	}
+	cn, cl, err := c.send(ctx, op, key, value, cas)
+	if err != nil {
+		return nil, err
+	}
+	return c.await(ctx, cn, cl)
+}
+
+// checkRequest fails a request that cannot be sent: a bad key, or ctx
+// already ended.
+func checkRequest(ctx context.Context, key string) error {
+	if !validClientKey(key) {
+		return fmt.Errorf("memcached client: %q: %w", key, ErrBadKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memcached client: not sent: %v", err)
+	}
+	return nil
+}
+
+// send queues one request on the connection (the general path: a reader
+// goroutine answers it, see await).
+func (c *Client) send(ctx context.Context, op byte, key, value string, cas uint64) (*clientConn, *call, error) {
 	cl := callPool.Get().(*call)
 	cl.op, cl.key = op, key
 	c.mu.Lock()
@@ -330,7 +365,7 @@ func (c *Client) roundTrip(ctx context.Context, op byte, key, value string, cas 
 	if err != nil {
 		c.mu.Unlock()
 		callPool.Put(cl)
-		return nil, err
+		return nil, nil, err
 	}
 	cn.outstanding.Add(1)
 	cn.out = appendRequest(cn.out, op, key, value, cas)
@@ -360,6 +395,12 @@ func (c *Client) roundTrip(ctx context.Context, op byte, key, value string, cas 
 		}
 	}
 	c.mu.Unlock()
+	return cn, cl, nil
+}
+
+// await waits for the answer to cl, sent on cn. On success the caller owns
+// cl and must release it.
+func (c *Client) await(ctx context.Context, cn *clientConn, cl *call) (*call, error) {
 	select {
 	case <-cl.done:
 		if cl.err != nil {
@@ -369,8 +410,10 @@ func (c *Client) roundTrip(ctx context.Context, op byte, key, value string, cas 
 		}
 		return cl, nil
 	case <-ctx.Done():
-		c.breakConn(cn) // the answer would arrive out of step; start afresh
-		return nil, fmt.Errorf("memcached client: %s %q: %w: %w", opName(op), key, impls.ErrUnknownOutcome, ctx.Err())
+		// cl stays with the reader, which fails it; the answer would
+		// arrive out of step: start afresh.
+		c.breakConn(cn)
+		return nil, fmt.Errorf("memcached client: %s %q: %w: %w", opName(cl.op), cl.key, impls.ErrUnknownOutcome, ctx.Err())
 	}
 }
 

@@ -512,3 +512,109 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	}
 	return nc, err
 }
+
+// TestClientPipeliner drives the adapter through Send and Recv as the
+// driver does with -w > 1: answers come back in the order sent, a Swap in
+// the middle included, and a window-1 client answers the same way.
+func TestClientPipeliner(t *testing.T) {
+	for _, tg := range targets {
+		for _, window := range []int{1, 8} {
+			t.Run(fmt.Sprintf("%s/window %d", tg.name, window), func(t *testing.T) {
+				c := dial(t, tg.addr(t), window)
+				ctx := context.Background()
+				send := func(req impls.Request) {
+					t.Helper()
+					if err := c.Send(ctx, req); err != nil {
+						t.Fatalf("send %v %q: %v", req.Kind, req.Key, err)
+					}
+				}
+				recv := func(want impls.Response) {
+					t.Helper()
+					got, err := c.Recv(ctx)
+					if err != nil || got.Found != want.Found || got.Value != want.Value {
+						t.Fatalf("recv: %+v, %v; want %+v", got, err, want)
+					}
+				}
+				for i := 0; i < 8; i++ {
+					send(impls.Request{Kind: impls.Put, Key: fmt.Sprint("p", i), Value: fmt.Sprint("v", i)})
+				}
+				for i := 0; i < 8; i++ {
+					recv(impls.Response{Found: impls.Unknown})
+				}
+				send(impls.Request{Kind: impls.Get, Key: "p0"})
+				send(impls.Request{Kind: impls.Swap, Key: "p0", Value: "s0"})
+				send(impls.Request{Kind: impls.Get, Key: "p0"})
+				send(impls.Request{Kind: impls.Delete, Key: "p1"})
+				send(impls.Request{Kind: impls.Get, Key: "p1"})
+				recv(impls.Response{Found: impls.Present, Value: "v0"})
+				recv(impls.Response{Found: impls.Present, Value: "v0"})
+				recv(impls.Response{Found: impls.Present, Value: "s0"})
+				recv(impls.Response{Found: impls.Present})
+				recv(impls.Response{Found: impls.Absent})
+				// Keep 8 in flight: slot i puts k to r<i> at its even steps k
+				// and reads it back at the odd ones.
+				step := func(slot, k int) (impls.Request, impls.Response) {
+					key := fmt.Sprint("r", slot)
+					if k%2 == 0 {
+						return impls.Request{Kind: impls.Put, Key: key, Value: fmt.Sprint(k)}, impls.Response{Found: impls.Unknown}
+					}
+					return impls.Request{Kind: impls.Get, Key: key}, impls.Response{Found: impls.Present, Value: fmt.Sprint(k - 1)}
+				}
+				steps := make([]int, 8)
+				for slot := range steps {
+					req, _ := step(slot, 0)
+					send(req)
+				}
+				for n := 0; n < 200+len(steps); n++ {
+					slot := n % len(steps)
+					_, want := step(slot, steps[slot])
+					recv(want)
+					if n < 200 {
+						steps[slot]++
+						req, _ := step(slot, steps[slot])
+						send(req)
+					}
+				}
+				if _, err := c.Recv(ctx); !errors.Is(err, errNothingSent) || impls.IsUnknown(err) {
+					t.Errorf("recv with nothing sent: %v", err)
+				}
+				if err := c.Send(ctx, impls.Request{Kind: impls.Get, Key: "bad key"}); !errors.Is(err, ErrBadKey) {
+					t.Errorf("send with a bad key: %v, want ErrBadKey", err)
+				}
+			})
+		}
+	}
+}
+
+// TestClientPipelinerFailures: requests in flight when ctx ends or the
+// connection drops have unknown outcomes; one that could not be queued
+// fails in Send, definitely, and leaves nothing to receive.
+func TestClientPipelinerFailures(t *testing.T) {
+	addr, _ := silentServer(t)
+	c := dial(t, addr, 4)
+	for i := 0; i < 3; i++ {
+		if err := c.Send(context.Background(), impls.Request{Kind: impls.Get, Key: fmt.Sprint("k", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Recv(ctx); !errors.Is(err, impls.ErrUnknownOutcome) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("recv past its deadline: %v, want an unknown outcome", err)
+	}
+	for i := 1; i < 3; i++ {
+		if _, err := c.Recv(context.Background()); !errors.Is(err, impls.ErrUnknownOutcome) {
+			t.Errorf("recv %d on the dropped connection: %v, want ErrUnknownOutcome", i, err)
+		}
+	}
+	if err := c.Send(context.Background(), impls.Request{Kind: impls.Scan, Key: "a", End: "z"}); !errors.Is(err, impls.ErrUnsupported) {
+		t.Errorf("send of a scan: %v, want ErrUnsupported", err)
+	}
+	c.Close()
+	if err := c.Send(context.Background(), impls.Request{Kind: impls.Get, Key: "k"}); !errors.Is(err, ErrClosed) || impls.IsUnknown(err) {
+		t.Errorf("send after Close: %v, want ErrClosed", err)
+	}
+	if _, err := c.Recv(context.Background()); !errors.Is(err, errNothingSent) {
+		t.Errorf("recv with nothing sent: %v", err)
+	}
+}
