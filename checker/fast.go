@@ -117,7 +117,11 @@ func fastLinearize(ctx context.Context, ops []porcupine.Operation, maxSteps int)
 	var stack []frame
 	st := absent
 	in := func(i int) *op { return ops[i].Input.(*op) }
-	isRead := func(o *op) bool { return o.kind == impls.Get && !o.unknown }
+	// A Get, or a Delete that found the key absent, reads: it leaves the
+	// state as it is wherever it is placed.
+	isRead := func(o *op) bool {
+		return !o.unknown && (o.kind == impls.Get || o.kind == impls.Delete && o.found == impls.Absent)
+	}
 	left := newPending(ops)
 	// unreachable reports whether, once op skip has made the state next,
 	// an op left that needs the key absent returns before any delete left
