@@ -23,7 +23,7 @@ func BenchmarkCheck(b *testing.B) {
 		{clients: 50, ops: 500, keys: 5, jitter: true},
 		{clients: 85, ops: 500, keys: 5, jitter: true},
 		{clients: 85, ops: 500, keys: 5, jitter: true, unknown: 0.005, fail: 0.02},
-		{clients: 85, ops: 60, keys: 1, jitter: true}, // beyond the fast search: see the package doc
+		{clients: 85, ops: 60, keys: 1, jitter: true}, // at the fast search's limit: see the package doc
 		{clients: 10, ops: 10000, keys: 1000, scanWidth: 10, jitter: true},
 		{clients: 50, ops: 2000, keys: 1000, scanWidth: 10, jitter: true},
 		{clients: 10, ops: 10000, keys: 1000, scanWidth: 100, jitter: true},

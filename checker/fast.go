@@ -85,28 +85,34 @@ func fastLinearize(ctx context.Context, ops []porcupine.Operation, maxSteps int)
 		}
 	}
 
-	linearized := newOpSet(n)
+	linearized := newLinSet(ops)
 	type memo struct {
-		low   int
-		bits  []uint64
-		state *state
+		low         int
+		bits, ubits []uint64
+		state       *state
 	}
 	cache := map[uint64][]memo{}
 	memoBytes := 0
 	seen := func(st *state) bool { // records (linearized, st); reports whether it was there
-		low, window := linearized.window()
+		low, window := linearized.known.window()
+		ubits := linearized.unknown
 		h := (st.hash ^ uint64(low)) * 0x100000001b3
 		for _, w := range window {
 			h = (h ^ w) * 0x100000001b3
 			h ^= h >> 29
 		}
+		for _, w := range ubits {
+			h = (h ^ w) * 0x100000001b3
+			h ^= h >> 29
+		}
 		for _, m := range cache[h] {
-			if m.low == low && m.state.present == st.present && m.state.value == st.value && slices.Equal(m.bits, window) {
+			if m.low == low && m.state.present == st.present && m.state.value == st.value &&
+				slices.Equal(m.bits, window) && slices.Equal(m.ubits, ubits) {
 				return true
 			}
 		}
-		cache[h] = append(cache[h], memo{low: low, bits: slices.Clone(window), state: st})
-		memoBytes += 8*len(window) + 80 // the bits, the memo, the map's share
+		cache[h] = append(cache[h], memo{low: low, bits: slices.Clone(window), ubits: slices.Clone(ubits), state: st})
+		memoBytes += 8*(len(window)+len(ubits)) + 100 // the bits, the memo, the map's share
 		return false
 	}
 	type frame struct {
@@ -297,12 +303,56 @@ func (p *pending) dead(prev, next *state) bool {
 	return next.present && p.needAbsent > 0 && p.dels == 0
 }
 
-// opSet is the set of linearized ops of a segment (ops are numbered in
-// call order). The search memoizes it at every step, so it is kept as the
+// linSet is the set of linearized ops of a segment: the ops that returned
+// in an opSet, and those whose outcome is unknown in a bitmap of their own.
+// An unknown op returns at +infinity, so the search may leave it unplaced
+// to the end; in the opSet it would hold the window open from its call on.
+type linSet struct {
+	known   *opSet
+	unknown []uint64
+	index   []int32 // per op: its number among the known, or the unknown, ops
+	isUnk   []bool
+}
+
+func newLinSet(ops []porcupine.Operation) *linSet {
+	s := &linSet{index: make([]int32, len(ops)), isUnk: make([]bool, len(ops))}
+	var nk, nu int32
+	for i := range ops {
+		if ops[i].Input.(*op).unknown {
+			s.isUnk[i], s.index[i] = true, nu
+			nu++
+		} else {
+			s.index[i] = nk
+			nk++
+		}
+	}
+	s.known = newOpSet(int(nk))
+	s.unknown = make([]uint64, (nu+63)/64)
+	return s
+}
+
+func (s *linSet) set(i int) {
+	if j := s.index[i]; s.isUnk[i] {
+		s.unknown[j/64] |= 1 << (j % 64)
+	} else {
+		s.known.set(int(j))
+	}
+}
+
+func (s *linSet) clear(i int) {
+	if j := s.index[i]; s.isUnk[i] {
+		s.unknown[j/64] &^= 1 << (j % 64)
+	} else {
+		s.known.clear(int(j))
+	}
+}
+
+// opSet is a set of ops numbered in call order, all of which return. The search memoizes it at every step, so it is kept as the
 // first op not in it (low: every op before is in) and a window of the
 // bitmap from low to its last member. Ops beyond low are only those called
 // before an op still to place returned: a window of about as many ops as
-// run concurrently, whatever the segment's length. Memoizing the whole
+// run concurrently, whatever the segment's length (an unknown op, which
+// does not return, is kept out of it: see linSet). Memoizing the whole
 // bitmap cost O(n) bytes per step, O(n²) per segment: 85 clients on one
 // key (42 000 ops, never quiescent) needed 5 KB per step.
 type opSet struct {
