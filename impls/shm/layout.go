@@ -64,6 +64,11 @@ const (
 	offDrained = OffPTail + 12
 	// offBad counts malformed descriptors the server skipped.
 	offBad = OffPTail + 16
+	// offAwake counts the server's threads that are not parked on p_tail
+	// (set to its thread count when a server starts). A producer wakes the
+	// p_tail waiters only when it is zero: an awake thread looks at p_tail
+	// before it parks, so it takes the request (see region.produce).
+	offAwake = OffPTail + 20
 	// offClientWake is the word a client's poller parks on; a server that
 	// answers a slot the poller watches increments it and wakes the poller.
 	offClientWake = OffCHead + 4

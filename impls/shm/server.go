@@ -197,6 +197,7 @@ type gate struct {
 func (s *server) start() {
 	r := s.r
 	r.repair()
+	store(r.word(offAwake), uint32(len(s.gates))) // a dead server's count is stale
 	s.epoch = atomic.AddUint32(r.word(offEpoch), 1)
 	pt, ct := load(r.pTail()), load(r.cTail())
 	s.tail.Store(ct)

@@ -44,17 +44,20 @@ type waitPolicy struct {
 	ParkFor  time.Duration
 	ParkMax  time.Duration
 	// NoGosched leaves runtime.Gosched out of yielding: set when the
-	// waiters of this process are fewer than its Ps (see forBusy).
+	// waiters of this process have a P each (see forBusy).
 	NoGosched bool
 }
 
-// forBusy is p for a process where busy goroutines may wait at once. With
-// fewer than GOMAXPROCS, runtime.Gosched has nobody to hand the P to: it
-// puts the waiter on the global run queue and wakes an idle P to look for
-// work (a futex wake-up and a thread switch per yield, 10% of a -n 1
-// pipelined client's CPU, profiled), so yielding is sched_yield alone.
+// forBusy is p for a process where busy goroutines may wait at once. If
+// they are no more than GOMAXPROCS, each has a P and runtime.Gosched has
+// nobody to hand it to; worse, once a P is idle (a thread parked in a
+// system call gives its P up), Gosched wakes an OS thread to look for work,
+// which finds none and sleeps again: two futex calls and a thread switch
+// per yield (profiled: 10% of a -n 1 pipelined client's CPU; 90% of the
+// futex calls of a -n 1 -w 1 run, in the two-thread server). So yielding
+// is then sched_yield alone.
 func forBusy(p waitPolicy, busy int) waitPolicy {
-	p.NoGosched = busy < runtime.GOMAXPROCS(0)
+	p.NoGosched = busy <= runtime.GOMAXPROCS(0)
 	return p
 }
 
