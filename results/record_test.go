@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/kvbench/kvbench/impls"
 )
@@ -168,6 +169,13 @@ func fuzzOps(n int, add func(i int, req impls.Request, resp impls.Response)) {
 // recordBudget is goal 2 of issue 14: a recorded history costs at most
 // about 200 bytes per operation.
 const recordBudget = 200
+
+// TestRecordSize: the record stays the 96 bytes the budget counts on.
+func TestRecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(record{}); unsafe.Sizeof(0) == 8 && n != 96 {
+		t.Errorf("a record is %d bytes, want 96", n)
+	}
+}
 
 // TestRecordBytesPerOp: 100 000 fuzz-mix operations by 5 clients on 5 keys
 // keep at most recordBudget bytes per operation live in the recorders.
