@@ -10,8 +10,9 @@
 #      binary on PATH. v1.0.3 has no memcached binding (its db/ has redis,
 #      etcd, tikv ... but not memcached), so it is probed and reported as
 #      not measured until a build has one);
-#   2. memkv (--fsync never, --fsync always) vs memcached under the same
-#      kvbench load (-n 1, 4, 32, 256 and -n 2 -w 16);
+#   2. memkv (--fsync never, --fsync always; its default --loop epoll, or
+#      what BENCH_MEMKV_FLAGS says, e.g. "--loop go") vs memcached under the
+#      same kvbench load (-n 1, 4, 32, 256 and -n 2 -w 16);
 #   3. shm on the CS537 stream (kvbench gen, 50% put): Go server + Go client
 #      vs the course-style C server + C client (impls/shm/testdata, compiled
 #      here with gcc), and the crossed pairs, at -n {1,3,4} x -w {1,2,8,16,32};
@@ -31,7 +32,7 @@
 #
 # Knobs: BENCH_ROUNDS (3; 1 is the quick mode), BENCH_DUR (seconds of
 # measured load per network trial, 2), BENCH_SHM_OPS (200000),
-# BENCH_SECTIONS ("loadgen memkv shm rss"), BENCH_SHM_N, BENCH_SHM_W,
+# BENCH_SECTIONS ("loadgen memkv shm rss"), BENCH_MEMKV_FLAGS, BENCH_SHM_N, BENCH_SHM_W,
 # BENCH_RSS_N. Every server binds 127.0.0.1 and is stopped by PID; every
 # trial is bounded by timeout(1).
 set -uo pipefail
@@ -170,7 +171,8 @@ start_memcached() {
 start_memkv() {
   PORT=$(free_port)
   mkdir -p "$OUT/memkv-$1"
-  "$BIN" serve memkv --addr "127.0.0.1:$PORT" --data "$OUT/memkv-$1" --fsync "$1" --conn-limit 2048 > /dev/null 2>&1 &
+  # shellcheck disable=SC2086 # BENCH_MEMKV_FLAGS is a list of flags
+  "$BIN" serve memkv --addr "127.0.0.1:$PORT" --data "$OUT/memkv-$1" --fsync "$1" --conn-limit 2048 ${BENCH_MEMKV_FLAGS:-} > /dev/null 2>&1 &
   PID=$!; pids+=("$PID"); disown "$PID"
 }
 
@@ -208,7 +210,7 @@ fi
 
 # ---------------------------------------------------------------- 2
 if [[ " $SECTIONS " == *" memkv "* ]]; then
-  printf '\n== 2. memkv vs memcached -t 2 under the same kvbench load (100 B values, 90%% get, %ss per trial) ==\n' "$DUR"
+  printf '\n== 2. memkv%s vs memcached -t 2 under the same kvbench load (100 B values, 90%% get, %ss per trial) ==\n' "${BENCH_MEMKV_FLAGS:+ $BENCH_MEMKV_FLAGS}" "$DUR"
   start_memkv never; NV_PORT=$PORT NV_PID=$PID; wait_port "$NV_PORT"
   start_memkv always; AL_PORT=$PORT AL_PID=$PID; wait_port "$AL_PORT"
   points=("1 1" "4 1" "32 1" "256 1" "2 16")

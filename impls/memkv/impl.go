@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
@@ -120,6 +122,17 @@ func parseOptions(args []string, out io.Writer) (options, Config, error) {
 		MaxConns: o.maxConns, MaxInflightBytes: int64(o.inflight), Loop: loop}, nil
 }
 
+// loopProcs returns how many event loops `kvbench serve memkv` runs: one
+// per P (GOMAXPROCS), plus one spare P. A loop blocked in epoll_wait holds
+// its P in a system call; with a loop on every P and no P idle, Go's sysmon
+// would retake them every 20 µs (a nanosleep and futex wake-ups per
+// request). It changes GOMAXPROCS once per process.
+var loopProcs = sync.OnceValue(func() int {
+	n := runtime.GOMAXPROCS(0)
+	runtime.GOMAXPROCS(n + 1)
+	return n
+})
+
 // serve is `kvbench serve memkv ...`.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, cfg, err := parseOptions(args, stderr)
@@ -130,6 +143,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("memkv: %w (see kvbench serve memkv -h)", err)
 	}
 	cfg.Log = stderr
+	if cfg.Loop == LoopEpoll {
+		cfg.Loops = loopProcs()
+	}
 	srv, err := NewServer(cfg)
 	if err != nil {
 		return err

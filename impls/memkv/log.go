@@ -23,10 +23,11 @@ const (
 	// FsyncAlways acknowledges a mutation only after its record is fsynced;
 	// concurrent writers share one fsync (group commit).
 	FsyncAlways FsyncMode = iota
-	// FsyncInterval writes records as they come and fsyncs every 100 ms;
-	// acknowledgements do not wait.
+	// FsyncInterval writes records as they come (gathered for at most
+	// gatherDelay) and fsyncs every 100 ms; acknowledgements do not wait.
 	FsyncInterval
-	// FsyncNever writes records as they come and leaves syncing to the OS.
+	// FsyncNever writes records as they come (gathered for at most
+	// gatherDelay) and leaves syncing to the OS.
 	FsyncNever
 )
 
@@ -464,6 +465,9 @@ func (w *wal) run() {
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	defer linger.Stop()
+	gather := time.NewTimer(time.Hour)
+	gather.Stop()
+	defer gather.Stop()
 	backoff := retryMin
 	var spare []byte
 	dirty := false // written since the last fsync (FsyncInterval, FsyncNever)
@@ -471,6 +475,9 @@ func (w *wal) run() {
 		stopping, retrying := false, false
 		select {
 		case <-w.kick:
+			if w.mode != FsyncAlways {
+				stopping = w.gather(gather)
+			}
 		case <-tick:
 			if dirty && !w.failing.Load() {
 				dirty = false
@@ -545,6 +552,25 @@ func (w *wal) run() {
 				fmt.Fprintf(w.log, "memkv: cannot start a new log file: %v; retrying\n", err)
 			}
 		}
+	}
+}
+
+// gatherDelay is how long the flusher lets records gather before it writes
+// them when no acknowledgement waits for the write (FsyncInterval,
+// FsyncNever): one write(2) and one wake-up of the flusher per delay,
+// instead of one per record that finds the buffer empty.
+const gatherDelay = time.Millisecond
+
+// gather waits gatherDelay for more records (not FsyncAlways); it reports
+// whether the log is being closed meanwhile.
+func (w *wal) gather(t *time.Timer) (stopping bool) {
+	t.Reset(gatherDelay)
+	select {
+	case <-t.C:
+		return false
+	case <-w.stop:
+		t.Stop()
+		return true
 	}
 }
 

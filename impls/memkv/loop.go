@@ -16,8 +16,11 @@ import (
 )
 
 // The event loops (--loop epoll, the default): memcached's worker threads
-// in Go. Each loop is a goroutine locked to its OS thread with its own
-// epoll instance; the listener hands it connections round-robin. A loop
+// in Go. Each loop is a goroutine with its own epoll instance; the
+// listener hands it connections round-robin. A loop is not locked to its
+// OS thread: measured, locking cost futex wake-ups (0.20 per request at
+// -n 16 against 0.11 unlocked) whenever the Go scheduler had to hand the
+// P back to the one thread that may run the loop. A loop
 // owns its connections' non-blocking sockets, registered edge-triggered
 // for input and output once, so it never changes a registration: on
 // input it reads once into the connection's 16 KiB buffer, runs every
@@ -67,6 +70,9 @@ func ParseLoopMode(s string) (LoopMode, error) {
 	}
 	return 0, fmt.Errorf("unknown loop %q (want epoll or go)", s)
 }
+
+// yieldEvery is how often a busy loop passes through Go's scheduler.
+const yieldEvery = int64(time.Millisecond)
 
 // errWouldBlock is a loop connection's read finding no input: the loop
 // waits for the socket's next readiness event.
@@ -137,7 +143,6 @@ func newEventLoop(s *Server) (*eventLoop, error) {
 
 // run is the loop's goroutine.
 func (l *eventLoop) run() {
-	runtime.LockOSThread()
 	defer close(l.done)
 	defer unix.Close(l.epfd)
 	defer unix.Close(l.efd)
@@ -146,6 +151,7 @@ func (l *eventLoop) run() {
 		gc = w
 	}
 	events := make([]unix.EpollEvent, 256)
+	var yielded int64
 	for {
 		n, err := unix.EpollWait(l.epfd, events, -1)
 		if err == unix.EINTR {
@@ -160,6 +166,15 @@ func (l *eventLoop) run() {
 			gc.active.Add(1)
 		}
 		l.now = time.Now().UnixNano()
+		if l.now-yielded > yieldEvery {
+			// Go's sysmon takes a goroutine that has not been through the
+			// scheduler for 10 ms for a runaway: it would take the loop's
+			// P away at every epoll_wait (a nanosleep and futex wake-ups
+			// per request). A pass through the scheduler now and then
+			// keeps the loop an ordinary goroutine.
+			runtime.Gosched()
+			yielded = l.now
+		}
 		for _, ev := range events[:n] {
 			fd := int(ev.Fd)
 			if fd == l.efd {
@@ -525,7 +540,7 @@ func (l *eventLoop) close(lc *loopConn) {
 	s := l.srv
 	s.stats.bytesRead.Add(uint64(lc.c.nread))
 	lc.c.releaseLong()
-	s.untrack(lc)
+	s.forget(lc)
 }
 
 // toGoroutine hands the connection, with what it has read so far, to a
@@ -540,13 +555,14 @@ func (l *eventLoop) toGoroutine(lc *loopConn) {
 	if err != nil {
 		fmt.Fprintf(s.cfg.Log, "memkv: cannot hand a connection to a goroutine: %v\n", err)
 		s.stats.bytesRead.Add(uint64(lc.c.nread))
-		s.untrack(lc)
+		s.forget(lc)
 		return
 	}
 	c := lc.c
 	c.lc, c.w = nil, nc
 	c.cr.setReader(nc)
 	if !s.retrack(lc, nc) {
+		nc.Close()
 		s.stats.bytesRead.Add(uint64(c.nread))
 		return
 	}

@@ -49,6 +49,8 @@ type Config struct {
 	// Loop is how connections are served: memkv's epoll event loops (the
 	// default) or a goroutine each.
 	Loop LoopMode
+	// Loops is the number of event loops (default GOMAXPROCS).
+	Loops int
 	// Log receives recovery and failure messages; nil discards them.
 	Log io.Writer
 
@@ -189,7 +191,11 @@ func (s *Server) startLoops() error {
 	if s.cfg.Loop != LoopEpoll {
 		return nil
 	}
-	for range runtime.GOMAXPROCS(0) {
+	n := s.cfg.Loops
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	for range n {
 		l, err := newEventLoop(s)
 		if err != nil {
 			for _, l := range s.loops {
@@ -319,22 +325,20 @@ func (s *Server) handOff(nc net.Conn) bool {
 		unix.Close(fd)
 	case !l.adopt(lc):
 		unix.Close(fd)
-		s.untrack(lc)
+		s.forget(lc)
 	}
 	return true
 }
 
 // retrack replaces the closer tracking a connection. If the server is
-// closing, it closes next and ends the connection's tracking instead,
-// and returns false.
+// closing, it ends the connection's tracking instead and returns false:
+// the caller closes the connection.
 func (s *Server) retrack(prev, next io.Closer) bool {
 	s.mu.Lock()
 	delete(s.conns, prev)
 	if s.closed {
 		s.mu.Unlock()
-		next.Close()
-		s.stats.currConns.Add(-1)
-		s.connWG.Done()
+		s.forget(next)
 		return false
 	}
 	s.conns[next] = struct{}{}
@@ -368,6 +372,11 @@ func (s *Server) track(c io.Closer) trackResult {
 
 func (s *Server) untrack(c io.Closer) {
 	c.Close()
+	s.forget(c)
+}
+
+// forget ends the tracking of a connection that is closed.
+func (s *Server) forget(c io.Closer) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
