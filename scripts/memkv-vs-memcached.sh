@@ -4,6 +4,8 @@
 #   scripts/memkv-vs-memcached.sh                   # --fsync never and always
 #   MKV_FSYNC=never MKV_CONFIGS="4:1 2:16" MKV_ROUNDS=5 scripts/memkv-vs-memcached.sh
 #   MKV_BASE=/tmp/kvbench-old scripts/memkv-vs-memcached.sh   # also an older memkv
+#   MKV_BASE=bin/kvbench MKV_BASE_FLAGS="--loop go" scripts/memkv-vs-memcached.sh
+#                                     # memkv's event loops vs a goroutine each
 #
 # Sides: memcached 1.6 (-t 2 -U 0), memkv from $BIN (`kvbench serve memkv`,
 # one server per --fsync mode, data in a temp dir), and with MKV_BASE a
@@ -23,7 +25,8 @@
 # syscalls per operation. "load"
 # is the 1-minute load average (2 cores here) at the start of each round.
 #
-# Knobs: BIN (kvbench binary, default bin/kvbench), MKV_BASE, MKV_ROUNDS (3),
+# Knobs: BIN (kvbench binary, default bin/kvbench), MKV_FLAGS (more flags
+# for its memkv, e.g. "--loop go"), MKV_BASE, MKV_BASE_FLAGS, MKV_ROUNDS (3),
 # MKV_DUR (5s), MKV_CONFIGS ("1:1 4:1 16:1 32:1 64:1 256:1 2:16"),
 # MKV_FSYNC ("never always"). Servers bind 127.0.0.1, are stopped by PID,
 # and every trial is bounded by timeout(1).
@@ -92,12 +95,14 @@ PID[memcached]=$!; PORT[memcached]=$mc_port; pids+=($!); sides+=(memcached)
 wait_port "$mc_port" || exit 1
 for f in $FSYNCS; do
   mkdir -p "$OUT/d-$f" "$OUT/b-$f"
-  start "memkv-$f" "$BIN" serve memkv --data "$OUT/d-$f" --fsync "$f" --conn-limit 4096
-  [ -n "$BASE" ] && start "base-$f" "$BASE" serve memkv --data "$OUT/b-$f" --fsync "$f" --conn-limit 4096
+  # shellcheck disable=SC2086 # the *_FLAGS are lists of flags
+  start "memkv-$f" "$BIN" serve memkv --data "$OUT/d-$f" --fsync "$f" --conn-limit 4096 ${MKV_FLAGS:-}
+  # shellcheck disable=SC2086
+  [ -n "$BASE" ] && start "base-$f" "$BASE" serve memkv --data "$OUT/b-$f" --fsync "$f" --conn-limit 4096 ${MKV_BASE_FLAGS:-}
 done
 
 echo "# memkv vs memcached: ${ROUNDS} rounds x ${DUR}, configs $CONFIGS, $(nproc) cores, $(uname -r)"
-echo "# memkv: $BIN${BASE:+; base: $BASE}; memcached $(memcached -V | cut -d' ' -f2) -t 2"
+echo "# memkv: $BIN ${MKV_FLAGS:-}${BASE:+; base: $BASE ${MKV_BASE_FLAGS:-}}; memcached $(memcached -V | cut -d' ' -f2) -t 2"
 k=${#sides[@]}
 for r in $(seq "$ROUNDS"); do
   l=$(load1)
