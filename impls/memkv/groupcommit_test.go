@@ -51,10 +51,16 @@ func (f *slowSyncFile) Sync() error {
 // (far fewer fsyncs than writes), and still every acknowledged write's
 // record is inside the fsynced prefix of the log when STORED arrives.
 func TestGroupCommit(t *testing.T) {
+	for _, mode := range loopModes {
+		t.Run(mode.String(), func(t *testing.T) { testGroupCommit(t, mode) })
+	}
+}
+
+func testGroupCommit(t *testing.T, mode LoopMode) {
 	const writers, each = 8, 4
 	fs := &slowSyncFS{delay: 20 * time.Millisecond}
 	dir := t.TempDir()
-	s := newDiskServer(t, dir, Config{openFile: fs.open, Fsync: FsyncAlways})
+	s := newDiskServer(t, dir, Config{openFile: fs.open, Fsync: FsyncAlways, Loop: mode})
 	defer s.Close()
 	addr := startTCP(t, s)
 	f0 := s.wal.fsyncs.Load()
@@ -103,8 +109,14 @@ func TestGroupCommit(t *testing.T) {
 // rest: a connection blocked reading its socket is not active, a closed
 // one is gone, and nobody is left waiting for the log.
 func TestGroupCommitAccounting(t *testing.T) {
+	for _, mode := range loopModes {
+		t.Run(mode.String(), func(t *testing.T) { testGroupCommitAccounting(t, mode) })
+	}
+}
+
+func testGroupCommitAccounting(t *testing.T, mode LoopMode) {
 	fs := &slowSyncFS{delay: 2 * time.Millisecond}
-	s := newDiskServer(t, t.TempDir(), Config{openFile: fs.open, Fsync: FsyncAlways})
+	s := newDiskServer(t, t.TempDir(), Config{openFile: fs.open, Fsync: FsyncAlways, Loop: mode})
 	defer s.Close()
 	sess := dialSession(t, startTCP(t, s))
 	for i := range 20 {
