@@ -136,9 +136,9 @@ func BenchmarkClientMemcached(b *testing.B) {
 		return impls.Request{Kind: impls.Get, Key: keys[i%1000]}
 	}
 	for _, shape := range []struct {
-		name           string
+		name          string
 		conns, window int
-		send           bool
+		send          bool
 	}{{"32x1", 32, 1, false}, {"2x16", 2, 16, false}, {"2x16-send", 2, 16, true}} {
 		b.Run(shape.name, func(b *testing.B) {
 			clients := make([]*Client, shape.conns)

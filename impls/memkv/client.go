@@ -60,8 +60,10 @@ type Client struct {
 	watchStop func() bool
 
 	// sent holds the requests Send accepted and Recv has not answered
-	// (client_pipeline.go); one goroutine at a time uses them.
-	sent ring
+	// (client_pipeline.go); one goroutine at a time uses them. inline
+	// counts those of them written by Recv itself (guarded by mu).
+	sent   ring
+	inline int
 }
 
 var _ impls.Client = (*Client)(nil)
@@ -70,7 +72,10 @@ type clientConn struct {
 	nc   net.Conn
 	rc   syscall.RawConn // nil when nc is not a socket
 	br   *bufio.Reader
-	solo *soloSock // the window-1 path's socket (br reads it), or nil
+	solo *soloSock // the socket br reads (nil when nc is not a socket)
+	// started: the reader (and flusher) run; until then callers drive
+	// the socket (solo path, Send and Recv). Guarded by Client.mu.
+	started bool
 	// outstanding counts calls queued or being read; it is incremented
 	// under Client.mu and decremented by the reader once it has read the
 	// answer, so at zero (seen under Client.mu) nobody reads nc.
@@ -157,26 +162,34 @@ func (c *Client) connLocked(ctx context.Context) (*clientConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memcached client: dial %s: %v", c.addr, err)
 	}
-	if c.window == 1 {
-		if cn, ok := newSoloConn(nc); ok {
-			c.cn = cn
-			return cn, nil
-		}
+	if cn, ok := newSoloConn(nc); ok {
+		// With window 1 the callers drive the socket (client_solo.go);
+		// above, the reader and the flusher start with the first Do
+		// (startLocked), and until then Send and Recv drive it
+		// themselves (client_pipeline.go).
+		c.cn = cn
+		return cn, nil
 	}
-	cn := &clientConn{
-		nc: nc, br: bufio.NewReaderSize(nc, 64<<10), wake: make(chan struct{}, 1),
-		out: make([]byte, 0, 16<<10), spare: make([]byte, 0, 16<<10),
-		fifo: make(chan *call, 2*c.window+8), gone: make(chan struct{}), dead: make(chan struct{}), done: make(chan struct{}),
-	}
-	if sc, ok := nc.(syscall.Conn); ok {
-		cn.rc, _ = sc.SyscallConn()
-	}
+	cn := &clientConn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10), gone: make(chan struct{})}
 	c.cn = cn
+	c.startLocked(cn)
+	return cn, nil
+}
+
+// startLocked starts cn's reader and, with a window above one, its
+// flusher, unless they run.
+func (c *Client) startLocked(cn *clientConn) {
+	if cn.started {
+		return
+	}
+	cn.started = true
+	cn.out, cn.spare = make([]byte, 0, 16<<10), make([]byte, 0, 16<<10)
+	cn.wake, cn.fifo = make(chan struct{}, 1), make(chan *call, 2*c.window+8)
+	cn.dead, cn.done = make(chan struct{}), make(chan struct{})
 	go c.readLoop(cn)
 	if c.window > 1 {
 		go c.flushLoop(cn)
 	}
-	return cn, nil
 }
 
 // breakLocked drops cn; the reader then fails every call still waiting.
@@ -201,13 +214,14 @@ func (c *Client) Close() error {
 	if c.watchStop != nil {
 		c.watchStop()
 	}
-	cn := c.cn
-	if cn != nil {
+	var done chan struct{}
+	if cn := c.cn; cn != nil {
 		c.breakLocked(cn)
+		done = cn.done
 	}
 	c.mu.Unlock()
-	if cn != nil {
-		<-cn.done
+	if done != nil {
+		<-done
 	}
 	return nil
 }
@@ -362,11 +376,15 @@ func (c *Client) send(ctx context.Context, op byte, key, value string, cas uint6
 		c.breakLocked(cn)
 		cn, err = c.connLocked(ctx)
 	}
+	if err == nil && c.inline > 0 {
+		err = errInlinePending
+	}
 	if err != nil {
 		c.mu.Unlock()
 		callPool.Put(cl)
 		return nil, nil, err
 	}
+	c.startLocked(cn)
 	cn.outstanding.Add(1)
 	cn.out = appendRequest(cn.out, op, key, value, cas)
 	select {

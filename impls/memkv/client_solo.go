@@ -25,13 +25,15 @@ import (
 // The check for a server that hung up while the connection was idle (a
 // MSG_PEEK recv, see Client) is made only when the connection has been
 // idle for soloIdleCheck: in a closed loop the next request follows its
-// predecessor's answer within microseconds, a gap in which a crash is as
-// unlikely to fall as it is to be seen in time, and the check would add a
-// third system call to every request.
+// predecessor's answer within a few microseconds, a gap in which a crash
+// is as unlikely to fall as its hang-up is to arrive in time to be seen,
+// and the check would add a third system call to every request. A server
+// killed between two requests of a test or of a paced run takes longer
+// than that to die (TestClientAcrossServerKill: SIGKILL, wait, request).
 
-// soloIdleCheck is how long a window-1 connection must have been idle
-// before a request checks whether the server hung up meanwhile.
-const soloIdleCheck = 500 * time.Microsecond
+// soloIdleCheck is how long a connection that its callers drive must have
+// been idle before a request checks whether the server hung up meanwhile.
+const soloIdleCheck = 50 * time.Microsecond
 
 // soloSock is the io.Reader under a window-1 connection's bufio.Reader.
 // Each request is staged in req; the Read that starts reading its answer
@@ -151,8 +153,9 @@ func peekClosed(fd int) bool {
 	}
 }
 
-// newSoloConn makes the window-1 connection over nc; ok is false when nc
-// is not a socket (then the general path serves it).
+// newSoloConn makes a connection over nc that its callers drive (no
+// reader goroutine yet); ok is false when nc is not a socket (then the
+// reader serves it from the start).
 func newSoloConn(nc net.Conn) (cn *clientConn, ok bool) {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {

@@ -514,8 +514,9 @@ func (l *countingListener) Accept() (net.Conn, error) {
 }
 
 // TestClientPipeliner drives the adapter through Send and Recv as the
-// driver does with -w > 1: answers come back in the order sent, a Swap in
-// the middle included, and a window-1 client answers the same way.
+// driver does with -w > 1: answers come back in the order sent, before and
+// after a Swap in the middle (Send carries it out through Do, which starts
+// the connection's reader), and a window-1 client answers the same way.
 func TestClientPipeliner(t *testing.T) {
 	for _, tg := range targets {
 		for _, window := range []int{1, 8} {
@@ -541,6 +542,35 @@ func TestClientPipeliner(t *testing.T) {
 				for i := 0; i < 8; i++ {
 					recv(impls.Response{Found: impls.Unknown})
 				}
+				// Keep 8 in flight: slot i puts k to r<i> at its even steps k
+				// and reads it back at the odd ones.
+				step := func(slot, k int) (impls.Request, impls.Response) {
+					key := fmt.Sprint("r", slot)
+					if k%2 == 0 {
+						return impls.Request{Kind: impls.Put, Key: key, Value: fmt.Sprint(k)}, impls.Response{Found: impls.Unknown}
+					}
+					return impls.Request{Kind: impls.Get, Key: key}, impls.Response{Found: impls.Present, Value: fmt.Sprint(k - 1)}
+				}
+				rolling := func() {
+					steps := make([]int, 8)
+					for slot := range steps {
+						req, _ := step(slot, 0)
+						send(req)
+					}
+					for n := 0; n < 200+len(steps); n++ {
+						slot := n % len(steps)
+						_, want := step(slot, steps[slot])
+						recv(want)
+						if n < 200 {
+							steps[slot]++
+							req, _ := step(slot, steps[slot])
+							send(req)
+						}
+					}
+				}
+				// Before any Do (Send and Recv drive the socket), then after
+				// the Swap (Do's reader and flusher do).
+				rolling()
 				send(impls.Request{Kind: impls.Get, Key: "p0"})
 				send(impls.Request{Kind: impls.Swap, Key: "p0", Value: "s0"})
 				send(impls.Request{Kind: impls.Get, Key: "p0"})
@@ -551,30 +581,7 @@ func TestClientPipeliner(t *testing.T) {
 				recv(impls.Response{Found: impls.Present, Value: "s0"})
 				recv(impls.Response{Found: impls.Present})
 				recv(impls.Response{Found: impls.Absent})
-				// Keep 8 in flight: slot i puts k to r<i> at its even steps k
-				// and reads it back at the odd ones.
-				step := func(slot, k int) (impls.Request, impls.Response) {
-					key := fmt.Sprint("r", slot)
-					if k%2 == 0 {
-						return impls.Request{Kind: impls.Put, Key: key, Value: fmt.Sprint(k)}, impls.Response{Found: impls.Unknown}
-					}
-					return impls.Request{Kind: impls.Get, Key: key}, impls.Response{Found: impls.Present, Value: fmt.Sprint(k - 1)}
-				}
-				steps := make([]int, 8)
-				for slot := range steps {
-					req, _ := step(slot, 0)
-					send(req)
-				}
-				for n := 0; n < 200+len(steps); n++ {
-					slot := n % len(steps)
-					_, want := step(slot, steps[slot])
-					recv(want)
-					if n < 200 {
-						steps[slot]++
-						req, _ := step(slot, steps[slot])
-						send(req)
-					}
-				}
+				rolling()
 				if _, err := c.Recv(ctx); !errors.Is(err, errNothingSent) || impls.IsUnknown(err) {
 					t.Errorf("recv with nothing sent: %v", err)
 				}
@@ -616,5 +623,58 @@ func TestClientPipelinerFailures(t *testing.T) {
 	}
 	if _, err := c.Recv(context.Background()); !errors.Is(err, errNothingSent) {
 		t.Errorf("recv with nothing sent: %v", err)
+	}
+}
+
+// TestClientPipelinerInline: on a connection no Do has used, Recv writes
+// and reads itself; Close ends a Recv waiting there with an unknown
+// outcome, and Do waits its turn behind requests not yet received.
+func TestClientPipelinerInline(t *testing.T) {
+	addr, _ := silentServer(t)
+	c := dial(t, addr, 4)
+	get := impls.Request{Kind: impls.Get, Key: "k"}
+	if err := c.Send(context.Background(), get); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(context.Background(), get); !errors.Is(err, errInlinePending) || impls.IsUnknown(err) {
+		t.Errorf("Do with a request sent and not received: %v, want a definite errInlinePending", err)
+	}
+	errc := make(chan error)
+	go func() {
+		_, err := c.Recv(context.Background())
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	if err := <-errc; !errors.Is(err, impls.ErrUnknownOutcome) {
+		t.Errorf("recv at Close: %v, want ErrUnknownOutcome", err)
+	}
+
+	// Against a server: Send and Recv, then Do (which starts the reader),
+	// then Send and Recv again through it.
+	c = dial(t, startTCP(t, newMemServer(t, Config{})), 4)
+	ctx := context.Background()
+	for i := 0; i < 4; i++ {
+		if err := c.Send(ctx, impls.Request{Kind: impls.Put, Key: fmt.Sprint("k", i), Value: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 4; i++ {
+		if _, err := c.Recv(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, err := c.Do(ctx, impls.Request{Kind: impls.Get, Key: "k3"}); err != nil || r.Value != "3" {
+		t.Fatalf("Do after Recv: %+v, %v", r, err)
+	}
+	for i := 0; i < 4; i++ {
+		if err := c.Send(ctx, impls.Request{Kind: impls.Get, Key: fmt.Sprint("k", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 4; i++ {
+		if r, err := c.Recv(ctx); err != nil || r.Value != fmt.Sprint(i) {
+			t.Fatalf("recv %d after Do: %+v, %v", i, r, err)
+		}
 	}
 }
