@@ -2,14 +2,15 @@
 # make bench: kvbench against its anchors, side by side, in one run.
 #
 #   1. load generators against one real memcached (-t 2), 100-byte values,
-#      90% get: memcaslap -T 2 -c 32 vs kvbench -n 32 -w 1 and -n 2 -w 16
-#      (go-ycsb, the second peer, is looked for on PATH: it cannot be
-#      `go install`ed, its go.mod has a replace directive; in its module
-#      directory (go mod download github.com/pingcap/go-ycsb@v1.0.3, or a
-#      clone) run `go mod download && go build ./cmd/go-ycsb` and put the
-#      binary on PATH. v1.0.3 has no memcached binding (its db/ has redis,
-#      etcd, tikv ... but not memcached), so it is probed and reported as
-#      not measured until a build has one);
+#      90% get: memcaslap -T 2 -c 32 and go-ycsb (threadcount 32, zipfian
+#      like YCSB workload a, stopped by SIGTERM after BENCH_DUR) vs kvbench
+#      -n 32 -w 1 and -n 2 -w 16. go-ycsb is $GO_YCSB (make bench: bin/go-ycsb)
+#      or go-ycsb on PATH. It cannot be `go install`ed (its go.mod has a
+#      replace directive) and v1.0.3 ships no memcached binding:
+#      scripts/build-go-ycsb.sh [OUT] builds it with kvbench's binding
+#      (scripts/_go-ycsb/memcached) by `go mod download` of the module and
+#      `go build ./cmd/go-ycsb` in a copy of it. Without it (or with a build
+#      that lacks the binding) the go-ycsb row says so;
 #   2. memkv (--fsync never, --fsync always; its default --loop epoll, or
 #      what BENCH_MEMKV_FLAGS says, e.g. "--loop go") vs memcached under the
 #      same kvbench load (-n 1, 4, 32, 256 and -n 2 -w 16);
@@ -30,14 +31,16 @@
 # process start included) divided by the operations. "load" is the 1-minute
 # load average at each trial (2 cores here).
 #
-# Knobs: BENCH_ROUNDS (3; 1 is the quick mode), BENCH_DUR (seconds of
-# measured load per network trial, 2), BENCH_SHM_OPS (200000),
+# Knobs: GO_YCSB (the go-ycsb binary), BENCH_ROUNDS (3; 1 is the quick
+# mode), BENCH_DUR (seconds of measured load per network trial, 2),
+# BENCH_SHM_OPS (200000),
 # BENCH_SECTIONS ("loadgen memkv shm rss"), BENCH_MEMKV_FLAGS, BENCH_SHM_N, BENCH_SHM_W,
 # BENCH_RSS_N. Every server binds 127.0.0.1 and is stopped by PID; every
 # trial is bounded by timeout(1).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(realpath "${BIN:-bin/kvbench}")
+GO_YCSB=${GO_YCSB:-$(command -v go-ycsb || true)}
 ROUNDS=${BENCH_ROUNDS:-3}
 DUR=${BENCH_DUR:-2}
 SHM_OPS=${BENCH_SHM_OPS:-200000}
@@ -89,8 +92,10 @@ net_trial() {
   local cp=$!
   : > "$OUT/s.txt"
   while kill -0 "$cp" 2>/dev/null; do
-    # timeout's child is the load generator
-    local c; c=$(pgrep -P "$cp" | head -1)
+    # the load generator is the innermost process under timeout (go-ycsb
+    # runs under a second timeout that stops it)
+    local c cc; c=$(pgrep -P "$cp" | head -1)
+    while [ -n "$c" ] && cc=$(pgrep -P "$c" | head -1) && [ -n "$cc" ]; do c=$cc; done
     [ -n "$c" ] && echo "$EPOCHREALTIME $(ticks "$c") $(ticks "$spid")" >> "$OUT/s.txt"
     sleep 0.1
   done
@@ -116,6 +121,7 @@ net_trial() {
 }
 kv_tput() { field "$1" OVERALL 'Throughput(ops/sec)'; }
 caslap_tput() { awk '/^Run time:/ {for (i=1;i<=NF;i++) if ($i=="TPS:") v=$(i+1)} END {print v}' "$1"; }
+goycsb_tput() { awk -F'OPS: ' '/^TOTAL/ {split($2, a, ","); v=a[1]} END {print v}' "$1"; }
 
 # proc_trial KEY ROUND OPS PARSER DIR -- CMD...: runs CMD (client and
 # server, to completion) in DIR under /usr/bin/time; CPU per op is the
@@ -185,24 +191,33 @@ fi
 if [[ " $SECTIONS " == *" loadgen "* ]]; then
   printf '\n== 1. load generators against one memcached -t 2: 32 connections, 100 B values, 90%% get, %ss per trial ==\n' "$DUR"
   if [ $have_mc = 1 ] && have memcaslap; then
+    GY=(-p workload=core -p recordcount=10000 -p requestdistribution=zipfian -p readproportion=0.9 -p updateproportion=0.1
+      -p insertproportion=0 -p scanproportion=0 -p readmodifywriteproportion=0 -p fieldcount=1 -p fieldlength=100
+      -p "memcached.addr=127.0.0.1:$MC_PORT")
+    gy_note="(go-ycsb not found (GO_YCSB, PATH): not measured; scripts/build-go-ycsb.sh builds it)"
+    if [ ! -x "$GO_YCSB" ]; then :
+    elif [[ $(timeout 20 "$GO_YCSB" run memcached -p operationcount=0 "${GY[@]}" 2>&1) == *"not registered"* ]]; then
+      gy_note="($GO_YCSB has no memcached binding (v1.0.3 ships none; scripts/build-go-ycsb.sh adds kvbench's): not measured)"
+    elif ! timeout 60 "$GO_YCSB" load memcached "${GY[@]}" -p threadcount=8 > "$OUT/gy-load.txt" 2>&1; then
+      gy_note="(go-ycsb load failed: $(tail -1 "$OUT/gy-load.txt"))"
+    else
+      gy_note=
+    fi
     for r in $(seq "$ROUNDS"); do
       net_trial caslap "$r" "$MC_PID" caslap_tput -- memcaslap -s "127.0.0.1:$MC_PORT" -T 2 -c 32 -X 100 -t "${DUR}s"
+      [ -z "$gy_note" ] && net_trial goycsb "$r" "$MC_PID" goycsb_tput -- timeout --preserve-status -s TERM "${DUR}s" \
+        "$GO_YCSB" run memcached "${GY[@]}" -p threadcount=32 -p operationcount=1000000000
       net_trial kv32 "$r" "$MC_PID" kv_tput -- "$BIN" run --target "memcached://127.0.0.1:$MC_PORT" -n 32 "${YCSB[@]}"
       net_trial kv2x16 "$r" "$MC_PID" kv_tput -- "$BIN" run --target "memcached://127.0.0.1:$MC_PORT" -n 2 -w 16 "${YCSB[@]}"
     done
-    printf '%-32s %24s %12s %12s %22s %6s\n' "load generator" "ops/s" "gen CPU/Mop" "memcd CPU/Mop" "vs memcaslap" "load"
-    for k in caslap:"memcaslap -T 2 -c 32" kv32:"kvbench -n 32 -w 1" kv2x16:"kvbench -n 2 -w 16 (pipelined)"; do
+    printf '%-32s %24s %12s %12s %22s %22s %6s\n' "load generator" "ops/s" "gen CPU/Mop" "memcd CPU/Mop" "vs memcaslap" "vs go-ycsb" "load"
+    for k in caslap:"memcaslap -T 2 -c 32" goycsb:"go-ycsb threadcount=32" kv32:"kvbench -n 32 -w 1" kv2x16:"kvbench -n 2 -w 16 (pipelined)"; do
       key=${k%%:*}
-      printf '%-32s %24s %12s %12s %22s %6s\n' "${k#*:}" "$(fmt_ops "$key")" "$(fmt_cpu "$key" 4)" "$(fmt_cpu "$key" 5)" \
-        "$(ratio "$key" caslap)" "$(fmt_load "$key")"
+      [ "$key" = goycsb ] && [ -n "$gy_note" ] && continue
+      printf '%-32s %24s %12s %12s %22s %22s %6s\n' "${k#*:}" "$(fmt_ops "$key")" "$(fmt_cpu "$key" 4)" "$(fmt_cpu "$key" 5)" \
+        "$(ratio "$key" caslap)" "$(ratio "$key" goycsb)" "$(fmt_load "$key")"
     done
-    if ! have go-ycsb; then
-      echo "(go-ycsb, the second peer, is not on PATH: not measured; the header says how to build it)"
-    elif [[ $(timeout 20 go-ycsb run memcached -p operationcount=0 2>&1) == *"not registered"* ]]; then
-      echo "(go-ycsb $(command -v go-ycsb) has no memcached binding (v1.0.3 has none): not measured)"
-    else
-      echo "(go-ycsb has a memcached binding this script does not know how to drive yet: not measured)"
-    fi
+    [ -n "$gy_note" ] && echo "$gy_note"
   else
     echo "memcached or memcaslap not installed (apt-get install memcached libmemcached-tools): skipped"
   fi
