@@ -71,6 +71,10 @@ func ParseLoopMode(s string) (LoopMode, error) {
 	return 0, fmt.Errorf("unknown loop %q (want epoll or go)", s)
 }
 
+// maxReadsPerTurn is how many reads a connection gets before the loop
+// turns to the others (memcached's reqs_per_event, in reads).
+const maxReadsPerTurn = 8
+
 // yieldEvery is how often a busy loop passes through Go's scheduler.
 const yieldEvery = int64(time.Millisecond)
 
@@ -86,6 +90,7 @@ type eventLoop struct {
 	now   int64       // the time of the commands run, read once per wake-up
 	conns []*loopConn // by file descriptor
 	held  []*loopConn // connections whose replies wait for the log
+	ready []*loopConn // connections that used up their turn with input left
 	want  atomic.Int64
 	woken atomic.Bool // an eventfd wake-up is pending
 	done  chan struct{}
@@ -107,6 +112,7 @@ type loopConn struct {
 	eof      bool     // the client will send nothing more
 	iov      [][]byte // replies being written
 	held     bool     // in l.held
+	queued   bool     // in l.ready
 	closed   bool
 }
 
@@ -153,7 +159,11 @@ func (l *eventLoop) run() {
 	events := make([]unix.EpollEvent, 256)
 	var yielded int64
 	for {
-		n, err := unix.EpollWait(l.epfd, events, -1)
+		timeout := -1
+		if len(l.ready) > 0 {
+			timeout = 0 // look at the others, then come back to them
+		}
+		n, err := unix.EpollWait(l.epfd, events, timeout)
 		if err == unix.EINTR {
 			continue
 		}
@@ -199,9 +209,22 @@ func (l *eventLoop) run() {
 			}
 			l.service(lc)
 		}
+		l.serviceReady()
 		if gc != nil {
 			gc.active.Add(-1)
 			gc.nudge()
+		}
+	}
+}
+
+// serviceReady gives the connections that used up their turn another.
+func (l *eventLoop) serviceReady() {
+	ready := l.ready
+	l.ready = nil
+	for _, lc := range ready {
+		lc.queued = false
+		if !lc.closed {
+			l.service(lc)
 		}
 	}
 }
@@ -307,6 +330,7 @@ func (l *eventLoop) closeAll() {
 // the log, is closed, or was handed to a goroutine.
 func (l *eventLoop) service(lc *loopConn) {
 	c := lc.c
+	reads := 0
 	for !lc.closed {
 		if len(lc.iov) > 0 || len(c.out) > 0 {
 			if !l.send(lc) {
@@ -332,6 +356,16 @@ func (l *eventLoop) service(lc *loopConn) {
 		if !lc.readable {
 			return
 		}
+		if reads == maxReadsPerTurn {
+			// Others' turn: a client that keeps its socket full must not
+			// starve the loop's other connections.
+			if !lc.queued {
+				lc.queued = true
+				l.ready = append(l.ready, lc)
+			}
+			return
+		}
+		reads++
 		// One read, appended to what the buffer holds.
 		switch _, err := c.br.Peek(c.br.Buffered() + 1); {
 		case err == nil || err == errWouldBlock:

@@ -266,3 +266,44 @@ func TestLoopServerClose(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopFairness: on a single loop, a client that keeps its socket full
+// of pipelined requests (and reads the answers) does not starve another.
+func TestLoopFairness(t *testing.T) {
+	s := newMemServer(t, Config{Loop: LoopEpoll, Loops: 1})
+	addr := startTCP(t, s)
+	flood, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer flood.Close()
+	stop := make(chan struct{})
+	done := make(chan struct{}, 2)
+	go func() { // writes until told to stop
+		defer func() { done <- struct{}{} }()
+		batch := []byte(strings.Repeat("get a\r\n", 1000))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := flood.Write(batch); err != nil {
+				return
+			}
+		}
+	}()
+	go func() { // drains the answers
+		defer func() { done <- struct{}{} }()
+		io.Copy(io.Discard, flood)
+	}()
+	time.Sleep(50 * time.Millisecond) // the flood is on
+	err = chatter(addr, 1, 20)
+	close(stop)
+	flood.Close()
+	<-done
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+}
