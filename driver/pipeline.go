@@ -124,7 +124,7 @@ type answered struct {
 }
 
 func (a *answered) Do(context.Context, impls.Request) (impls.Response, error) { return a.resp, a.err }
-func (a *answered) Close() error                                            { return nil }
+func (a *answered) Close() error                                              { return nil }
 
 // newPipeline makes the pipeline of one client's workers (nil ones, which
 // have no operations, are left out).
@@ -302,4 +302,3 @@ func (s *slot) finish(err error) {
 	s.has = false
 	s.n++
 }
-
