@@ -122,7 +122,7 @@ func RunServer(ctx context.Context, o ServerOptions, stdout, stderr io.Writer) e
 		r.unmap()
 		return fmt.Errorf("shm server: %s: ring indices out of [0, %d): not a shm region", o.File, RingSize)
 	}
-	s := &server{r: r, o: o, table: NewTable(o.TableSize), log: stderr, gates: make([]gate, o.Threads)}
+	s := &server{r: r, o: o, release: releaseWait(o.wait), table: NewTable(o.TableSize), log: stderr, gates: make([]gate, o.Threads)}
 	defer func() { s.r.unmap() }()
 	if err := s.guarded(s.start); err != nil {
 		return fmt.Errorf("shm server: %s: %w", o.File, err)
@@ -155,10 +155,12 @@ func RunServer(ctx context.Context, o ServerOptions, stdout, stderr io.Writer) e
 
 // server is one running server.
 type server struct {
-	r     *region // r.mem changes only in fix, with every gate held
-	o     ServerOptions
-	table *Table
-	log   io.Writer
+	r *region // r.mem changes only in fix, with every gate held
+	o ServerOptions
+	// release is releaseWait(o.wait).
+	release waitPolicy
+	table   *Table
+	log     io.Writer
 
 	stop atomic.Bool
 	// gates[i] is held by thread i while it touches the ring (a step); fix
@@ -250,7 +252,7 @@ func (s *server) step(i int) (res consumeResult) {
 		}
 	}()
 	d, ord, res := s.r.consume(consumer{quit: s.quit, threads: uint32(len(s.gates)), wait: &s.o.wait,
-		released: &s.released, tail: &s.tail})
+		released: &s.released, tail: &s.tail, release: &s.release})
 	if res != consumed {
 		return res
 	}
