@@ -17,17 +17,22 @@ import (
 
 // The event loops (--loop epoll, the default): memcached's worker threads
 // in Go. Each loop is a goroutine with its own epoll instance; the
-// listener hands it connections round-robin. A loop is not locked to its
-// OS thread: measured, locking cost futex wake-ups (0.20 per request at
-// -n 16 against 0.11 unlocked) whenever the Go scheduler had to hand the
-// P back to the one thread that may run the loop. A loop
-// owns its connections' non-blocking sockets, registered edge-triggered
-// for input and output once, so it never changes a registration: on
-// input it reads once into the connection's 16 KiB buffer, runs every
-// command that has fully arrived with the same interpreter as a goroutine
-// (conn.process), and sends all the replies with one write. A connection
-// costs three system calls per request and answer (epoll_wait, read,
-// write), where a goroutine on Go's netpoller costs five to six.
+// listener hands it connections round-robin. A loop owns its connections'
+// non-blocking sockets, registered edge-triggered for input and output
+// once, so it never changes a registration: on input it reads once into
+// the connection's 16 KiB buffer, runs every command that has fully
+// arrived with the same interpreter as a goroutine (conn.process), and
+// sends all the replies with one write. One request and its answer cost
+// about three system calls (epoll_wait, read, write; measured 3.2 at one
+// client, memcached 3.0), where a goroutine on Go's netpoller costs about
+// five (a read that finds nothing, and the netpoller's wake-ups). A
+// connection gets maxReadsPerTurn reads, then the loop turns to the others.
+//
+// A loop is not locked to its OS thread: measured, locking cost futex
+// wake-ups (0.20 per request at -n 16 against 0.11 unlocked) whenever Go's
+// scheduler had to hand a P back to the one thread that may run the loop.
+// It passes through the scheduler every yieldEvery, and `kvbench serve`
+// keeps one P spare (loopProcs); see run and loopProcs for why.
 //
 // Replies are sent only once the log records they depend on are durable
 // (--fsync always): the loop holds the connection's output, neither
