@@ -88,7 +88,7 @@
 //
 // # Waiting on two cores
 //
-// A waiter spins for 5 µs, then alternates checks with yielding
+// A waiter checks 64 times (about 0.1 µs), then alternates checks with yielding
 // (sched_yield, and runtime.Gosched first when the process may have more
 // waiting goroutines than Ps; see forBusy) for 50 µs more, then parks in
 // FUTEX_WAIT on the watched word for 200 µs, doubling up to 2 ms while it
@@ -108,6 +108,18 @@
 //	spin 5, yield 50 µs, nanosleep 50 µs    657 K           79 µs           44 K      0.04 cores
 //	spin 5 µs, then futex park              571 K          124 µs          368 K      0.04 cores
 //	spin 5, yield 50 µs, futex (default)    994 K           46 µs          396 K      0.04 cores
+//
+// (That table is from load 2-4. At the load 5-7 usual on this machine
+// since, spinning 5 µs first lost: client and server often share one core,
+// and a spinner holds it from the thread it waits for; p50 at -n 1 -w 1
+// was 13 µs with a 5 µs spin, 103 µs with a 50 µs one, 3 µs without.
+// BenchmarkWait, srv 1,2 x n 1,4 x w 1,8, 2 rounds at load 6: geomean
+// 244 K ops/s with the 5 µs spin, 359 K with 1 µs, 416 K with none, best
+// at 6 of 8 points; kvbench run interleaved, 3 rounds at load 6: Go pair
+// 1.3-3.9x the throughput at -n 1 -w 1, -n 1 -w 8, -n 3 -w 2, -n 4 -w 16
+// with 17-66% less CPU per op, and the Go server with the C client up to
+// 3x (1 285 K vs 431 K ops/s at -n 1 -w 8). So the default no longer
+// spins: it yields at once, as the course's C code does.)
 //
 // Parks of a fixed 200 µs cost an idle server 0.27 cores (every timed-out
 // park is a wake-up costing tens of µs on this VM); growing them to 2 ms
@@ -151,6 +163,15 @@
 //     Now the server counts its awake threads (offAwake) and a producer
 //     wakes only when none is: futex calls of a -n 1 -w 1 Go pair run
 //     50-95 K -> 2-11 K.
+//
+// A server thread waiting for its turn to release (c_tail reaching its
+// claim) yields at once, as the C server does: the thread it waits for is
+// a few instructions from its release, so a longer wait means that thread
+// was descheduled and spinning keeps it off the processor. With the C
+// client at -n 1 -w 8, 72% of the server's CPU was that spinning
+// (profiled); interleaved, 4 rounds at load 5, CPU per operation went down
+// and throughput up at 6 of 8 point/pair comparisons (Go pair at -n 1 -w 32:
+// 500 K -> 816 K ops/s, 5.0 -> 3.5 CPU-s per million ops).
 //
 // # Pipelining
 //

@@ -61,10 +61,11 @@ func forBusy(p waitPolicy, busy int) waitPolicy {
 	return p
 }
 
-// defaultWait is the policy kvbench uses; doc.go records the measurements
+// defaultWait is the policy kvbench uses (no spinning phase: SpinFor 0
+// still checks spinCheck times before it yields); doc.go records the measurements
 // behind it.
 func defaultWait() waitPolicy {
-	return waitPolicy{SpinFor: 5 * time.Microsecond, YieldFor: 50 * time.Microsecond,
+	return waitPolicy{SpinFor: 0, YieldFor: 50 * time.Microsecond,
 		Park: parkFutex, ParkFor: 200 * time.Microsecond, ParkMax: 2 * time.Millisecond}
 }
 
