@@ -17,7 +17,9 @@
 #   3. shm on the CS537 stream (kvbench gen, 50% put): Go server + Go client
 #      vs the course-style C server + C client (impls/shm/testdata, compiled
 #      here with gcc), and the crossed pairs, at -n {1,3,4} x -w {1,2,8,16,32};
-#   4. kvbench's peak RSS against memkv at -n 1, 16, 128, 1000.
+#   4. kvbench's peak RSS against memkv at -n 1, 16, 128, 1000;
+#   5. a recorded history's bytes per op and the checker's time (kvbench
+#      fuzz, conflicting clients: 5 x 1 000, 5 x 20 000 and 85 x 500 ops).
 #
 # Every configuration runs once per round and the rounds are interleaved
 # (A B C, A B C, ...), so slow phases of a shared machine hit every side.
@@ -34,7 +36,7 @@
 # Knobs: GO_YCSB (the go-ycsb binary), BENCH_ROUNDS (3; 1 is the quick
 # mode), BENCH_DUR (seconds of measured load per network trial, 2),
 # BENCH_SHM_OPS (200000),
-# BENCH_SECTIONS ("loadgen memkv shm rss"), BENCH_MEMKV_FLAGS, BENCH_SHM_N, BENCH_SHM_W,
+# BENCH_SECTIONS ("loadgen memkv shm rss history"), BENCH_MEMKV_FLAGS, BENCH_SHM_N, BENCH_SHM_W,
 # BENCH_RSS_N. Every server binds 127.0.0.1 and is stopped by PID; every
 # trial is bounded by timeout(1).
 set -uo pipefail
@@ -44,7 +46,7 @@ GO_YCSB=${GO_YCSB:-$(command -v go-ycsb || true)}
 ROUNDS=${BENCH_ROUNDS:-3}
 DUR=${BENCH_DUR:-2}
 SHM_OPS=${BENCH_SHM_OPS:-200000}
-SECTIONS=${BENCH_SECTIONS:-loadgen memkv shm rss}
+SECTIONS=${BENCH_SECTIONS:-loadgen memkv shm rss history}
 SHM_N=${BENCH_SHM_N:-1 3 4}
 SHM_W=${BENCH_SHM_W:-1 2 8 16 32}
 RSS_N=${BENCH_RSS_N:-1 16 128 1000}
@@ -302,5 +304,40 @@ if [[ " $SECTIONS " == *" rss "* ]]; then
     per=-; [ "$m" != - ] && [ "$base" != - ] && [ "$n" -gt 1 ] && per=$(( (m - base) / (n - 1) ))
     printf '%-8s %14s %16s %20s %5s\n' "$n" "$(awk -v m="$m" 'BEGIN {if (m=="-") print "-"; else printf "%.1f", m/1024}')" "$per" "$(fmt_ops "rss/$n")" "$(fmt_load "rss/$n")"
   done
+fi
+# ---------------------------------------------------------------- 5
+# A recorded history's memory and the checker: kvbench fuzz against the
+# bundled memkv (--fsync never), conflicting clients; the marginal bytes
+# per op between a small and a large run are what recording (and checking)
+# adds per operation; "check" is the time the fuzz line reports for the
+# linearizability check.
+if [[ " $SECTIONS " == *" history "* ]]; then
+  printf '\n== 5. recorded history and checker (kvbench fuzz --impl memkv --conflict) ==\n'
+  # hist_trial KEY ROUND CLIENTS OPS-PER-CLIENT KEYS
+  hist_trial() {
+    local ld; ld=$(load1)
+    rm -rf "$OUT/h"
+    if ! timeout -k 5 300 /usr/bin/time -f '%e %U %S %M' -o "$OUT/time.txt" "$BIN" fuzz --impl memkv --impl-flags '--fsync never' \
+        --clients "$3" --conflict --keys "$5" --ops "$4" --out "$OUT/h" > "$OUT/o.txt" 2> "$OUT/e.txt"; then
+      echo "  $1 round $2 failed: $(tail -2 "$OUT/o.txt" "$OUT/e.txt")" >&2; return
+    fi
+    # check time in ms, from "checked N ops in 349.04ms" (or 1.2s)
+    local chk; chk=$(grep -o 'checked [0-9]* ops in [0-9.]*[mµ]*s' "$OUT/o.txt" | awk '{v=$5; u=v; sub(/[0-9.]+/, "", u); sub(/[mµ]*s$/, "", v);
+      if (u=="ms") print v; else if (u=="µs") print v/1000; else print v*1000}')
+    record "$1" "$2" "${chk:--}" "$(awk -v n="$(( $3 * $4 ))" '{printf "%.2f", ($2+$3)/n*1e6}' "$OUT/time.txt")" - "$ld" "$(awk '{print $4}' "$OUT/time.txt")"
+  }
+  for r in $(seq "$ROUNDS"); do
+    hist_trial hist/5x1000 "$r" 5 1000 5
+    hist_trial hist/5x20000 "$r" 5 20000 5
+    hist_trial hist/85x500 "$r" 85 500 5
+  done
+  printf '%-28s %12s %14s %14s %5s\n' "run" "check ms" "CPU-s/Mop" "peak RSS MiB" "load"
+  for k in 5x1000 5x20000 85x500; do
+    printf '%-28s %12s %14s %14s %5s\n' "$k (clients x ops, 5 keys)" "$(med "hist/$k" 3 | awk '$1=="-" {print "-"; exit} {printf "%.0f [%.0f-%.0f]", $1, $2, $3}')" \
+      "$(fmt_cpu "hist/$k" 4)" "$(med "hist/$k" 7 | awk '$1=="-" {print "-"; exit} {printf "%.1f", $1/1024}')" "$(fmt_load "hist/$k")"
+  done
+  small=$(med hist/5x1000 7 | cut -d' ' -f1); big=$(med hist/5x20000 7 | cut -d' ' -f1)
+  [ "$small" != - ] && [ "$big" != - ] &&
+    echo "recording and checking add $(( (big - small) * 1024 / 95000 )) B per op (peak RSS of 100 000 ops minus 5 000, over 95 000)"
 fi
 printf '\nload average at end: %s; bench took %ds\n' "$(cut -d' ' -f1-3 /proc/loadavg)" "$SECONDS"
