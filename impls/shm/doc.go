@@ -193,45 +193,53 @@
 // -n 1 -w 32, -n 4 -w 16, 4 rounds each, load 11-12).
 //
 // Measured against the course-style C pair (the harness of scripts/bench.sh
-// section 3 with the binary before this work interleaved, 200 000 ops,
-// 3 rounds, ratios to C server + C client as medians of per-round ratios,
-// CPU-s per million ops of client and server, whole runs), 29 Nov 2026
-// 23:00 UTC at load 6-7:
+// section 3, with the binary from before this work interleaved; 200 000
+// ops, 3 rounds; ratios to C server + C client, medians of per-round
+// ratios [min-max]; CPU-s per million ops of client and server, whole
+// runs), 29 Nov 2026 23:45 UTC, load 5.7-9.7 (median 7):
 //
-//	-n/-w  Go+Go before  Go+Go after  Go srv+C cli  C srv+Go cli   CPU C+C / before / after
-//	1/1    1.05x         1.06x        1.67x         0.80x          3.6 / 4.8 / 12.2
-//	1/2    0.35x         0.56x        3.68x         1.90x          4.0 / 11.7 / 9.1
-//	1/8    0.29x         0.35x        0.28x         0.54x          1.6 / 6.4 / 4.2
-//	1/16   0.13x         0.49x        0.45x         0.54x          1.4 / 8.6 / 3.6
-//	1/32   0.25x         0.52x        0.83x         0.75x          1.2 / 4.7 / 4.3
-//	3/1    0.97x         1.05x        0.55x         0.58x          3.5 / 4.3 / 4.0
-//	3/2    0.51x         0.27x        0.48x         1.43x          3.6 / 5.2 / 7.8
-//	3/8    0.98x         1.70x        1.81x         1.70x          3.9 / 4.4 / 3.8
-//	3/16   1.00x         1.55x        0.40x         1.65x          4.0 / 4.6 / 3.2
-//	3/32   0.36x         0.51x        0.26x         0.63x          1.6 / 5.3 / 4.5
-//	4/1    0.94x         1.11x        0.78x         0.84x          3.2 / 4.0 / 4.3
-//	4/2    0.88x         1.56x        1.32x         1.52x          3.8 / 4.0 / 3.1
-//	4/8    0.96x         1.47x        0.38x         1.64x          4.5 / 4.7 / 3.5
-//	4/16   1.13x         1.47x        1.93x         1.84x          4.8 / 5.0 / 4.2
-//	4/32   0.92x         1.02x        0.64x         1.37x          4.2 / 5.4 / 4.0
+//	-n/-w  C+C     Go+Go before        Go+Go after         Go srv+C cli        C srv+Go cli        CPU C+C / Go+Go before / after / GoSrv+C / CSrv+Go
+//	1/1    292K    0.41x [0.21-0.66]   1.09x [0.96-1.14]   2.22x [0.76-2.25]   0.60x [0.52-0.78]   3.5 / 11.6 / 5.4 / 3.0 / 6.2
+//	1/2    372K    0.27x [0.18-0.46]   1.20x [1.13-1.54]   2.48x [1.75-3.36]   0.56x [0.51-0.92]   2.5 / 13.2 / 3.5 / 1.8 / 4.2
+//	1/8    665K    0.24x [0.19-0.61]   0.53x [0.36-0.95]   1.50x [0.49-2.21]   0.81x [0.59-1.67]   1.4 / 6.8 / 3.7 / 1.8 / 2.5
+//	1/16   369K    0.40x [0.20-0.48]   0.57x [0.38-0.79]   1.31x [0.56-1.75]   0.67x [0.62-0.70]   3.5 / 6.4 / 3.9 / 1.6 / 3.5
+//	1/32   856K    0.40x [0.29-0.69]   0.88x [0.81-0.98]   1.17x [0.55-2.29]   0.77x [0.45-1.35]   1.1 / 4.8 / 2.2 / 1.4 / 2.6
+//	3/1    284K    0.26x [0.16-0.28]   0.83x [0.60-1.02]   0.66x [0.44-2.33]   0.83x [0.30-0.85]   3.5 / 13.7 / 5.0 / 4.2 / 4.8
+//	3/2    388K    0.36x [0.23-0.92]   0.74x [0.59-0.77]   0.89x [0.74-1.94]   0.94x [0.53-2.05]   1.9 / 7.4 / 4.0 / 2.1 / 3.9
+//	3/8    287K    0.80x [0.35-1.12]   1.30x [1.23-2.37]   1.93x [1.76-2.25]   0.95x [0.86-2.09]   2.6 / 5.0 / 2.2 / 2.5 / 3.4
+//	3/16   1080K   0.37x [0.31-1.95]   0.71x [0.21-4.05]   0.95x [0.54-11.95]  0.54x [0.48-1.85]   0.9 / 3.4 / 2.2 / 1.1 / 3.5
+//	3/32   220K    1.69x [1.63-2.24]   1.71x [1.25-2.68]   2.99x [0.83-11.57]  2.16x [1.19-2.59]   4.6 / 3.0 / 3.5 / 1.4 / 2.4
+//	4/1    281K    0.36x [0.25-0.83]   0.82x [0.50-2.30]   0.92x [0.83-4.38]   0.92x [0.58-2.79]   4.0 / 13.5 / 5.4 / 3.0 / 4.8
+//	4/2    284K    0.55x [0.50-0.81]   0.90x [0.53-0.98]   3.18x [0.76-3.62]   1.42x [0.43-1.52]   3.0 / 6.5 / 3.9 / 1.3 / 4.0
+//	4/8    243K    0.77x [0.74-2.76]   0.80x [0.71-3.70]   3.96x [1.92-4.53]   1.64x [1.50-3.92]   3.2 / 4.0 / 3.5 / 1.3 / 2.7
+//	4/16   208K    1.79x [1.71-7.51]   2.43x [0.97-15.62]  2.28x [1.39-11.56]  2.90x [1.53-8.34]   4.8 / 3.5 / 2.6 / 2.4 / 2.6
+//	4/32   200K    1.76x [0.42-2.08]   5.23x [0.89-5.25]   4.89x [0.29-6.04]   2.51x [0.36-2.87]   4.3 / 3.3 / 1.6 / 1.4 / 2.6
 //
-// (Each ratio's per-round range is wide, often 0.3x-2x; the table is the
-// run before the last three changes above, a rerun with them at load 9-12
-// gave the same picture, within its noise.) What holds: at -n 3 and 4 the
-// Go pair is at or above the C pair at most points, at -n 1 with -w >= 2
-// it is 0.35-0.6x with 2.5-3x the C pair's CPU per operation. The Go
-// client's CPU per operation in the whole run includes reading the
-// workload file: workload.ReadTrace grows its slice of ops by appending
-// (growslice, with GC write barriers), 0.15 s of a 200 000-op run (about
-// 0.7 µs per op, 20-30% of kvbench's CPU, profiled); the C client reads into
-// a realloc'd array of 16-byte structs. Five identical Go+Go runs back to
-// back at load 13 (23:24 UTC): -n 4 -w 16 128-224 K ops/s (median 133 K,
-// -3%..+69%), -n 1 -w 8 93-173 K (median 128 K, -28%..+35%): not within
-// ±25% at that load. YCSB-C at -n 2 -w 8 (kvbench run --workload c, 1000
-// records, 5 s; 3 interleaved rounds at load 11-13): shm 182-302 K ops/s
-// (the binary before this work 231-288 K), memkv with --impl-flags
-// '--fsync never' (its default epoll loops) 192-209 K: shm/memkv 0.95x,
-// 1.52x, 1.22x, far from the 10x goal, now that memkv pipelines too.
+// The C pair itself swung 2-5x between rounds at this load (its medians
+// above range from 200 K to 1 080 K). What holds: the Go pair went up at
+// every point, with less CPU per op than before at 13 of 15; kvbench's
+// server with the C client is at or above the C pair at 10 of 15 points
+// and at or below its CPU per op at 13; the Go client remains the weaker
+// side: the Go pair is 0.5-0.9x the C pair at 9 points (-n 1 with
+// -w >= 8, -n 3 with -w 1, 2, 16, -n 4 with -w 1, 2, 8), with 1.5-2.7x its
+// CPU per op at -n 1. Part of that CPU is not the protocol: kvbench reads
+// the whole workload file before the run, and workload.ReadTrace grows
+// its slice of ops by appending (growslice under GC write barriers),
+// 0.15 s of a 200 000-op run (about 0.7 µs per op, 20-30% of kvbench's
+// CPU, profiled); the C client reads into a realloc'd array of 16-byte
+// structs.
+//
+// Five identical Go+Go runs back to back (23:48 UTC, load 9): -n 4 -w 16
+// 253-807 K ops/s (median 755 K; four within -8%..+7%, one at -66%),
+// -n 1 -w 8 334-821 K (median 461 K, -27%..+78%): not within ±25% at this
+// load (an earlier set at load 1: 304-610 K and 265-450 K).
+//
+// YCSB-C at -n 2 -w 8 (kvbench run --workload c, 1000 records, 5 s; memkv
+// with --impl-flags '--fsync never', its default epoll loops; 3
+// interleaved rounds at load 7-9): shm 710-965 K ops/s (the binary from
+// before this work 280-581 K), memkv 201-291 K: shm/memkv 2.4x, 3.8x,
+// 4.8x. The 10x goal is not met now that memkv pipelines too (its own
+// work the same evening took it from about 30 K to 200-290 K here).
 //
 // `make bench` (scripts/bench.sh) compares the Go pair with the course-style
 // C pair of testdata/ and the crossed pairs at -n {1,3,4} x -w {1,2,8,16,32};
@@ -259,13 +267,13 @@
 // key/value mapping (BenchmarkCeiling), does 5.3-7.1 M ops/s at every
 // point (p50 0.1 µs). shm reaches 0.6-1.5 M ops/s, 4-10x below it, so the
 // 3x goal is not met on this machine. (That table is from before
-// pipelining. Since then both benchmarks pipeline for w > 1, the ceiling
-// through mapPipe; 3 interleaved rounds at load 12-13, 29 Nov 23:26 UTC,
-// server threads 2: ceiling/shm 11x at -n 1 -w 1, 8.6x at -n 1 -w 8, 5.1x
-// at -n 1 -w 32, 71x at -n 2 -w 1, 5.6x at -n 2 -w 8, 1.9x at -n 2 -w 32,
-// 23x at -n 4 -w 1, 7.6x at -n 4 -w 8, 1.3x at -n 4 -w 32, with shm at
-// 45-760 K and the ceiling itself at 0.6-3.2 M, far below its quiet
-// figures.) Run-to-run spread is about ±40%. A
+// pipelining. Since, both benchmarks pipeline for w > 1, the ceiling
+// through mapPipe; 3 interleaved rounds, server threads 2, load 5.4-5.9,
+// 29 Nov 23:49 UTC: ceiling/shm 8.9x, 3.7x, 3.2x at -n 1 -w 1, 8, 32;
+// 8.1x, 2.9x, 2.8x at -n 2; 7.0x, 2.7x, 2.6x at -n 4, with shm at 387-471 K
+// for w = 1 and 837-1117 K for w >= 8, the ceiling at 2.3-4.0 M. Within 3x
+// at w >= 8 from two clients on; not at w = 1, where every request is a
+// round trip across the cores.) Run-to-run spread is about ±40%. A
 // round trip crosses cores on some ten cache lines (p_head, the ring entry,
 // p_tail, c_head, c_tail, the status slot, the table), about 0.65 µs in the
 // best case (n=1, w=1, both sides spinning), and client and server share
