@@ -217,12 +217,12 @@
 //
 // The C pair itself swung 2-5x between rounds at this load (its medians
 // above range from 200 K to 1 080 K). What holds: the Go pair went up at
-// every point, with less CPU per op than before at 13 of 15; kvbench's
-// server with the C client is at or above the C pair at 10 of 15 points
-// and at or below its CPU per op at 13; the Go client remains the weaker
-// side: the Go pair is 0.5-0.9x the C pair at 9 points (-n 1 with
-// -w >= 8, -n 3 with -w 1, 2, 16, -n 4 with -w 1, 2, 8), with 1.5-2.7x its
-// CPU per op at -n 1. Part of that CPU is not the protocol: kvbench reads
+// every point (within the noise at -n 3 -w 32 and -n 4 -w 8), with less
+// CPU per op than before at 14 of 15; kvbench's server with the C client
+// is at or above the C pair at 11 of 15 points and at or below its CPU
+// per op at 10; the Go client remains the weaker side: the Go pair is
+// 0.5-0.9x the C pair at 9 points (-n 1 with -w >= 8, -n 3 with -w 1, 2,
+// 16, -n 4 with -w 1, 2, 8), with 1.1-2.6x its CPU per op at -n 1. Part of that CPU is not the protocol: kvbench reads
 // the whole workload file before the run, and workload.ReadTrace grows
 // its slice of ops by appending (growslice under GC write barriers),
 // 0.15 s of a 200 000-op run (about 0.7 µs per op, 20-30% of kvbench's
