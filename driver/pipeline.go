@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/internal/fifo"
 	"github.com/kvbench/kvbench/workload"
 )
 
@@ -60,27 +61,8 @@ func startPipelines(ctx context.Context, wg *sync.WaitGroup, proto loop, workers
 // flight in the order sent (flight), and the ones without (idle).
 type pipeline struct {
 	p      impls.Pipeliner
-	flight fifo
+	flight fifo.Queue[*slot]
 	idle   []*slot
-}
-
-// fifo is a ring of slots, oldest first, with room for every slot.
-type fifo struct {
-	buf        []*slot
-	head, size int
-}
-
-func (f *fifo) push(s *slot) {
-	f.buf[(f.head+f.size)%len(f.buf)] = s
-	f.size++
-}
-
-func (f *fifo) pop() *slot {
-	s := f.buf[f.head]
-	f.buf[f.head] = nil
-	f.head = (f.head + 1) % len(f.buf)
-	f.size--
-	return s
 }
 
 // rmwPhase is where a slot stands in a read-modify-write.
@@ -140,7 +122,7 @@ func newPipeline(p impls.Pipeliner, proto loop, workers []*worker) *pipeline {
 		s.l.reopen = func() {} // with a window above one a client is never replaced
 		pl.idle = append(pl.idle, s)
 	}
-	pl.flight.buf = make([]*slot, max(1, len(pl.idle)))
+	pl.flight.Reserve(len(pl.idle))
 	return pl
 }
 
@@ -150,7 +132,7 @@ func (pl *pipeline) run(ctx context.Context) {
 	for {
 		wake, ok := pl.sendDue(ctx)
 		switch {
-		case pl.flight.size > 0:
+		case pl.flight.Len() > 0:
 			pl.recv(ctx)
 		case !ok:
 			return // every slot is done
@@ -242,13 +224,13 @@ func (pl *pipeline) send(ctx context.Context, s *slot) bool {
 		pl.answer(ctx, s, impls.Response{}, err)
 		return false
 	}
-	pl.flight.push(s)
+	pl.flight.Push(s)
 	return true
 }
 
 // recv collects the oldest answer and acts on it.
 func (pl *pipeline) recv(ctx context.Context) {
-	s := pl.flight.pop()
+	s := pl.flight.Pop()
 	resp, err := pl.p.Recv(s.opCtx)
 	if pl.answer(ctx, s, resp, err) {
 		return // the read-modify-write's write is in flight

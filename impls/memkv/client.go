@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/internal/fifo"
 )
 
 // Client is the memcached adapter: one TCP connection on which up to window
@@ -62,7 +63,7 @@ type Client struct {
 	// sent holds the requests Send accepted and Recv has not answered
 	// (client_pipeline.go); one goroutine at a time uses them. inline
 	// counts those of them written by Recv itself (guarded by mu).
-	sent   ring
+	sent   fifo.Queue[pending]
 	inline int
 }
 

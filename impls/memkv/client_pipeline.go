@@ -60,12 +60,12 @@ func (c *Client) Send(ctx context.Context, req impls.Request) error {
 	if !ok || c.window == 1 {
 		c.settle(ctx)
 		resp, err := c.Do(ctx, req)
-		c.sent.push(pending{resp: resp, err: err})
+		c.sent.Push(pending{resp: resp, err: err})
 		return nil
 	}
 	if p, err := c.sendInline(ctx, op, req.Key, req.Value); err != nil || p.cl != nil {
 		if err == nil {
-			c.sent.push(p)
+			c.sent.Push(p)
 		}
 		return err
 	}
@@ -73,7 +73,7 @@ func (c *Client) Send(ctx context.Context, req impls.Request) error {
 	if err != nil {
 		return err
 	}
-	c.sent.push(pending{cn: cn, cl: cl})
+	c.sent.Push(pending{cn: cn, cl: cl})
 	return nil
 }
 
@@ -107,10 +107,10 @@ func (c *Client) sendInline(ctx context.Context, op byte, key, value string) (pe
 // dropped and the request's outcome is unknown, as are those of the
 // requests sent after it on that connection.
 func (c *Client) Recv(ctx context.Context) (impls.Response, error) {
-	if c.sent.n == 0 {
+	if c.sent.Len() == 0 {
 		return impls.Response{}, errNothingSent
 	}
-	p := c.sent.pop()
+	p := c.sent.Pop()
 	if p.inline {
 		return c.recvInline(ctx, p.cn, p.cl)
 	}
@@ -122,32 +122,6 @@ func (c *Client) Recv(ctx context.Context) (impls.Response, error) {
 		return impls.Response{}, err
 	}
 	return answer(cl)
-}
-
-// ring is the FIFO of pending requests, oldest first.
-type ring struct {
-	buf     []pending
-	head, n int
-}
-
-func (r *ring) push(p pending) {
-	if r.n == len(r.buf) {
-		buf := make([]pending, max(8, 2*len(r.buf)))
-		for i := 0; i < r.n; i++ {
-			buf[i] = r.buf[(r.head+i)%len(r.buf)]
-		}
-		r.buf, r.head = buf, 0
-	}
-	r.buf[(r.head+r.n)%len(r.buf)] = p
-	r.n++
-}
-
-func (r *ring) pop() pending {
-	p := r.buf[r.head]
-	r.buf[r.head] = pending{}
-	r.head = (r.head + 1) % len(r.buf)
-	r.n--
-	return p
 }
 
 // recvInline reads the answer to cl, a request sendInline put on cn: when
@@ -197,9 +171,8 @@ func (c *Client) recvInline(ctx context.Context, cn *clientConn, cl *call) (impl
 // settle receives every pending request Recv would write or read itself,
 // keeping the outcomes for their Recv, so that Do may use the connection.
 func (c *Client) settle(ctx context.Context) {
-	r := &c.sent
-	for i := 0; i < r.n && c.inline > 0; i++ {
-		p := &r.buf[(r.head+i)%len(r.buf)]
+	for i := 0; i < c.sent.Len() && c.inline > 0; i++ {
+		p := c.sent.At(i)
 		if p.inline {
 			resp, err := c.recvInline(ctx, p.cn, p.cl)
 			*p = pending{resp: resp, err: err}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/internal/fifo"
 )
 
 // MapKey maps a request key to the u32 the protocol carries: a canonical
@@ -179,7 +180,7 @@ type client struct {
 	closed atomic.Bool
 	// sent holds the requests Send submitted and Recv has not collected,
 	// st the stopper of the Send or Recv under way (pipeline.go).
-	sent sentQueue
+	sent fifo.Queue[sentReq]
 	st   stopper
 }
 

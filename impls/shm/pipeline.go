@@ -23,32 +23,6 @@ type sentReq struct {
 	epoch     uint32
 }
 
-// sentQueue is a ring of submitted requests, oldest first; it grows to the
-// thread's window.
-type sentQueue struct {
-	buf        []sentReq
-	head, size int
-}
-
-func (q *sentQueue) push(r sentReq) {
-	if q.size == len(q.buf) {
-		buf := make([]sentReq, max(4, 2*len(q.buf)))
-		for i := range q.size {
-			buf[i] = q.buf[(q.head+i)%len(q.buf)]
-		}
-		q.buf, q.head = buf, 0
-	}
-	q.buf[(q.head+q.size)%len(q.buf)] = r
-	q.size++
-}
-
-func (q *sentQueue) pop() sentReq {
-	r := q.buf[q.head]
-	q.head = (q.head + 1) % len(q.buf)
-	q.size--
-	return r
-}
-
 // errNothingSent is Recv's error when no request is pending.
 var errNothingSent = errors.New("shm: Recv with no request sent")
 
@@ -82,7 +56,7 @@ func (c *client) Send(ctx context.Context, req impls.Request) error {
 	if err != nil {
 		return err
 	}
-	c.sent.push(r)
+	c.sent.Push(r)
 	return nil
 }
 
@@ -117,10 +91,10 @@ func (t *thread) collect(st *stopper, p *waitPolicy, r sentReq) (impls.Response,
 // given up: an error wrapping impls.ErrUnknownOutcome, and its slot is
 // quarantined until its fate is known (see reclaim).
 func (c *client) Recv(ctx context.Context) (impls.Response, error) {
-	if c.sent.size == 0 {
+	if c.sent.Len() == 0 {
 		return impls.Response{}, errNothingSent
 	}
-	r := c.sent.pop()
+	r := c.sent.Pop()
 	t := c.t
 	t.inUse.RLock()
 	defer t.inUse.RUnlock()
@@ -142,8 +116,8 @@ func (c *client) stopper(ctx context.Context) *stopper {
 // with requests in flight): their slots are quarantined, so a later client
 // of the thread never takes their answers for its own.
 func (c *client) dropSent() {
-	for c.sent.size > 0 {
-		r := c.sent.pop()
+	for c.sent.Len() > 0 {
+		r := c.sent.Pop()
 		_ = c.t.quarantineSlot(r.slot, r.epoch, errClosed)
 	}
 }
