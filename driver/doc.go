@@ -1,10 +1,16 @@
-// Package driver owns the measured phase of a run: Clients*Window worker
-// goroutines drawing requests from workload streams and sending them through
+// Package driver owns the measured phase of a run: Clients*Window workers
+// drawing requests from workload streams and sending them through
 // impls.Clients, closed or open loop, with one timing wrapper per request
-// that feeds both the HdrHistograms (striped: workers share at most
-// 2*GOMAXPROCS sets, so memory does not grow with clients; merged by one
-// goroutine each interval, outside the stripes' locks) and, when recording,
-// the history.
+// (loop.do) that feeds both the HdrHistograms (striped: workers share at
+// most 2*GOMAXPROCS sets, so memory does not grow with clients; merged by
+// one goroutine each interval, outside the stripes' locks) and, when
+// recording, the history (record.go: compact records, about 155 B per op).
+//
+// A worker is a goroutine calling Client.Do, except with -w > 1 and clients
+// that implement impls.Pipeliner: then one goroutine per client keeps its
+// Window workers' requests in flight with Send and Recv (pipeline.go), as
+// the course's C client thread does, and records each answer through the
+// same loop.do.
 //
 // It knows nothing about which store it drives or what faults are injected:
 // scenarios.Bench and scenarios.Fuzz set it up, the nemesis runs beside it.

@@ -17,8 +17,9 @@ import (
 
 // Config configures one measured phase.
 type Config struct {
-	// Clients is -n; Window is -w. The driver runs Clients*Window worker
-	// goroutines; the Window workers of one client share its Client.
+	// Clients is -n; Window is -w. The driver runs Clients*Window workers
+	// (goroutines, or the slots of one goroutine per pipelining client:
+	// see pipeline.go); the Window workers of one client share its Client.
 	Clients, Window int
 	// Ops bounds the total number of operations (split evenly among
 	// workers, as YCSB splits operationcount among threads); 0 = unbounded.
