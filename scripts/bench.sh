@@ -19,7 +19,9 @@
 #      here with gcc), and the crossed pairs, at -n {1,3,4} x -w {1,2,8,16,32};
 #   4. kvbench's peak RSS against memkv at -n 1, 16, 128, 1000;
 #   5. a recorded history's bytes per op and the checker's time (kvbench
-#      fuzz, conflicting clients: 5 x 1 000, 5 x 20 000 and 85 x 500 ops).
+#      fuzz, conflicting clients: 5 x 1 000, 5 x 20 000 and 85 x 500 ops);
+#   6. shm vs an in-process Go map behind the same client and driver loop;
+#   7. shm vs memkv on YCSB-C at -n 2 -w 8.
 #
 # Every configuration runs once per round and the rounds are interleaved
 # (A B C, A B C, ...), so slow phases of a shared machine hit every side.
@@ -36,7 +38,7 @@
 # Knobs: GO_YCSB (the go-ycsb binary), BENCH_ROUNDS (3; 1 is the quick
 # mode), BENCH_DUR (seconds of measured load per network trial, 2),
 # BENCH_SHM_OPS (200000),
-# BENCH_SECTIONS ("loadgen memkv shm rss history"), BENCH_MEMKV_FLAGS, BENCH_SHM_N, BENCH_SHM_W,
+# BENCH_SECTIONS ("loadgen memkv shm rss history ceiling ycsbc"), BENCH_MEMKV_FLAGS, BENCH_SHM_N, BENCH_SHM_W,
 # BENCH_RSS_N. Every server binds 127.0.0.1 and is stopped by PID; every
 # trial is bounded by timeout(1).
 set -uo pipefail
@@ -46,7 +48,7 @@ GO_YCSB=${GO_YCSB:-$(command -v go-ycsb || true)}
 ROUNDS=${BENCH_ROUNDS:-3}
 DUR=${BENCH_DUR:-2}
 SHM_OPS=${BENCH_SHM_OPS:-200000}
-SECTIONS=${BENCH_SECTIONS:-loadgen memkv shm rss history}
+SECTIONS=${BENCH_SECTIONS:-loadgen memkv shm rss history ceiling ycsbc}
 SHM_N=${BENCH_SHM_N:-1 3 4}
 SHM_W=${BENCH_SHM_W:-1 2 8 16 32}
 RSS_N=${BENCH_RSS_N:-1 16 128 1000}
@@ -339,5 +341,44 @@ if [[ " $SECTIONS " == *" history "* ]]; then
   small=$(med hist/5x1000 7 | cut -d' ' -f1); big=$(med hist/5x20000 7 | cut -d' ' -f1)
   [ "$small" != - ] && [ "$big" != - ] &&
     echo "recording and checking add $(( (big - small) * 1024 / 95000 )) B per op (peak RSS of 100 000 ops minus 5 000, over 95 000)"
+fi
+# ---------------------------------------------------------------- 6
+# shm against an in-process Go map behind the same client interface and
+# driver loop (impls/shm BenchmarkMatrix, 2 server threads, vs
+# BenchmarkCeiling; go test, so it needs the source tree and go).
+if [[ " $SECTIONS " == *" ceiling "* ]]; then
+  printf '\n== 6. shm vs an in-process Go map (go test -bench Matrix/srv=2 vs Ceiling, 200 000 ops) ==\n'
+  if have go; then
+    for r in $(seq "$ROUNDS"); do
+      ld=$(load1)
+      SHM_BENCH_S=2 SHM_BENCH_N=1,2,4 SHM_BENCH_W=1,8,32 timeout 600 go test -run XXX -bench 'Matrix|Ceiling' \
+        -benchtime 200000x ./impls/shm/ > "$OUT/g.txt" 2>&1 || { echo "  ceiling round $r failed: $(tail -2 "$OUT/g.txt")" >&2; continue; }
+      awk -v r="$r" -v ld="$ld" '$1 ~ /^Benchmark(Matrix|Ceiling)\// {
+          k = $1; sub(/^Benchmark/, "", k); sub(/-[0-9]+$/, "", k); sub(/srv=2\//, "", k)
+          for (i = 3; i < NF; i++) if ($(i+1) == "ops/s") printf "%s\t%s\t%s\t-\t-\t%s\t-\n", k, r, $i, ld }' "$OUT/g.txt" >> "$RES"
+    done
+    printf '%-8s %22s %22s %22s\n' "-n/-w" "shm ops/s" "in-process map" "map / shm"
+    for n in 1 2 4; do
+      for w in 1 8 32; do
+        printf '%-8s %22s %22s %22s\n' "$n/$w" "$(fmt_ops "Matrix/n=$n/w=$w")" "$(fmt_ops "Ceiling/n=$n/w=$w")" "$(ratio "Ceiling/n=$n/w=$w" "Matrix/n=$n/w=$w")"
+      done
+    done
+  else
+    echo "go not on PATH: skipped"
+  fi
+fi
+# ---------------------------------------------------------------- 7
+# shm against memkv on YCSB-C (read only, 1 000 records) at -n 2 -w 8,
+# both bundled (kvbench starts each store); memkv --fsync never, as reads
+# never wait for the disk anyway.
+if [[ " $SECTIONS " == *" ycsbc "* ]]; then
+  printf '\n== 7. shm vs memkv, YCSB-C, -n 2 -w 8, %ss ==\n' "$DUR"
+  for r in $(seq "$ROUNDS"); do
+    proc_trial "c/shm" "$r" 1 kv_tput "$OUT/t" -- "$BIN" run --impl shm --workload c -n 2 -w 8 --duration "${DUR}s" --out "$OUT/t/runs"
+    proc_trial "c/memkv" "$r" 1 kv_tput "$OUT/t" -- "$BIN" run --impl memkv --impl-flags '--fsync never' --workload c -n 2 -w 8 --duration "${DUR}s" --out "$OUT/t/runs"
+  done
+  printf '%-10s %22s %6s\n' "store" "ops/s" "load"
+  for k in shm memkv; do printf '%-10s %22s %6s\n' "$k" "$(fmt_ops "c/$k")" "$(fmt_load "c/$k")"; done
+  echo "shm / memkv: $(ratio c/shm c/memkv)"
 fi
 printf '\nload average at end: %s; bench took %ds\n' "$(cut -d' ' -f1-3 /proc/loadavg)" "$SECONDS"
