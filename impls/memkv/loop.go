@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -116,8 +117,9 @@ type loopConn struct {
 	writable bool     // the socket may take output (cleared by EAGAIN)
 	eof      bool     // the client will send nothing more
 	iov      [][]byte // replies being written
-	held     bool     // in l.held
-	queued   bool     // in l.ready
+	iovecs   []unix.Iovec
+	held     bool // in l.held
+	queued   bool // in l.ready
 	closed   bool
 }
 
@@ -498,8 +500,11 @@ func (lc *loopConn) read(p []byte) (int, error) {
 	if !lc.readable {
 		return 0, errWouldBlock
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
 	for {
-		n, err := unix.Read(lc.fd, p)
+		n, err := rawIO(unix.SYS_READ, lc.fd, p)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -532,9 +537,9 @@ func (lc *loopConn) write() (done bool, err error) {
 		}
 		var n int
 		if len(lc.iov) == 1 {
-			n, err = unix.Write(lc.fd, lc.iov[0])
+			n, err = rawIO(unix.SYS_WRITE, lc.fd, lc.iov[0])
 		} else {
-			n, err = unix.Writev(lc.fd, lc.iov[:min(len(lc.iov), maxIOV)])
+			n, err = lc.writev()
 		}
 		switch {
 		case err == unix.EINTR:
@@ -557,6 +562,39 @@ func (lc *loopConn) write() (done bool, err error) {
 		}
 	}
 	return true, nil
+}
+
+// writev sends the first maxIOV buffers of lc.iov with one writev.
+func (lc *loopConn) writev() (int, error) {
+	lc.iovecs = lc.iovecs[:0]
+	for _, b := range lc.iov[:min(len(lc.iov), maxIOV)] {
+		var v unix.Iovec
+		if len(b) > 0 {
+			v.Base = &b[0]
+			v.SetLen(len(b))
+		}
+		lc.iovecs = append(lc.iovecs, v)
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_WRITEV, uintptr(lc.fd), uintptr(unsafe.Pointer(&lc.iovecs[0])), uintptr(len(lc.iovecs)))
+	clear(lc.iovecs) // drop the references to the buffers
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// rawIO is read(2) or write(2) (trap) on a non-blocking socket, without
+// telling Go's scheduler: it never blocks, and entersyscall/exitsyscall
+// cost more than the call itself on a loop's busy path.
+func rawIO(trap uintptr, fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
 
 // detach takes the connection off the loop without closing its socket.
