@@ -117,7 +117,7 @@ type loopConn struct {
 	writable bool     // the socket may take output (cleared by EAGAIN)
 	eof      bool     // the client will send nothing more
 	iov      [][]byte // replies being written
-	iovecs   []unix.Iovec
+	iovecs   []unix.Iovec // writev's argument, reused
 	held     bool // in l.held
 	queued   bool // in l.ready
 	closed   bool
