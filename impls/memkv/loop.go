@@ -112,14 +112,14 @@ type loopConn struct {
 	l        *eventLoop
 	fd       int
 	c        *conn
-	readable bool     // input may be waiting (cleared by a short read)
-	hup      bool     // the client shut down its side: read until EOF
-	writable bool     // the socket may take output (cleared by EAGAIN)
-	eof      bool     // the client will send nothing more
-	iov      [][]byte // replies being written
+	readable bool         // input may be waiting (cleared by a short read)
+	hup      bool         // the client shut down its side: read until EOF
+	writable bool         // the socket may take output (cleared by EAGAIN)
+	eof      bool         // the client will send nothing more
+	iov      [][]byte     // replies being written
 	iovecs   []unix.Iovec // writev's argument, reused
-	held     bool // in l.held
-	queued   bool // in l.ready
+	held     bool         // in l.held
+	queued   bool         // in l.ready
 	closed   bool
 }
 
