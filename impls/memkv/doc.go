@@ -5,7 +5,9 @@
 // The package owns:
 //   - the server (`kvbench serve memkv`, Server): memcached 1.6's text
 //     protocol with its exact response lines (protocol.go lists the few
-//     deliberate differences), a goroutine per connection, and a map split
+//     deliberate differences), served by epoll event loops like
+//     memcached's worker threads (loop.go; --loop go serves a goroutine per
+//     connection instead), and a map split
 //     into 256 shards with one RWMutex each. Reads and writes of different
 //     shards never contend; the one shared lock on the write path is the
 //     log buffer's, held for a copy of the record;
