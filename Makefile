@@ -43,9 +43,10 @@ race:
 probe:
 	KVBENCH_PROBE=long $(GO) test -count=1 -timeout 40m -v -run '^TestProbe' ./impls/...
 
-# Performance figures against the anchors (memcaslap, memcached, the course's C
-# shm pair), side by side as medians of interleaved rounds with CPU per op and
-# the machine's load (scripts/bench.sh; about 11 minutes with memkv-vs-memcached.sh, BENCH_ROUNDS=1 for a quick
+# Performance figures against the anchors (memcaslap, go-ycsb, memcached, the
+# course's C shm pair), side by side as medians of interleaved rounds with CPU
+# per op and the machine's load (scripts/bench.sh, then
+# scripts/memkv-vs-memcached.sh; about 11 minutes, BENCH_ROUNDS=1 for a quick
 # look). It builds go-ycsb with kvbench's memcached binding into bin/go-ycsb
 # first (scripts/build-go-ycsb.sh, about two minutes once; if that fails the
 # go-ycsb row says so and the rest runs). bench-micro runs the in-process Go
