@@ -425,13 +425,30 @@ func TestClientSoloFailures(t *testing.T) {
 		}
 	})
 	t.Run("partial write then timeout", func(t *testing.T) {
-		// The server never reads: a value larger than the socket buffers
-		// is written in part, and the rest waits until ctx ends.
-		addr, _ := scriptServer(t, func(_ int32, nc net.Conn) { time.Sleep(5 * time.Second) })
+		// The server reads the first KiB, then no more: a value larger
+		// than the socket buffers is written in part, and the rest waits
+		// until ctx ends, which the test brings about once the server has
+		// the first bytes (not on a timer: building and starting to write
+		// 64 MiB can take a second under the race detector).
+		arrived, hold := make(chan struct{}), make(chan struct{})
+		t.Cleanup(func() { close(hold) })
+		addr, _ := scriptServer(t, func(_ int32, nc net.Conn) {
+			if _, err := io.ReadFull(nc, make([]byte, 1024)); err == nil {
+				close(arrived)
+			}
+			<-hold
+		})
 		c := dial(t, addr, 1)
 		big := strings.Repeat("v", 64<<20)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
+		go func() {
+			select {
+			case <-arrived:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		if _, err := c.Do(ctx, impls.Request{Kind: impls.Put, Key: "k", Value: big}); !errors.Is(err, impls.ErrUnknownOutcome) {
 			t.Errorf("half-written put: %v, want ErrUnknownOutcome", err)
 		}
