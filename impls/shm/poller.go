@@ -116,6 +116,23 @@ func (p *poller) scan() (int, bool) {
 	return len(keep), done
 }
 
+// pending reports whether a registration is pending; if none is, the
+// goroutine is marked stopped (under the lock, so a concurrent register
+// starts a new one). loop asks it before it touches the mapping: a
+// registration the caller cancelled (its answer came first) can leave a
+// loop that has nothing to wait for, started just as the caller returned,
+// and by the time it runs the file may be unmapped or truncated (the
+// course's client reopens it with O_TRUNC), where a read would fault.
+func (p *poller) pending() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.regs) == 0 {
+		p.running = false
+		return false
+	}
+	return true
+}
+
 // loop runs while registrations are pending. Its parks grow like a
 // waiter's (see backoff.park) while nothing completes.
 func (p *poller) loop() {
@@ -123,6 +140,9 @@ func (p *poller) loop() {
 	wake := p.r.word(offClientWake)
 	b := backoff{p: p.wait}
 	for {
+		if !p.pending() {
+			return
+		}
 		w := load(wake)
 		n, done := p.scan()
 		if n == 0 {
