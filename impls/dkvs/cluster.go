@@ -50,14 +50,10 @@ func start(ctx context.Context, env impls.StartEnv) (impls.Cluster, error) {
 			c.Close()
 			return nil, err
 		}
-		px, err := netproxy.ListenUDP("127.0.0.1:0", addr, cf.Seed+int64(i))
+		px, err := c.front(p, addr, cf.Seed+int64(i))
 		if err != nil {
-			p.Stop(time.Second)
-			c.Close()
 			return nil, err
 		}
-		c.procs = append(c.procs, p)
-		c.proxies = append(c.proxies, px)
 		fmt.Fprintf(&txt, "%s %d %d\n", px.Addr().Addr(), px.Addr().Port(), cf.Nodes)
 	}
 	path := filepath.Join(env.Dir, ServersFile)
@@ -104,14 +100,10 @@ func startFromFile(ctx context.Context, exe string, cf ClusterFlags, env impls.S
 			c.Close()
 			return nil, fmt.Errorf("start dkvs server %s from %s: %w", a, cf.File, err)
 		}
-		px, err := netproxy.ListenUDP("127.0.0.1:0", a, cf.Seed+int64(i))
+		px, err := c.front(p, a, cf.Seed+int64(i))
 		if err != nil {
-			p.Stop(time.Second)
-			c.Close()
 			return nil, err
 		}
-		c.procs = append(c.procs, p)
-		c.proxies = append(c.proxies, px)
 		c.route[a] = px.Addr()
 	}
 	if err := os.WriteFile(filepath.Join(env.Dir, ServersFile), b, 0o600); err != nil {
@@ -227,6 +219,21 @@ func (c *cluster) Nodes() []impls.Node {
 		out = append(out, n)
 	}
 	return out
+}
+
+// front puts a UDP proxy (seeded with seed) in front of server p at addr
+// and adds both to the cluster. If the proxy cannot listen, p is stopped
+// and the whole cluster closed.
+func (c *cluster) front(p *proc.Process, addr netip.AddrPort, seed int64) (*netproxy.UDP, error) {
+	px, err := netproxy.ListenUDP("127.0.0.1:0", addr, seed)
+	if err != nil {
+		p.Stop(time.Second)
+		c.Close()
+		return nil, err
+	}
+	c.procs = append(c.procs, p)
+	c.proxies = append(c.proxies, px)
+	return px, nil
 }
 
 // Close stops the servers and the proxies.
