@@ -280,12 +280,18 @@ func retry(ctx context.Context, p *peer, r *request) (response, error) {
 			}
 			return response{}, fmt.Errorf("gave up on %s (%v): %w", p.addr, last, ctx.Err())
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		backoff = min(2*backoff, retryMax)
+		backoff = retryPause(ctx, backoff)
 	}
+}
+
+// retryPause waits backoff before a retry, or until ctx ends, and returns
+// the next backoff (doubled, at most retryMax).
+func retryPause(ctx context.Context, backoff time.Duration) time.Duration {
+	t := time.NewTimer(backoff)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+	case <-t.C:
+	}
+	return min(2*backoff, retryMax)
 }

@@ -112,13 +112,7 @@ func (g *group) do(ctx context.Context, r *request, anyReplica bool) (response, 
 			continue // straight to the named leader, unless replicas keep pointing at each other
 		}
 		hops = 0
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		backoff = min(2*backoff, retryMax)
+		backoff = retryPause(ctx, backoff)
 	}
 }
 
