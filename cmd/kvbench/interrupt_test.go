@@ -45,14 +45,7 @@ func TestInterruptExits130(t *testing.T) {
 	if !strings.Contains(stdout, "[OVERALL], Interrupted, true") {
 		t.Errorf("summary not marked interrupted:\n%s", stdout)
 	}
-	dirs, _ := filepath.Glob(filepath.Join(out, "*-run-memkv"))
-	if len(dirs) != 1 {
-		t.Fatalf("run dirs %v", dirs)
-	}
-	r, err := results.ReadRun(dirs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, r := onlyRun(t, out, "run-memkv")
 	if !r.Interrupted || r.Seconds > 30 {
 		t.Errorf("run.json: interrupted %v after %.1fs", r.Interrupted, r.Seconds)
 	}
@@ -127,14 +120,7 @@ func TestRunJSONRecordsConfigAndLoad(t *testing.T) {
 		"--ops", "400", "--records", "50", "-p", "fieldlength=10", "--seed", "3", "--out", out, "-q"); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	dirs, _ := filepath.Glob(filepath.Join(out, "*-run-memkv"))
-	if len(dirs) != 1 {
-		t.Fatalf("run dirs %v", dirs)
-	}
-	r, err := results.ReadRun(dirs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, r := onlyRun(t, out, "run-memkv")
 	c := r.Config
 	if c == nil || c.Impl != "memkv" || strings.Join(c.ImplFlags, " ") != "--fsync never" || c.Ops != 400 ||
 		c.RecordCount != 50 || c.ValueSize != 100 || c.KeyDistribution != "zipfian" || c.Seed != 3 || c.Kvbench == "" ||
@@ -145,7 +131,7 @@ func TestRunJSONRecordsConfigAndLoad(t *testing.T) {
 		t.Errorf("load %+v", l)
 	}
 	for _, name := range []string{results.RunFile, results.HlogFile} {
-		st, err := os.Stat(filepath.Join(dirs[0], name))
+		st, err := os.Stat(filepath.Join(dir, name))
 		if err != nil || st.Mode().Perm() != 0o644 {
 			t.Errorf("%s: %v mode %v, want 0644", name, err, st.Mode().Perm())
 		}
@@ -163,14 +149,7 @@ func TestFuzzRunJSONRecordsFaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	dirs, _ := filepath.Glob(filepath.Join(out, "*-fuzz-memkv"))
-	if len(dirs) != 1 {
-		t.Fatalf("run dirs %v", dirs)
-	}
-	r, err := results.ReadRun(dirs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, r := onlyRun(t, out, "fuzz-memkv")
 	c := r.Config
 	if c == nil || c.Command != "fuzz" || c.Ops != 100 || c.ValueSize != 8 || c.KeyDistribution != "conflict" ||
 		c.Faults == nil || c.Faults.String() != "crash every 300ms for 100ms" || r.Load == nil {

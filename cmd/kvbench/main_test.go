@@ -100,18 +100,11 @@ func TestRunWritesResultsAndYCSBSummary(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", line, stdout)
 		}
 	}
-	dirs, _ := filepath.Glob(filepath.Join(out, "*-run-memkv"))
-	if len(dirs) != 1 {
-		t.Fatalf("want one run dir, got %v", dirs)
-	}
-	r, err := results.ReadRun(dirs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, r := onlyRun(t, out, "run-memkv")
 	if r.Overall.Ops != 3000 || r.Overall.Errors != 0 || r.Seed != 5 || r.Clients != 2 || r.Window != 2 {
 		t.Errorf("run.json: ops %d errors %d seed %d -n %d -w %d", r.Overall.Ops, r.Overall.Errors, r.Seed, r.Clients, r.Window)
 	}
-	ivs, err := results.ReadHlog(dirs[0])
+	ivs, err := results.ReadHlog(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,4 +165,19 @@ func TestFuzzVerdicts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// onlyRun returns the one run directory under out whose name ends in
+// -suffix ("run-memkv", "fuzz-memkv") and its run.json.
+func onlyRun(t *testing.T, out, suffix string) (string, *results.Run) {
+	t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join(out, "*-"+suffix))
+	if len(dirs) != 1 {
+		t.Fatalf("want one %s run dir, got %v", suffix, dirs)
+	}
+	r, err := results.ReadRun(dirs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dirs[0], r
 }
