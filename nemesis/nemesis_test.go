@@ -184,16 +184,7 @@ func TestRunFaultsANodeListTogether(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { n.Run(ctx); close(done) }()
-	select {
-	case <-n.Enough():
-	case <-time.After(10 * time.Second):
-		t.Fatal("2 faults did not happen within 10 s")
-	}
-	cancel()
-	<-done
+	runUntilEnough(t, n)
 	ws := n.Windows()
 	for i, w := range ws {
 		if w.Process != "p1/r3,p2/r2" || w.Error != "" {
@@ -218,16 +209,7 @@ func TestRunRecordsWindows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { n.Run(ctx); close(done) }()
-	select {
-	case <-n.Enough():
-	case <-time.After(10 * time.Second):
-		t.Fatal("4 faults did not happen within 10 s")
-	}
-	cancel()
-	<-done
+	runUntilEnough(t, n)
 	ws := n.Windows()
 	if len(ws) < 4 {
 		t.Fatalf("%d windows", len(ws))
@@ -255,5 +237,20 @@ func TestRunRecordsWindows(t *testing.T) {
 	c.mu.Unlock()
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("proxy calls\n got %v\nwant %v", got, want)
+	}
+}
+
+// runUntilEnough runs n until it has injected its MinFaults (failing the
+// test if that takes over 10 s), then stops it and waits for it to heal.
+func runUntilEnough(t *testing.T, n *Nemesis) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { n.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-n.Enough():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the faults asked for did not happen within 10 s")
 	}
 }
