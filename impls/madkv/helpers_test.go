@@ -3,12 +3,14 @@ package madkv
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,3 +146,20 @@ func scan(a, b string) impls.Request { return impls.Request{Kind: impls.Scan, Ke
 
 // syncWriter collects a started process's output while the test reads it.
 type syncWriter = kvbenchtest.Buffer
+
+// noteFreshPut files the outcome of a PUT of v to k, a key never written
+// before: acknowledged (in acked; it must say the key was absent), unknown
+// (counted), or wrong (a definite error or a key found present). The
+// caller holds whatever guards acked and wrong.
+func noteFreshPut(k, v string, r impls.Response, err error, acked map[string]string, wrong *[]string, unknown *atomic.Int64) {
+	switch {
+	case err == nil && r.Found != impls.Absent:
+		*wrong = append(*wrong, fmt.Sprintf("PUT %s (fresh key) replied %v", k, r.Found))
+	case err == nil:
+		acked[k] = v
+	case impls.IsUnknown(err):
+		unknown.Add(1)
+	default:
+		*wrong = append(*wrong, fmt.Sprintf("PUT %s: definite error %v", k, err))
+	}
+}

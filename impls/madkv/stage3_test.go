@@ -174,16 +174,7 @@ func TestStage3LeaderCrash(t *testing.T) {
 				r, err := cl.Do(opCtx, put(k, v))
 				cancel()
 				mu.Lock()
-				switch {
-				case err == nil && r.Found != impls.Absent:
-					wrong = append(wrong, fmt.Sprintf("PUT %s (fresh key) replied %v", k, r.Found))
-				case err == nil:
-					acked[k] = v
-				case impls.IsUnknown(err):
-					unknown.Add(1)
-				default:
-					wrong = append(wrong, fmt.Sprintf("PUT %s: definite error %v", k, err))
-				}
+				noteFreshPut(k, v, r, err, acked, &wrong, &unknown)
 				mu.Unlock()
 			}
 		})
