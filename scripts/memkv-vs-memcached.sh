@@ -57,9 +57,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not ready" >&2; return 1; }
-load1() { local a; read -r a _ < /proc/loadavg; echo "$a"; }
+. scripts/lib.sh   # free_port, wait_port, load1 (the working directory is the repository's root)
 ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # stat PORT NAME: one counter from `stats` (0 when absent).
 stat() {
