@@ -261,7 +261,7 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 	}
 	prev, mine := t.last, make(chan struct{})
 	epoch, err := t.publish(&st, &t.doWait, off, d)
-	if errors.Is(err, errUnpublished) {
+	if claimedUnpublished(err) {
 		// Claimed, not published: it may be yet, if the ring is repaired.
 		t.last = mine
 		<-t.lock
@@ -284,8 +284,11 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 	if err := t.await(&st, &t.doWait, off); err != nil {
 		return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
 	}
-	res := t.take(slot, off)
+	res, err := t.take(slot, off)
 	close(mine)
+	if err != nil {
+		return impls.Response{}, err
+	}
 	return responseOf(res, d, off)
 }
 
@@ -317,19 +320,29 @@ func descOf(req impls.Request) (Desc, error) {
 
 // publish marks d's status slot at off and publishes d on the ring, under
 // the cluster's producer lock, waiting per p. It returns the server epoch read just after
-// (see abandoned) and, on failure, an error wrapping errUnpublished if the
-// entry was claimed but could not be published (the outcome is unknown),
-// any other if nothing was submitted.
+// (see abandoned) and, on failure, an error for which claimedUnpublished
+// holds if the entry may have been claimed but not published (the outcome
+// is unknown), any other if nothing was submitted.
 func (t *thread) publish(st *stopper, p *waitPolicy, off int, d Desc) (uint32, error) {
-	t.r.markSlot(off, d)
+	if err := t.r.markSlot(off, d); err != nil {
+		return 0, err
+	}
 	if err := t.ring.lock(*st); err != nil {
 		return 0, err
 	}
-	err := t.r.produce(st, d, p)
+	epoch, err := t.produceLocked(st, p, d)
 	t.ring.unlock()
-	if err != nil && !errors.Is(err, errUnpublished) {
+	if err != nil && !claimedUnpublished(err) {
 		return 0, err
 	}
+	return epoch, err
+}
+
+// produceLocked is produce under the producer lock, and the epoch read
+// after it; a fault on the mapping is errFaultSubmit.
+func (t *thread) produceLocked(st *stopper, p *waitPolicy, d Desc) (epoch uint32, err error) {
+	defer catchFault(onFault(), &err, errFaultSubmit)
+	err = t.r.produce(st, d, p)
 	return load(t.r.word(offEpoch)), err
 }
 
@@ -338,18 +351,33 @@ func (t *thread) publish(st *stopper, p *waitPolicy, off int, d Desc) (uint32, e
 // await take st by pointer: a stopper converted to the canceller
 // interface would be allocated on every call.)
 func (t *thread) await(st *stopper, p *waitPolicy, off int) error {
-	if ok, err := t.r.spinReady(st, off, p); err != nil || ok {
+	if ok, err := t.spinReady(st, p, off); err != nil || ok {
 		return err
 	}
 	return t.park(*st, off)
 }
 
-// take copies the answer out of the slot at off and frees the slot.
-func (t *thread) take(slot, off int) Desc {
-	res := t.r.readDesc(off)
-	store(t.r.ready(off), 0)
+// spinReady is region.spinReady; a fault on the mapping is errClientFault.
+func (t *thread) spinReady(st *stopper, p *waitPolicy, off int) (ok bool, err error) {
+	defer catchFault(onFault(), &err, errClientFault)
+	return t.r.spinReady(st, off, p)
+}
+
+// take copies the answer out of the slot at off and frees the slot. If the
+// access faults the answer is lost (errFaultAnswer); the slot is free all
+// the same, as the server answered it already.
+func (t *thread) take(slot, off int) (Desc, error) {
+	res, err := t.r.readAnswer(off)
 	t.free <- slot
-	return res
+	return res, err
+}
+
+// readAnswer copies the answer out of the slot at off and clears ready.
+func (r *region) readAnswer(off int) (res Desc, err error) {
+	defer catchFault(onFault(), &err, errFaultAnswer)
+	res = r.readDesc(off)
+	store(r.ready(off), 0)
+	return res, nil
 }
 
 // responseOf is the response to d that the answer res in the slot at off
@@ -395,10 +423,13 @@ const (
 
 // markSlot writes the marks for request d into its status slot at off and
 // clears ready. The slot is the caller's (no answer for it is pending); the
-// plain stores are published by produce's atomic store of p_tail.
-func (r *region) markSlot(off int, d Desc) {
+// plain stores are published by produce's atomic store of p_tail. A fault
+// on the mapping is errClientFault (nothing was submitted).
+func (r *region) markSlot(off int, d Desc) (err error) {
+	defer catchFault(onFault(), &err, errClientFault)
 	r.writePayload(off, Desc{Type: markType, Key: ^d.Key, Value: d.Value, ResOff: markResOff})
 	store(r.ready(off), 0)
+	return nil
 }
 
 // echoMatches reports whether the answer res read from the slot at off can
@@ -436,9 +467,9 @@ func waitChan(st stopper, ch <-chan struct{}) error {
 // park hands the wait for the slot at off to the cluster's poller and
 // blocks until the answer is there or st stops.
 func (t *thread) park(st stopper, off int) error {
-	reg := t.poller.register(off)
+	reg, err := t.poller.register(off)
 	if reg == nil {
-		return nil
+		return err
 	}
 	select {
 	case <-reg.done:
@@ -516,13 +547,15 @@ func (t *thread) acquire(st stopper) (int, error) {
 func (t *thread) reclaim() bool {
 	t.qmu.Lock()
 	defer t.qmu.Unlock()
-	drained := load(t.r.word(offDrained))
+	drained, ok := tryLoad(t.r.word(offDrained))
+	if !ok {
+		return false // the file is truncated
+	}
 	freed := false
 	q := t.quarantine[:0]
 	for _, a := range t.quarantine {
 		rd := t.r.ready(t.base + a.slot*DescSize)
-		if v := load(rd); v == 1 || drained > a.epoch {
-			store(rd, 0)
+		if v, ok := tryLoad(rd); ok && (v == 1 || drained > a.epoch) && tryStore(rd, 0) {
 			t.free <- a.slot
 			freed = true
 			continue

@@ -72,6 +72,16 @@
 // wait for the file to be whole again and map it afresh. The hostile-writer
 // tests (hostile_test.go) drive the real server process through these.
 //
+// The client survives the same (fault.go): every access of its to the
+// mapping runs with faults turned into panics and recovered, so a truncated
+// file makes the call under way return an error (errClientFault; an
+// unknown outcome once the request may have been claimed, its slot then
+// quarantined) instead of killing the process with SIGBUS; the poller,
+// reclaim and the readiness probes read through tryLoad. A server that maps
+// a regrown (zeroed) file continues the epoch from its own, so quarantined
+// slots are reclaimed and the client serves on
+// (TestProbeClientTruncatedFile).
+//
 // # Crash and restart
 //
 // The table lives in server memory: a crash loses it (Impl().Claims says

@@ -173,7 +173,10 @@ var errNotReady = errors.New("shm server has not mapped the file yet")
 // start or restart) is ready when the epoch exceeds the last one accepted.
 // This needs no file or byte outside the region's padding.
 func (c *cluster) ready(context.Context) error {
-	e := load(c.r.word(offEpoch))
+	e, ok := tryLoad(c.r.word(offEpoch))
+	if !ok {
+		return fmt.Errorf("%w: %w", errNotReady, errClientFault)
+	}
 	if s := c.seen.Load(); e <= s {
 		return fmt.Errorf("%w (epoch %d)", errNotReady, e)
 	}

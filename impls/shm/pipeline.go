@@ -68,7 +68,7 @@ func (t *thread) submit(st *stopper, p *waitPolicy, slot int, d Desc) (sentReq, 
 	off := t.base + slot*DescSize
 	d.ResOff = int32(off)
 	epoch, err := t.publish(st, p, off, d)
-	if errors.Is(err, errUnpublished) {
+	if claimedUnpublished(err) {
 		return sentReq{}, t.quarantineSlot(slot, epoch, err)
 	} else if err != nil {
 		t.free <- slot
@@ -83,7 +83,11 @@ func (t *thread) collect(st *stopper, p *waitPolicy, r sentReq) (impls.Response,
 	if err := t.await(st, p, r.off); err != nil {
 		return impls.Response{}, t.quarantineSlot(r.slot, r.epoch, err)
 	}
-	return responseOf(t.take(r.slot, r.off), r.d, r.off)
+	res, err := t.take(r.slot, r.off)
+	if err != nil {
+		return impls.Response{}, err
+	}
+	return responseOf(res, r.d, r.off)
 }
 
 // Recv waits for the answer to the oldest request Send submitted (see

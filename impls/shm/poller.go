@@ -45,8 +45,9 @@ func newPoller(r *region, wait *waitPolicy) *poller {
 }
 
 // register adds a wait for the slot at off. It returns nil if the answer is
-// already there.
-func (p *poller) register(off int) *pollReg {
+// already there, or, with errClientFault, if the slot cannot be read (the
+// file was truncated).
+func (p *poller) register(off int) (*pollReg, error) {
 	reg := &pollReg{off: off, done: make(chan struct{})}
 	p.mu.Lock()
 	p.regs = append(p.regs, reg)
@@ -67,11 +68,43 @@ func (p *poller) register(off int) *pollReg {
 	// Marked after the registration is visible: a server that swaps the mark
 	// away wakes the poller, which then finds the registration. If the
 	// answer came first, the caller takes it itself.
-	rd := p.r.ready(off)
-	if !atomic.CompareAndSwapUint32(rd, 0, readyParked) && load(rd) == 1 && p.cancel(reg) {
-		return nil
+	switch p.r.markParked(off) {
+	case markFaulted:
+		if p.cancel(reg) {
+			return nil, errClientFault
+		}
+		return nil, nil // completed meanwhile (the file grew back)
+	case markAnswered:
+		if p.cancel(reg) {
+			return nil, nil
+		}
 	}
-	return reg
+	return reg, nil
+}
+
+// What markParked found.
+const (
+	markDone = iota
+	markAnswered
+	markFaulted
+)
+
+// markParked marks the slot at off as watched by the poller (ready 0 ->
+// readyParked); it returns markAnswered if the answer is there instead,
+// markFaulted if the access faulted.
+func (r *region) markParked(off int) (res int) {
+	var err error
+	defer func() {
+		if err != nil {
+			res = markFaulted
+		}
+	}()
+	defer catchFault(onFault(), &err, errClientFault)
+	rd := r.ready(off)
+	if !atomic.CompareAndSwapUint32(rd, 0, readyParked) && load(rd) == 1 {
+		return markAnswered
+	}
+	return markDone
 }
 
 // idle waits until no poll goroutine runs; call it when no Do is under way
@@ -101,7 +134,7 @@ func (p *poller) scan() (int, bool) {
 	defer p.mu.Unlock()
 	keep := p.regs[:0]
 	for _, reg := range p.regs {
-		if load(p.r.ready(reg.off)) == 1 {
+		if v, ok := tryLoad(p.r.ready(reg.off)); ok && v == 1 {
 			close(reg.done)
 			continue
 		}
@@ -143,7 +176,13 @@ func (p *poller) loop() {
 		if !p.pending() {
 			return
 		}
-		w := load(wake)
+		w, ok := tryLoad(wake)
+		if !ok {
+			// The file is truncated: the callers give up (ctx, Close)
+			// or it grows back.
+			sleep(b.grow())
+			continue
+		}
 		n, done := p.scan()
 		if n == 0 {
 			return

@@ -200,6 +200,12 @@ func (s *server) start() {
 	r := s.r
 	r.repair()
 	store(r.word(offAwake), uint32(len(s.gates))) // a dead server's count is stale
+	// A file that grew back after a truncation is zeroed: its epoch word
+	// would start again from 0, below epochs clients read before (see
+	// thread.reclaim). Epochs go on from this server's own.
+	if e := load(r.word(offEpoch)); e < s.epoch {
+		atomic.CompareAndSwapUint32(r.word(offEpoch), e, s.epoch)
+	}
 	s.epoch = atomic.AddUint32(r.word(offEpoch), 1)
 	pt, ct := load(r.pTail()), load(r.cTail())
 	s.tail.Store(ct)

@@ -146,9 +146,10 @@ const probeResend = time.Second
 // killed, so only a process alive now can have answered: the started server,
 // mapping this file, which kvbench created after every other process had
 // opened theirs. Clients never use the probe slot.
-func (c *cluster) probe(ctx context.Context) error {
+func (c *cluster) probe(ctx context.Context) (err error) {
 	c.prober.mu.Lock()
 	defer c.prober.mu.Unlock()
+	defer catchFault(onFault(), &err, fmt.Errorf("%w: %w", errNotReady, errClientFault))
 	rd := c.r.ready(c.probeOff)
 	if c.prober.pending && load(rd) == 1 {
 		store(rd, 0)
