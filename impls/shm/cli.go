@@ -128,7 +128,7 @@ func attach(path string, id, w int) (*cluster, impls.Client, error) {
 	}
 	c := &cluster{r: r, wait: defaultWait(), closing: make(chan struct{})}
 	c.poller = newPoller(r, &c.wait)
-	t := newThread(r, c.wait, c.poller, newRingLock(), id, 1, w)
+	t := newThread(r, c.wait, c.poller, newRingLock(1), id, 1, w)
 	// An answer left in a slot by a previous process of this id, or the
 	// mark of its poller, is no answer to anything of ours.
 	for s := range w {

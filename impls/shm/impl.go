@@ -149,7 +149,7 @@ func newClusterExtra(path string, n, w, extra int, wait waitPolicy) (*cluster, e
 	c := &cluster{r: r, path: path, wait: wait, closing: make(chan struct{})}
 	pl := newPoller(r, &c.wait)
 	c.poller = pl
-	ring := newRingLock()
+	ring := newRingLock(n)
 	for id := range n {
 		c.threads = append(c.threads, newThread(r, wait, pl, ring, id, n, w))
 	}

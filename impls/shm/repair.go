@@ -106,7 +106,8 @@ func (s *server) fix(remap bool, gen uint64) {
 
 // repairIndices makes the consumer indices consistent (every thread is out
 // of its step). If the shared c_tail and c_head are in order with the
-// producers' indices, with at most one claim per thread between them, they
+// producers' indices, with at most one claim (of at most serverBatch
+// entries) per thread between them, they
 // are kept (the owner may have reinitialized the ring): c_head = c_tail
 // hands back the entries that threads claimed and left without releasing
 // them. Otherwise something else wrote them, and the server's own copy of
@@ -120,7 +121,7 @@ func (s *server) repairIndices(waiting *bool) bool {
 	r := s.r
 	ct, ch, pt, ph := load(r.cTail()), load(r.cHead()), load(r.pTail()), load(r.pHead())
 	base := ct
-	trusted := ordered(ct, ch, pt, ph) && dist(ct, ch) <= uint32(len(s.gates))
+	trusted := ordered(ct, ch, pt, ph) && dist(ct, ch) <= uint32(len(s.gates))*serverBatch
 	if !trusted {
 		base = s.tail.Load()
 	}

@@ -147,7 +147,14 @@ type consumer struct {
 	// release is how a thread waits for its turn to release (see
 	// releaseWait); nil means wait.
 	release *waitPolicy
+	// batch is the most entries one claim takes (see consumeBatch); every
+	// consumer of the ring must use the same (0 means 1).
+	batch uint32
 }
+
+// maxBehind is the most entries c_tail may lag behind a claim: every other
+// thread holds at most one claim of at most batch entries.
+func (c *consumer) maxBehind() uint32 { return c.threads * max(c.batch, 1) }
 
 // releaseWait is p for awaitRelease: yield at once, no spinning phase. The
 // thread it waits for is a few instructions from its release, so when that
@@ -182,19 +189,36 @@ func dist(a, b uint32) uint32 { return (b + RingSize - a) % RingSize }
 // garbage or waiting forever. While the ring is empty or it waits for its
 // turn it backs off per c.wait and looks at c.quit now and then.
 func (r *region) consume(c consumer) (d Desc, ordinal uint64, res consumeResult) {
+	var buf [1]Desc
+	c.batch = 1
+	_, ordinal, res = r.consumeBatch(c, buf[:])
+	return buf[0], ordinal, res
+}
+
+// consumeBatch is consume taking up to len(buf) (at most c.batch) entries
+// with one claim: a CAS of c_head past all of them, one copy, one wait for
+// the turn to release and one store of c_tail. It returns how many it took
+// into buf, the ordinal of the first, and how it ended. Claiming what is
+// queued at once, where the course's server claims one entry at a time,
+// spares a deep window's requests a CAS, a release turn (whose wait for a
+// descheduled sibling is where two server threads sharing two cores with
+// the client yielded most) and a c_tail store each; the spec's protocol is
+// the case of one entry, and producers look only at c_tail.
+func (r *region) consumeBatch(c consumer, buf []Desc) (n int, ordinal uint64, res consumeResult) {
 	cHead, cTail, pTail, pHead := r.cHead(), r.cTail(), r.pTail(), r.pHead()
+	limit := uint32(min(len(buf), int(max(c.batch, 1))))
 	b := backoff{p: c.wait}
 	for {
 		ct := load(cTail)
 		h := load(cHead)
 		pt := load(pTail)
 		if !ordered(ct, h, pt, load(pHead)) {
-			return Desc{}, 0, corrupt
+			return 0, 0, corrupt
 		}
 		if h == pt {
 			if b.step() {
 				if c.quit() {
-					return Desc{}, 0, halted
+					return 0, 0, halted
 				}
 				if b.parking() {
 					awake := r.word(offAwake)
@@ -205,30 +229,35 @@ func (r *region) consume(c consumer) (d Desc, ordinal uint64, res consumeResult)
 			}
 			continue
 		}
-		if !atomic.CompareAndSwapUint32(cHead, h, next(h)) {
+		k := min(dist(h, pt), limit)
+		end := (h + k) % RingSize
+		if !atomic.CompareAndSwapUint32(cHead, h, end) {
 			continue
 		}
-		if next(h) != pt && b.phase == 2 {
+		if end != pt && b.phase == 2 {
 			// Back from a park with more work queued: wake a parked
 			// sibling, which a C client never does.
 			wakeWaiters(pTail, r.word(offPTailWaiters))
 		}
-		d = r.readDesc(bufOff(h))
-		if res := r.awaitRelease(h, c); res != consumed {
-			return Desc{}, 0, res
+		for i := range k {
+			buf[i] = r.readDesc(bufOff(h + i))
 		}
-		ordinal = c.released.Add(1) - 1
+		if res := r.awaitRelease(h, c); res != consumed {
+			return 0, 0, res
+		}
+		ordinal = c.released.Add(uint64(k)) - uint64(k)
 		// The copy first: the next thread's store (after it sees c_tail
 		// reach its claim) then always lands after ours.
-		c.tail.Store(next(h))
-		store(cTail, next(h))
+		c.tail.Store(end)
+		store(cTail, end)
 		wakeWaiters(cTail, r.word(offCTailWaiters))
-		return d, ordinal, consumed
+		return int(k), ordinal, consumed
 	}
 }
 
 // awaitRelease waits until c_tail == h, the consumer's turn to release its
-// claim h. c_tail must stay in range and at most threads-1 entries behind h.
+// claim from h. c_tail must stay in range and less than c.maxBehind()
+// entries behind h.
 func (r *region) awaitRelease(h uint32, c consumer) consumeResult {
 	cTail := r.cTail()
 	b := backoff{p: c.wait}
@@ -240,7 +269,7 @@ func (r *region) awaitRelease(h uint32, c consumer) consumeResult {
 		if v == h {
 			return consumed
 		}
-		if v >= RingSize || dist(v, h) >= c.threads {
+		if v >= RingSize || dist(v, h) >= c.maxBehind() {
 			return corrupt
 		}
 		if b.step() {

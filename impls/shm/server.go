@@ -188,6 +188,7 @@ type gate struct {
 	sync.Mutex
 	served uint64 // requests this thread answered (written under the lock)
 	_      [64 - 16]byte
+	buf    [serverBatch]Desc // the thread's claimed descriptors
 }
 
 // start repairs the consumer indices, takes the next epoch and notes the
@@ -257,19 +258,26 @@ func (s *server) step(i int) (res consumeResult) {
 			res = faulted
 		}
 	}()
-	d, ord, res := s.r.consume(consumer{quit: s.quit, threads: uint32(len(s.gates)), wait: &s.o.wait,
-		released: &s.released, tail: &s.tail, release: &s.release})
+	buf := g.buf[:]
+	n, ord, res := s.r.consumeBatch(consumer{quit: s.quit, threads: uint32(len(s.gates)), wait: &s.o.wait,
+		released: &s.released, tail: &s.tail, release: &s.release, batch: serverBatch}, buf)
 	if res != consumed {
 		return res
 	}
-	if s.handle(d) {
-		g.served++
-	}
-	if ord < s.initial && s.pending.Add(-1) == 0 {
-		store(s.r.word(offDrained), s.epoch)
+	for i, d := range buf[:n] {
+		if s.handle(d) {
+			g.served++
+		}
+		if ord+uint64(i) < s.initial && s.pending.Add(-1) == 0 {
+			store(s.r.word(offDrained), s.epoch)
+		}
 	}
 	return consumed
 }
+
+// serverBatch is the most ring entries a server thread claims at once
+// (see consumeBatch).
+const serverBatch = 16
 
 // quit tells a waiting consume to give up: the server stops, or a fix
 // wants the gates.
