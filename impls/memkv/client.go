@@ -65,11 +65,17 @@ type Client struct {
 	// counts those of them written by Recv itself (guarded by mu).
 	sent   fifo.Queue[pending]
 	inline int
+
+	// polled is the request Begin sent and Finish has not answered, on
+	// connection pcn (client_poll.go); c.solo is held meanwhile.
+	polled *call
+	pcn    *clientConn
 }
 
 var _ impls.Client = (*Client)(nil)
 
 type clientConn struct {
+	id   uint64 // unique in the process (window-1 connections; see impls.Polled)
 	nc   net.Conn
 	rc   syscall.RawConn // nil when nc is not a socket
 	br   *bufio.Reader

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -115,7 +116,7 @@ func (s *soloSock) writeStaged(fd int) bool {
 		}
 	}
 	for {
-		w, err := syscall.Write(fd, s.req)
+		w, err := rawWrite(fd, s.req)
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -133,7 +134,7 @@ func (s *soloSock) writeStaged(fd int) bool {
 
 func readFD(fd int, p []byte) (int, error) {
 	for {
-		n, err := syscall.Read(fd, p)
+		n, err := rawRead(fd, p)
 		if err != syscall.EINTR {
 			return max(n, 0), err
 		}
@@ -153,6 +154,9 @@ func peekClosed(fd int) bool {
 	}
 }
 
+// connIDs numbers window-1 connections (clientConn.id).
+var connIDs atomic.Uint64
+
 // newSoloConn makes a connection over nc that its callers drive (no
 // reader goroutine yet); ok is false when nc is not a socket (then the
 // reader serves it from the start).
@@ -167,7 +171,7 @@ func newSoloConn(nc net.Conn) (cn *clientConn, ok bool) {
 	}
 	s := &soloSock{nc: nc, rc: rc}
 	s.step = s.io
-	cn = &clientConn{nc: nc, rc: rc, solo: s, br: bufio.NewReaderSize(s, 64<<10),
+	cn = &clientConn{id: connIDs.Add(1), nc: nc, rc: rc, solo: s, br: bufio.NewReaderSize(s, 64<<10),
 		out: make([]byte, 0, 1<<10), gone: make(chan struct{}), dead: make(chan struct{}), done: make(chan struct{})}
 	close(cn.dead)
 	close(cn.done) // no reader goroutine to wait for
