@@ -218,35 +218,19 @@ func Run(ctx context.Context, cfg Config, open OpenClient, streams func(worker i
 	// With -w > 1 and clients that pipeline, one goroutine per client
 	// (driver/pipeline.go); otherwise one per worker.
 	pipelined := startPipelines(runCtx, &wg, loop{cfg: cfg, epoch: epoch, start: start, period: period, stop: &stop}, workers, clients)
+	proto := loop{cfg: cfg, epoch: epoch, start: start, period: period, stop: &stop}
+	// With -w 1 and clients an event loop can drive, a few event loops
+	// (mux_linux.go) instead of a goroutine per client.
+	muxed := !pipelined && startMux(runCtx, &wg, proto, workers, clients, open)
 	for _, w := range workers {
-		if w == nil || pipelined {
+		if w == nil || pipelined || muxed {
 			continue
 		}
 		wg.Add(1)
 		go func(w *worker) {
 			defer wg.Done()
-			l := loop{cfg: cfg, w: w, epoch: epoch, start: start, period: period, stop: &stop}
-			// Only with window 1 does a client belong to one worker, so
-			// only then may the worker replace it without a lock. A client
-			// that saw an unknown outcome is dropped and reopened before the
-			// next request; while that fails (the server is down), requests
-			// fail definitely with the open error.
-			l.client = func() impls.Client {
-				if clients[w.client] == nil {
-					c, err := open(runCtx, w.client)
-					if err != nil {
-						return brokenClient{err}
-					}
-					clients[w.client] = c
-				}
-				return clients[w.client]
-			}
-			l.reopen = func() {
-				if cfg.Window == 1 && clients[w.client] != nil {
-					clients[w.client].Close()
-					clients[w.client] = nil
-				}
-			}
+			l := proto
+			l.bind(runCtx, w, clients, open)
 			l.run(runCtx)
 		}(w)
 	}
@@ -371,6 +355,31 @@ type loop struct {
 	timer        *time.Timer // sleep's, created on first use
 }
 
+// bind makes l worker w's loop, sending through clients[w.client]. Only
+// with window 1 does a client belong to one worker, so only then may the
+// worker replace it without a lock. A client that saw an unknown outcome
+// is dropped and reopened before the next request; while that fails (the
+// server is down), requests fail definitely with the open error.
+func (l *loop) bind(ctx context.Context, w *worker, clients []impls.Client, open OpenClient) {
+	l.w = w
+	l.client = func() impls.Client {
+		if clients[w.client] == nil {
+			c, err := open(ctx, w.client)
+			if err != nil {
+				return brokenClient{err}
+			}
+			clients[w.client] = c
+		}
+		return clients[w.client]
+	}
+	l.reopen = func() {
+		if l.cfg.Window == 1 && clients[w.client] != nil {
+			clients[w.client].Close()
+			clients[w.client] = nil
+		}
+	}
+}
+
 func (l *loop) run(ctx context.Context) {
 	w := l.w
 	var op workload.Op
@@ -468,6 +477,12 @@ func (l *loop) do(ctx context.Context, typ workload.OpType, req impls.Request, i
 		defer cancel()
 	}
 	resp, err := l.client().Do(opCtx, req)
+	return l.finish(ctx, typ, req, resp, err, intended, t0)
+}
+
+// finish records a request's outcome (resp, err) as do does for the
+// requests it sends: the event loops of mux_linux.go call it for theirs.
+func (l *loop) finish(ctx context.Context, typ workload.OpType, req impls.Request, resp impls.Response, err error, intended, t0 time.Time) (time.Time, error) {
 	end := l.now()
 	if err != nil && ctx.Err() != nil && !impls.IsUnknown(err) {
 		// The run is over; a request cut short by that is not a store error.

@@ -1,0 +1,342 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/workload"
+)
+
+// Event loops for window-1 clients. With -w 1 a goroutine per client parks
+// on the runtime's poller after each request and is woken for its answer;
+// at tens of clients against a fast server that park and wake cost more
+// than the request's own system calls. When every client implements
+// impls.Polled, GOMAXPROCS goroutines (at most one per client) each own a
+// share of the clients completely, as memcaslap's threads own theirs: a
+// loop sends each of its clients' requests with Begin, waits on its own
+// epoll instance for their sockets, and reads each answer with Finish. A
+// client is only ever used by its loop, one request at a time, so what
+// reaches the server and what is recorded is what a goroutine per client
+// would send and record: the same stream, quota, read-modify-write steps,
+// reopening after an unknown outcome, loop.finish for every answer.
+// Requests Begin does not start (kinds that take several round trips,
+// such as Swap, or a client that could not be reopened) go through Do,
+// synchronously, on the loop.
+//
+// epoll's data is a token: the worker's index in its loop and a
+// generation that changes with every registration, never the socket's
+// descriptor, so an event of a closed connection whose descriptor was
+// reused is never taken for another's. A connection that a client
+// replaced is registered afresh under a new generation (impls.Polled's
+// watch), and a closed socket leaves epoll by itself.
+//
+// Used only for closed-loop benchmarks: -w 1, no --rate, no per-request
+// timeout, no backoff, no Continue, and no recorded history (fuzzing and
+// --check keep a goroutine per client); muxRecord lets tests record.
+
+// muxRecord lets tests run the event loops with Config.Record;
+// muxStarted counts the loops started (for tests).
+var (
+	muxRecord  = false
+	muxStarted atomic.Int64
+)
+
+// epollET is EPOLLET as the uint32 epoll_event.events takes it.
+const epollET = 1 << 31
+
+func useMux(cfg Config, clients []impls.Client) bool {
+	if cfg.Window != 1 || len(clients) < 2 || cfg.Rate > 0 || cfg.OpTimeout > 0 || cfg.FailBackoff > 0 ||
+		cfg.Continue != nil || (cfg.Record && !muxRecord) {
+		return false
+	}
+	for _, c := range clients {
+		if _, ok := c.(impls.Polled); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// startMux starts the event loops on wg if the run is one for them (see
+// useMux) and reports whether it did; if not, the caller runs a goroutine
+// per worker.
+func startMux(ctx context.Context, wg *sync.WaitGroup, proto loop, workers []*worker, clients []impls.Client, open OpenClient) bool {
+	if !useMux(proto.cfg, clients) {
+		return false
+	}
+	loops := make([]*muxLoop, min(runtime.GOMAXPROCS(0), len(clients)))
+	for i := range loops {
+		m, err := newMuxLoop()
+		if err != nil {
+			for _, m := range loops[:i] {
+				m.f.Close()
+			}
+			return false
+		}
+		loops[i] = m
+	}
+	for i, w := range workers { // window 1: worker i sends through client i
+		if w == nil {
+			continue // more workers than ops
+		}
+		m := loops[i%len(loops)]
+		mw := &muxWorker{idx: int32(len(m.ws)), l: proto}
+		mw.l.bind(ctx, w, clients, open)
+		mw.watch = func(fd int, conn uint64) error { return m.watch(mw, fd, conn) }
+		m.ws = append(m.ws, mw)
+	}
+	muxStarted.Add(int64(len(loops)))
+	for _, m := range loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.run(ctx)
+		}()
+	}
+	return true
+}
+
+// newMuxLoop makes a loop with its epoll instance.
+func newMuxLoop() (*muxLoop, error) {
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	m := &muxLoop{epfd: fd, f: os.NewFile(uintptr(fd), "epoll")}
+	if m.rc, err = m.f.SyscallConn(); err != nil {
+		m.f.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// muxLoop is one event loop and the workers (clients) it owns.
+type muxLoop struct {
+	// epfd is the epoll instance; f is it for the runtime's poller (its
+	// Fd method would make it blocking), which closes it.
+	epfd   int
+	f      *os.File
+	rc     syscall.RawConn
+	ws     []*muxWorker
+	gen    uint32 // the last registration's generation
+	active int    // workers with a request in flight
+	events [64]syscall.EpollEvent
+}
+
+// muxWorker is one worker of a loop and the operation it is on.
+type muxWorker struct {
+	l   loop
+	idx int32
+	// tok and conn are the generation and the connection of the worker's
+	// registration in force (tok 0: none).
+	tok   uint32
+	conn  uint64
+	watch func(fd int, conn uint64) error
+
+	n       int64       // operations finished
+	busy    bool        // on an operation (op)
+	op      workload.Op // the operation
+	phase   rmwPhase
+	pending impls.Polled // the client with the request in flight, if any
+	// intended and t0 are the operation's; the request in flight (or
+	// just answered) is req of type typ, sent at sent (intended reqInt).
+	intended, t0 time.Time
+	typ          workload.OpType
+	req          impls.Request
+	reqInt, sent time.Time
+}
+
+// wait returns the events that are there, or parks the goroutine on the
+// runtime's poller until some are (the epoll instance is itself a socket
+// the runtime can wait for). A goroutine blocked in epoll_wait would hold
+// its thread in a system call, from which the runtime takes its P away
+// and hands it back on return, at more cost than the park saved.
+func (m *muxLoop) wait() (n int, err error) {
+	rerr := m.rc.Read(func(fd uintptr) bool {
+		for {
+			n, err = pollEvents(int(fd), m.events[:])
+			if err != syscall.EINTR {
+				return n > 0 || err != nil
+			}
+		}
+	})
+	if rerr != nil {
+		return 0, rerr
+	}
+	return n, err
+}
+
+func (m *muxLoop) run(ctx context.Context) {
+	defer m.f.Close()
+	// ctx ending wakes wait.
+	stop := context.AfterFunc(ctx, func() { m.f.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	for _, w := range m.ws {
+		m.drive(ctx, w)
+	}
+	for m.active > 0 {
+		if ctx.Err() != nil {
+			// Give up on every request in flight as Do would: ctx's
+			// end closes their connections, so Finish returns at once
+			// with an unknown outcome.
+			for _, w := range m.ws {
+				if w.pending != nil {
+					m.ready(ctx, w)
+				}
+			}
+			continue
+		}
+		n, err := m.wait()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue // ctx ended
+		}
+		if err != nil {
+			// Cannot happen; should it, read every answer through the
+			// runtime's poller (Finish waits for it).
+			for _, w := range m.ws {
+				if w.pending != nil {
+					m.ready(ctx, w)
+				}
+			}
+			continue
+		}
+		for _, ev := range m.events[:n] {
+			idx := int(ev.Fd)
+			if idx < 0 || idx >= len(m.ws) {
+				continue
+			}
+			if w := m.ws[idx]; w.pending != nil && uint32(ev.Pad) == w.tok {
+				// A stale edge (an earlier answer's last bytes) can wake
+				// a worker before its answer: Finish then waits for it.
+				m.ready(ctx, w)
+			}
+		}
+	}
+}
+
+// watch registers w's socket fd (connection conn) unless it is registered.
+func (m *muxLoop) watch(w *muxWorker, fd int, conn uint64) error {
+	if w.tok != 0 && conn == w.conn {
+		return nil
+	}
+	m.gen++
+	if m.gen == 0 || m.gen > 1<<31-1 {
+		m.gen = 1
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: w.idx, Pad: int32(m.gen)}
+	err := syscall.EpollCtl(m.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
+	if err == syscall.EEXIST { // the same socket, registered under an older token
+		err = syscall.EpollCtl(m.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
+	}
+	if err != nil {
+		return err
+	}
+	w.tok, w.conn = m.gen, conn
+	return nil
+}
+
+// ready collects the answer to w's request in flight and drives w on.
+func (m *muxLoop) ready(ctx context.Context, w *muxWorker) {
+	pc := w.pending
+	w.pending = nil
+	m.active--
+	resp, err := pc.Finish(ctx)
+	m.answered(ctx, w, resp, err)
+	m.drive(ctx, w)
+}
+
+// drive starts w's requests until one is in flight or w is done.
+func (m *muxLoop) drive(ctx context.Context, w *muxWorker) {
+	for w.pending == nil {
+		if !w.busy && !m.next(ctx, w) {
+			return
+		}
+		c := w.l.client()
+		if pc, ok := c.(impls.Polled); ok {
+			pending, resp, err := pc.Begin(ctx, w.req, w.watch)
+			if pending {
+				w.pending = pc
+				m.active++
+				return
+			}
+			if !errors.Is(err, impls.ErrNotPolled) {
+				m.answered(ctx, w, resp, err)
+				continue
+			}
+		}
+		resp, err := c.Do(ctx, w.req)
+		m.answered(ctx, w, resp, err)
+	}
+}
+
+// next takes w's next operation and stages its (first) request, as
+// loop.run does; false when w is done.
+func (m *muxLoop) next(ctx context.Context, w *muxWorker) bool {
+	l := &w.l
+	if l.stop.Load() || ctx.Err() != nil || (l.w.quota > 0 && w.n >= l.w.quota) || !l.w.stream.Next(&w.op) {
+		return false
+	}
+	w.t0 = l.now()
+	w.intended = w.t0
+	w.busy = true
+	if w.op.Type == workload.ReadModifyWrite {
+		w.phase = rmwRead
+		w.stage(workload.Read, impls.Request{Kind: impls.Get, Key: w.op.Req.Key}, w.intended, w.t0)
+	} else {
+		w.phase = single
+		w.stage(w.op.Type, w.op.Req, w.intended, w.t0)
+	}
+	return true
+}
+
+func (w *muxWorker) stage(typ workload.OpType, req impls.Request, intended, sent time.Time) {
+	w.typ, w.req, w.reqInt, w.sent = typ, req, intended, sent
+}
+
+// answered records the outcome of w's request and moves w on: to a
+// read-modify-write's write, or to the end of the operation (as loop.run
+// and loop.rmw do).
+func (m *muxLoop) answered(ctx context.Context, w *muxWorker, resp impls.Response, err error) {
+	l := &w.l
+	end, err := l.finish(ctx, w.typ, w.req, resp, err, w.reqInt, w.sent)
+	switch {
+	case w.phase == rmwRead && err == nil:
+		t1 := l.now()
+		w.phase = rmwPut
+		w.stage(workload.Update, w.op.Req, t1, t1)
+		return
+	case w.phase != single && err != nil:
+		l.count(workload.ReadModifyWrite, err)
+	case w.phase == rmwPut:
+		l.w.mu.Lock()
+		l.observe(workload.ReadModifyWrite, end.Sub(w.intended), end.Sub(w.t0))
+		l.w.mu.Unlock()
+	}
+	if err == nil && l.w.acker != nil {
+		l.w.acker.Ack(&w.op)
+	}
+	w.busy = false
+	w.n++
+}
+
+// pollEvents is epoll_wait(2) with a zero timeout, made without telling the
+// runtime (it never blocks; see memkv's rawRead).
+func pollEvents(epfd int, events []syscall.EpollEvent) (int, error) {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
