@@ -470,13 +470,21 @@ func (w *wal) run() {
 	defer gather.Stop()
 	backoff := retryMin
 	var spare []byte
-	dirty := false // written since the last fsync (FsyncInterval, FsyncNever)
+	dirty := false     // written since the last fsync (FsyncInterval, FsyncNever)
+	gathering := false // gather is armed: records wait for it, not for a kick
 	for {
 		stopping, retrying := false, false
+		kick := w.kick
+		if gathering {
+			kick = nil
+		}
 		select {
-		case <-w.kick:
-			if w.mode != FsyncAlways {
-				stopping = w.gather(gather)
+		case <-kick:
+		case <-gather.C:
+			gathering = false
+			select { // a kick from an Append meanwhile: its record is taken now
+			case <-w.kick:
+			default:
 			}
 		case <-tick:
 			if dirty && !w.failing.Load() {
@@ -530,6 +538,10 @@ func (w *wal) run() {
 				w.good = w.size
 				dirty = !synced
 				w.publish(pos)
+				if w.mode != FsyncAlways && !stopping {
+					gather.Reset(gatherDelay)
+					gathering = true
+				}
 			}
 			spare = data
 		default:
@@ -555,24 +567,16 @@ func (w *wal) run() {
 	}
 }
 
-// gatherDelay is how long the flusher lets records gather before it writes
-// them when no acknowledgement waits for the write (FsyncInterval,
-// FsyncNever): one write(2) and one wake-up of the flusher per delay,
-// instead of one per record that finds the buffer empty.
+// gatherDelay is how long records gather after a write before the next
+// one when no acknowledgement waits for the write (FsyncInterval,
+// FsyncNever). The first record after a quiet spell is written at once
+// (its Append kicks the flusher); the records appended within gatherDelay
+// after a write wait for the gather timer, not for a kick, so a steady
+// stream of writes costs one write(2) and one wake-up of the flusher per
+// delay, where a kick per first record after each write (then a gather)
+// cost two wake-ups (at -n 4: 0.03 futex and 0.05 epoll_pwait calls per
+// request less).
 const gatherDelay = time.Millisecond
-
-// gather waits gatherDelay for more records (not FsyncAlways); it reports
-// whether the log is being closed meanwhile.
-func (w *wal) gather(t *time.Timer) (stopping bool) {
-	t.Reset(gatherDelay)
-	select {
-	case <-t.C:
-		return false
-	case <-w.stop:
-		t.Stop()
-		return true
-	}
-}
 
 // recover retries a failed log: the file is cut back to its good prefix
 // and the pending records are written and fsynced again.

@@ -17,23 +17,29 @@ import (
 )
 
 // The event loops (--loop epoll, the default): memcached's worker threads
-// in Go. Each loop is a goroutine with its own epoll instance; the
-// listener hands it connections round-robin. A loop owns its connections'
-// non-blocking sockets, registered edge-triggered for input and output
-// once, so it never changes a registration: on input it reads once into
-// the connection's 16 KiB buffer, runs every command that has fully
-// arrived with the same interpreter as a goroutine (conn.process), and
-// sends all the replies with one write. One request and its answer cost
-// about three system calls (epoll_wait, read, write; measured 3.2 at one
-// client, memcached 3.0), where a goroutine on Go's netpoller costs about
-// five (a read that finds nothing, and the netpoller's wake-ups). A
-// connection gets maxReadsPerTurn reads, then the loop turns to the others.
+// in Go. Each loop is a goroutine with its own epoll instance; the listener
+// hands it connections, packed: the first loops take up to packConns
+// connections each before they are spread (see pickLoop: with few clients
+// one loop's batches cost less CPU than two loops' wake-ups). A loop owns
+// its connections' non-blocking sockets, registered edge-triggered for
+// input and output once, so it never changes a registration: on input it
+// reads once into the connection's 16 KiB buffer, runs every command that
+// has fully arrived with the same interpreter as a goroutine
+// (conn.process), and sends all the replies with one write. One request and
+// its answer cost about three system calls (epoll_wait, read, write;
+// measured 3.2 at one client, memcached 3.0), where a goroutine on Go's
+// netpoller costs about five (a read that finds nothing, and the
+// netpoller's wake-ups). A connection gets maxReadsPerTurn reads, then the
+// loop turns to the others.
 //
 // A loop is not locked to its OS thread: measured, locking cost futex
 // wake-ups (0.20 per request at -n 16 against 0.11 unlocked) whenever Go's
 // scheduler had to hand a P back to the one thread that may run the loop.
-// It passes through the scheduler every yieldEvery, and `kvbench serve`
-// keeps one P spare (loopProcs); see run and loopProcs for why.
+// It passes through the scheduler every yieldEvery (rarely: each pass
+// wakes an idle thread), and `kvbench serve` keeps one P spare
+// (loopProcs); see run and loopProcs for why. What else could wake a
+// thread per request is kept off the loops' path: the log's flusher wakes
+// once per gatherDelay at most (--fsync never and interval).
 //
 // Replies are sent only once the log records they depend on are durable
 // (--fsync always): the loop holds the connection's output, neither
@@ -81,8 +87,11 @@ func ParseLoopMode(s string) (LoopMode, error) {
 // turns to the others (memcached's reqs_per_event, in reads).
 const maxReadsPerTurn = 8
 
-// yieldEvery is how often a busy loop passes through Go's scheduler.
-const yieldEvery = int64(time.Millisecond)
+// yieldEvery is how often a busy loop passes through Go's scheduler: well
+// within sysmon's 10 ms (see run), and rarely, because each pass wakes an
+// idle thread to spin on the spare P (runtime.Gosched calls wakep): at 1 ms
+// that was 0.05 futex calls per request at -n 4, at 5 ms 0.01.
+const yieldEvery = int64(5 * time.Millisecond)
 
 // errWouldBlock is a loop connection's read finding no input: the loop
 // waits for the socket's next readiness event.
@@ -90,16 +99,17 @@ var errWouldBlock = errors.New("memkv: no input ready")
 
 // eventLoop is one event loop and its connections.
 type eventLoop struct {
-	srv   *Server
-	epfd  int
-	efd   int         // eventfd waking the loop: new connections, durable log, stop
-	now   int64       // the time of the commands run, read once per wake-up
-	conns []*loopConn // by file descriptor
-	held  []*loopConn // connections whose replies wait for the log
-	ready []*loopConn // connections that used up their turn with input left
-	want  atomic.Int64
-	woken atomic.Bool // an eventfd wake-up is pending
-	done  chan struct{}
+	srv    *Server
+	epfd   int
+	efd    int         // eventfd waking the loop: new connections, durable log, stop
+	now    int64       // the time of the commands run, read once per wake-up
+	conns  []*loopConn // by file descriptor
+	held   []*loopConn // connections whose replies wait for the log
+	ready  []*loopConn // connections that used up their turn with input left
+	want   atomic.Int64
+	woken  atomic.Bool  // an eventfd wake-up is pending
+	nconns atomic.Int32 // connections given to the loop and not yet let go (pickLoop)
+	done   chan struct{}
 
 	mu        sync.Mutex // guards incoming, closeReqs and stopping
 	incoming  []*loopConn
@@ -276,6 +286,37 @@ func (l *eventLoop) wakeUp() (stop bool) {
 	}
 	l.setWant()
 	return false
+}
+
+// packConns is how many connections the first loops take each before
+// pickLoop spreads them; see pickLoop.
+const packConns = 16
+
+// pickLoop chooses the loop for a new connection (and counts it there):
+// the first loop with fewer than packConns connections, else the one with
+// the fewest. A few connections thus share one loop, and the others stay
+// asleep: one loop batches more events per epoll_wait and wake-up than
+// two half as busy, and each wake-up (a context switch, on a loop or on a
+// client thread it preempts) costs more CPU than the request it serves.
+// Measured at -n 4 -w 1 (load 6-10, medians of 3): one loop 5.5 µs of
+// server CPU per request, 2.40 system calls, 0.55 context switches; two
+// loops 8.2 µs, 2.68 and 0.71 (memcached -t 2: 7.6 µs, 2.62, 0.65);
+// pipelined (-n 2 -w 16) 0.81 µs against 1.10. Beyond packConns a
+// connection each (32 and up, or 16 pipelined) two loops serve more.
+func (s *Server) pickLoop() *eventLoop {
+	best := s.loops[0]
+	for _, l := range s.loops {
+		n := l.nconns.Load()
+		if n < packConns {
+			best = l
+			break
+		}
+		if n < best.nconns.Load() {
+			best = l
+		}
+	}
+	best.nconns.Add(1)
+	return best
 }
 
 // adopt gives the loop a connection (from the accepting goroutine). It
@@ -599,6 +640,9 @@ func rawIO(trap uintptr, fd int, p []byte) (int, error) {
 
 // detach takes the connection off the loop without closing its socket.
 func (l *eventLoop) detach(lc *loopConn) {
+	if !lc.closed {
+		l.nconns.Add(-1)
+	}
 	lc.closed = true
 	if lc.fd < len(l.conns) && l.conns[lc.fd] == lc {
 		l.conns[lc.fd] = nil

@@ -139,8 +139,7 @@ type Server struct {
 	snapCtx  context.Context
 	snaps    atomic.Uint64
 
-	loops    []*eventLoop // LoopEpoll: one per GOMAXPROCS
-	nextLoop int          // round-robin, guarded by mu
+	loops []*eventLoop // LoopEpoll: one per GOMAXPROCS
 }
 
 // NewServer opens (recovering if needed) the data directory and returns a
@@ -296,8 +295,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// handOff gives an accepted (and tracked) connection to the next event
-// loop; false leaves it to a goroutine. The loop gets a duplicate of the
+// handOff gives an accepted (and tracked) connection to an event loop
+// (pickLoop); false leaves it to a goroutine. The loop gets a duplicate of the
 // socket and nc is closed, which takes the socket off Go's netpoller.
 func (s *Server) handOff(nc net.Conn) bool {
 	sc, ok := nc.(syscall.Conn)
@@ -312,10 +311,7 @@ func (s *Server) handOff(nc net.Conn) bool {
 	if rc.Control(func(f uintptr) { fd, err = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }) != nil || err != nil {
 		return false
 	}
-	s.mu.Lock()
-	l := s.loops[s.nextLoop%len(s.loops)]
-	s.nextLoop++
-	s.mu.Unlock()
+	l := s.pickLoop()
 	lc := &loopConn{l: l, fd: fd, readable: true, writable: true}
 	lc.c = s.newConn(nil)
 	lc.c.lc = lc
@@ -323,9 +319,11 @@ func (s *Server) handOff(nc net.Conn) bool {
 	switch {
 	case !s.retrack(nc, lc):
 		unix.Close(fd)
+		l.nconns.Add(-1)
 	case !l.adopt(lc):
 		unix.Close(fd)
 		s.forget(lc)
+		l.nconns.Add(-1)
 	}
 	return true
 }
