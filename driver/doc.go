@@ -10,7 +10,12 @@
 // that implement impls.Pipeliner: then one goroutine per client keeps its
 // Window workers' requests in flight with Send and Recv (pipeline.go), as
 // the course's C client thread does, and records each answer through the
-// same loop.do.
+// same loop.do; and except for closed-loop benchmarks with -w 1 over
+// clients that implement impls.Polled (memcached/memkv): then GOMAXPROCS
+// event loops each own a share of the clients and wait for their answers
+// on one epoll instance, as memcaslap's threads do (mux_linux.go), and
+// record each answer through loop.finish. Recorded, paced, timed-out and
+// fault-injected phases keep a goroutine per client.
 //
 // It knows nothing about which store it drives or what faults are injected:
 // scenarios.Bench and scenarios.Fuzz set it up, the nemesis runs beside it.
