@@ -144,13 +144,19 @@ func (b *backoff) step() bool {
 	b.n++
 	switch b.phase {
 	case 0:
-		if b.n == 1 {
+		// Without a spinning phase the clock is first read when the
+		// wait turns to yielding: most waits end within spinCheck
+		// checks, and a clock read per wait was a few percent of a
+		// pipelined client's CPU.
+		if b.n == 1 && b.p.SpinFor > 0 {
 			b.t0 = time.Now()
 		}
 		if b.n%spinCheck != 0 {
 			return false
 		}
-		if time.Since(b.t0) < b.p.SpinFor {
+		if b.p.SpinFor == 0 {
+			b.t0 = time.Now()
+		} else if time.Since(b.t0) < b.p.SpinFor {
 			return b.n%(16*spinCheck) == 0
 		}
 		b.phase = 1
