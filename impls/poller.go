@@ -39,6 +39,19 @@ type Polled interface {
 	Finish(ctx context.Context) (Response, error)
 }
 
+// BorrowedValues is an optional capability of a Polled client. After
+// BorrowValues, the Value of a Response that Finish returns may alias a
+// buffer the client reuses: it is valid only until the client's next call
+// (Begin, Finish, Do or Close), so the caller must copy it to keep it.
+// Do's answers are unaffected. The driver's event loops ask for it when
+// they keep no history: they look at no answer's value once it is timed,
+// and a Get's value then costs a copy into that buffer instead of an
+// allocation.
+type BorrowedValues interface {
+	Polled
+	BorrowValues()
+}
+
 // ErrNotPolled is Begin's answer for a request it does not start: nothing
 // was sent; use Do.
 var ErrNotPolled = errors.New("request not polled: use Do")

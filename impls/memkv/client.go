@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/internal/fifo"
@@ -70,6 +71,9 @@ type Client struct {
 	// connection pcn (client_poll.go); c.solo is held meanwhile.
 	polled *call
 	pcn    *clientConn
+	// borrow: Finish's Get values alias vbuf (impls.BorrowedValues).
+	borrow bool
+	vbuf   []byte
 }
 
 var _ impls.Client = (*Client)(nil)
@@ -138,6 +142,9 @@ type call struct {
 	value string
 	cas   uint64
 	err   error
+	// vbuf, when set, is where readValue copies a value, which then
+	// aliases it (impls.BorrowedValues); else the value is allocated.
+	vbuf *[]byte
 }
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
@@ -318,7 +325,7 @@ func (c *Client) swap(ctx context.Context, key, value string) (impls.Response, e
 }
 
 func release(cl *call) {
-	cl.value, cl.err = "", nil
+	cl.value, cl.err, cl.vbuf = "", nil, nil
 	callPool.Put(cl)
 }
 
@@ -699,7 +706,13 @@ func readValue(br *bufio.Reader, line []byte, cl *call) error {
 	if data[n] != '\r' || data[n+1] != '\n' {
 		return fmt.Errorf("%w: data block of %q not terminated", errProtocol, cl.key)
 	}
-	cl.value = string(data[:n])
+	if cl.vbuf != nil {
+		b := append((*cl.vbuf)[:0], data[:n]...)
+		*cl.vbuf = b
+		cl.value = unsafe.String(unsafe.SliceData(b), n)
+	} else {
+		cl.value = string(data[:n])
+	}
 	if n+2 <= br.Size() {
 		br.Discard(n + 2)
 	}

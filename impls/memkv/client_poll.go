@@ -18,7 +18,11 @@ import (
 // as roundTripSolo does for a whole round trip, and the ctx watch is armed,
 // so ctx ending closes the connection and ends Finish's read.
 
-var _ impls.Polled = (*Client)(nil)
+var _ impls.BorrowedValues = (*Client)(nil)
+
+// BorrowValues makes the values of the Gets that Finish answers alias a
+// buffer the client reuses (see impls.BorrowedValues).
+func (c *Client) BorrowValues() { c.borrow = true }
 
 // Begin sends a Get, Put or Delete and returns without its answer (see
 // impls.Polled); other kinds return impls.ErrNotPolled.
@@ -88,6 +92,9 @@ func (c *Client) Finish(ctx context.Context) (impls.Response, error) {
 	defer c.solo.Unlock()
 	s := cn.solo
 	s.stage(nil, false) // nothing to write: the Reads under br only read
+	if c.borrow {
+		cl.vbuf = &c.vbuf
+	}
 	err := readResponse(cn.br, cl)
 	c.busy.Store(0)
 	switch {
@@ -122,31 +129,12 @@ func (cn *clientConn) send(cl *call, value string, check bool, watch func(fd int
 		return errUnsolicited
 	}
 	cn.out = appendRequest(cn.out[:0], cl.op, cl.key, value, 0)
-	req := cn.out
-	var werr error
-	err := cn.rc.Control(func(fd uintptr) {
-		if check && peekClosed(int(fd)) {
-			s.hungUp = true
-			return
-		}
-		if werr = watch(int(fd), cn.id); werr != nil {
-			return
-		}
-		for len(req) > 0 {
-			n, err := rawWrite(int(fd), req)
-			switch {
-			case err == syscall.EINTR:
-				continue
-			case err == syscall.EAGAIN:
-				return
-			case err != nil:
-				werr = err
-				return
-			}
-			s.sent += n
-			req = req[n:]
-		}
-	})
+	// s.polledStep (made once: a closure here would be allocated per
+	// request) writes s.pout and leaves the outcome in s.pout and s.perr.
+	s.pcheck, s.pwatch, s.pid, s.pout, s.perr = check, watch, cn.id, cn.out, nil
+	err := cn.rc.Control(s.polledStep)
+	req, werr := s.pout, s.perr
+	s.pwatch, s.pout, s.perr = nil, nil, nil
 	switch {
 	case err != nil:
 		return err
@@ -164,6 +152,33 @@ func (cn *clientConn) send(cl *call, value string, check bool, watch func(fd int
 		}
 	}
 	return nil
+}
+
+// polledWrite is send's function for rc.Control: it checks for a hang-up
+// if asked, shows the socket to s.pwatch, then writes s.pout, leaving in
+// s.pout what is left and in s.perr the write's or the watch's error.
+func (s *soloSock) polledWrite(fd uintptr) {
+	if s.pcheck && peekClosed(int(fd)) {
+		s.hungUp = true
+		return
+	}
+	if s.perr = s.pwatch(int(fd), s.pid); s.perr != nil {
+		return
+	}
+	for len(s.pout) > 0 {
+		n, err := rawWrite(int(fd), s.pout)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return
+		case err != nil:
+			s.perr = err
+			return
+		}
+		s.sent += n
+		s.pout = s.pout[n:]
+	}
 }
 
 // rawRead and rawWrite are read(2) and write(2) on a non-blocking socket,

@@ -59,30 +59,39 @@ func TestClientPolledOperations(t *testing.T) {
 		{impls.Request{Kind: impls.Scan, Key: "a", End: "z"}, impls.Response{}, impls.ErrUnsupported},
 	}
 	for _, tg := range targets {
-		t.Run(tg.name, func(t *testing.T) {
-			c := dial(t, tg.addr(t), 1)
-			var conns []uint64
-			for i, s := range steps {
-				got, err := polledDo(c, context.Background(), s.req, &conns)
-				if s.wantErr != nil {
-					if !errors.Is(err, s.wantErr) || impls.IsUnknown(err) {
-						t.Errorf("step %d: err %v, want %v (definite)", i, err, s.wantErr)
+		for _, borrow := range []bool{false, true} {
+			name := tg.name
+			if borrow {
+				name += "-borrowed"
+			}
+			t.Run(name, func(t *testing.T) {
+				c := dial(t, tg.addr(t), 1)
+				if borrow {
+					c.BorrowValues() // a value is checked before the next call
+				}
+				var conns []uint64
+				for i, s := range steps {
+					got, err := polledDo(c, context.Background(), s.req, &conns)
+					if s.wantErr != nil {
+						if !errors.Is(err, s.wantErr) || impls.IsUnknown(err) {
+							t.Errorf("step %d: err %v, want %v (definite)", i, err, s.wantErr)
+						}
+						continue
 					}
-					continue
+					if err != nil {
+						t.Fatalf("step %d %v: %v", i, s.req.Kind, err)
+					}
+					if got.Found != s.want.Found || got.Value != s.want.Value {
+						t.Errorf("step %d %v %q: got %+v, want %+v", i, s.req.Kind, s.req.Key, trunc(got.Value), s.want.Found)
+					}
 				}
-				if err != nil {
-					t.Fatalf("step %d %v: %v", i, s.req.Kind, err)
+				for _, cn := range conns {
+					if cn != conns[0] {
+						t.Fatalf("connections %v, want one throughout", conns)
+					}
 				}
-				if got.Found != s.want.Found || got.Value != s.want.Value {
-					t.Errorf("step %d %v %q: got %+v, want %+v", i, s.req.Kind, s.req.Key, trunc(got.Value), s.want.Found)
-				}
-			}
-			for _, cn := range conns {
-				if cn != conns[0] {
-					t.Fatalf("connections %v, want one throughout", conns)
-				}
-			}
-		})
+			})
+		}
 	}
 }
 

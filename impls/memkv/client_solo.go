@@ -59,6 +59,15 @@ type soloSock struct {
 	p    []byte
 	n    int
 	err  error
+	// polledStep is s.polledWrite, made once, for Begin's write
+	// (client_poll.go); its arguments and results are pcheck, pwatch,
+	// pid, pout and perr.
+	polledStep func(fd uintptr)
+	pcheck     bool
+	pwatch     func(fd int, conn uint64) error
+	pid        uint64
+	pout       []byte
+	perr       error
 }
 
 // stage sets the request the next Read writes before it reads.
@@ -171,6 +180,7 @@ func newSoloConn(nc net.Conn) (cn *clientConn, ok bool) {
 	}
 	s := &soloSock{nc: nc, rc: rc}
 	s.step = s.io
+	s.polledStep = s.polledWrite
 	cn = &clientConn{id: connIDs.Add(1), nc: nc, rc: rc, solo: s, br: bufio.NewReaderSize(s, 64<<10),
 		out: make([]byte, 0, 1<<10), gone: make(chan struct{}), dead: make(chan struct{}), done: make(chan struct{})}
 	close(cn.dead)
