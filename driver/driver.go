@@ -241,6 +241,7 @@ func Run(ctx context.Context, cfg Config, open OpenClient, streams func(worker i
 	tick := time.NewTicker(cfg.Interval)
 	defer tick.Stop()
 	last := time.Duration(0)
+	var sc mergeScratch
 	for running := true; running; {
 		select {
 		case <-finished:
@@ -248,7 +249,7 @@ func Run(ctx context.Context, cfg Config, open OpenClient, streams func(worker i
 		case <-tick.C:
 		}
 		now := time.Since(start)
-		if err := merge(res, strs, cfg, epoch, start, last, now); err != nil {
+		if err := merge(res, strs, &sc, cfg, epoch, start, last, now); err != nil {
 			stop.Store(true)
 			<-finished
 			return nil, err
@@ -267,10 +268,44 @@ func Run(ctx context.Context, cfg Config, open OpenClient, streams func(worker i
 	return res, nil
 }
 
+// mergeScratch holds merge's histograms from one interval to the next
+// (allocated on first use, reset after each), so that merging allocates
+// nothing per interval.
+type mergeScratch struct {
+	interval, raw [workload.NumOpTypes]*hdr.Histogram
+	all           *hdr.Histogram
+}
+
+// hist returns *h, allocated if need be.
+func (sc *mergeScratch) hist(h **hdr.Histogram) *hdr.Histogram {
+	if *h == nil {
+		*h = results.NewHistogram()
+	}
+	return *h
+}
+
+// reset empties what merge filled.
+func (sc *mergeScratch) reset() {
+	for _, h := range sc.interval {
+		if h != nil && h.TotalCount() > 0 {
+			h.Reset()
+		}
+	}
+	for _, h := range sc.raw {
+		if h != nil && h.TotalCount() > 0 {
+			h.Reset()
+		}
+	}
+	if sc.all != nil && sc.all.TotalCount() > 0 {
+		sc.all.Reset()
+	}
+}
+
 // merge swaps every stripe's interval histograms out, logs them per op type
-// and adds them to the totals.
-func merge(res *Result, strs []*stripe, cfg Config, epoch, start time.Time, from, to time.Duration) error {
-	interval, raw := newHists(), newHists()
+// and adds them to the totals. sc is its scratch space.
+func merge(res *Result, strs []*stripe, sc *mergeScratch, cfg Config, epoch, start time.Time, from, to time.Duration) error {
+	defer sc.reset()
+	var interval, raw [workload.NumOpTypes]*hdr.Histogram
 	var done, errs int64
 	for _, w := range strs {
 		w.mu.Lock()
@@ -287,21 +322,23 @@ func merge(res *Result, strs []*stripe, cfg Config, epoch, start time.Time, from
 		done += w.done
 		w.mu.Unlock()
 		for k := range w.spareHist {
-			if h := w.spareHist[k]; h != nil {
+			if h := w.spareHist[k]; h != nil && h.TotalCount() > 0 {
+				interval[k] = sc.hist(&sc.interval[k])
 				interval[k].Merge(h)
 				h.Reset()
 			}
-			if h := w.spareRaw[k]; h != nil {
+			if h := w.spareRaw[k]; h != nil && h.TotalCount() > 0 {
+				raw[k] = sc.hist(&sc.raw[k])
 				raw[k].Merge(h)
 				h.Reset()
 			}
 		}
 	}
 	var ops int64
-	var all = results.NewHistogram()
+	all := sc.hist(&sc.all)
 	off := start.Sub(epoch)
 	for k := range interval {
-		if interval[k].TotalCount() == 0 {
+		if interval[k] == nil || interval[k].TotalCount() == 0 {
 			continue
 		}
 		ops += interval[k].TotalCount()
@@ -314,6 +351,9 @@ func merge(res *Result, strs []*stripe, cfg Config, epoch, start time.Time, from
 			}
 		}
 		if cfg.Rate > 0 {
+			if raw[k] == nil { // cannot happen: observe records both
+				raw[k] = sc.hist(&sc.raw[k])
+			}
 			res.Uncorrected[k].Merge(raw[k])
 			if cfg.Hlog != nil {
 				name := results.UncorrectedTag(workload.OpType(k).String())

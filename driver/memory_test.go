@@ -57,6 +57,7 @@ func TestStripeHistogramsBounded(t *testing.T) {
 	res := &Result{Hist: newHists(), Uncorrected: newHists()}
 	l.period = 0
 	st := &stripe{}
+	var sc mergeScratch
 	l2 := &loop{w: &worker{stripe: st}}
 	l3 := &loop{w: &worker{stripe: st}}
 	for tick := 0; tick < 3; tick++ {
@@ -66,7 +67,7 @@ func TestStripeHistogramsBounded(t *testing.T) {
 			l.observe(workload.Update, time.Microsecond, 0)
 			l.w.mu.Unlock()
 		}
-		if err := merge(res, []*stripe{st}, Config{}, time.Time{}, time.Time{}, 0, time.Second); err != nil {
+		if err := merge(res, []*stripe{st}, &sc, Config{}, time.Time{}, time.Time{}, 0, time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}

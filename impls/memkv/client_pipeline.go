@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"time"
 
 	"github.com/kvbench/kvbench/impls"
 )
@@ -89,7 +88,7 @@ func (c *Client) sendInline(ctx context.Context, op byte, key, value string) (pe
 	if err != nil || cn.started {
 		return pending{}, err
 	}
-	if c.inline == 0 && time.Since(cn.solo.answered) >= soloIdleCheck && cn.peerClosed() {
+	if c.inline == 0 && cn.solo.idle() && cn.peerClosed() {
 		c.breakLocked(cn)
 		if cn, err = c.connLocked(ctx); err != nil || cn.started {
 			return pending{}, err
@@ -152,7 +151,7 @@ func (c *Client) recvInline(ctx context.Context, cn *clientConn, cl *call) (impl
 		case staged:
 			cn.out = cn.out[:0]
 		}
-		s.answered = time.Now()
+		s.markAnswered()
 	}
 	if err != nil {
 		c.breakConn(cn)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"github.com/kvbench/kvbench/impls"
@@ -53,7 +52,7 @@ func (c *Client) Begin(ctx context.Context, req impls.Request, watch func(fd int
 		c.solo.Unlock()
 		return false, impls.Response{}, err
 	}
-	check := time.Since(cn.solo.answered) >= soloIdleCheck
+	check := cn.solo.idle()
 	for {
 		err := cn.send(cl, req.Value, check, watch)
 		if err == nil {
@@ -103,7 +102,7 @@ func (c *Client) Finish(ctx context.Context) (impls.Response, error) {
 		release(cl)
 		return impls.Response{}, err
 	case err == nil:
-		s.answered = time.Now()
+		s.markAnswered()
 		return answer(cl)
 	}
 	c.breakConn(cn)

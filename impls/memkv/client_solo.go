@@ -36,6 +36,22 @@ import (
 // been idle before a request checks whether the server hung up meanwhile.
 const soloIdleCheck = 50 * time.Microsecond
 
+// monoBase is the zero of monoNow.
+var monoBase = time.Now()
+
+// monoNow reads the monotonic clock alone (time.Now reads the wall clock
+// too, which costs as much again); it is never zero.
+func monoNow() time.Duration { return time.Since(monoBase) + 1 }
+
+// idle reports whether the connection has been idle for soloIdleCheck
+// since its last answer (or never answered).
+func (s *soloSock) idle() bool {
+	return s.answered == 0 || monoNow()-s.answered >= soloIdleCheck
+}
+
+// markAnswered notes that an answer was read now.
+func (s *soloSock) markAnswered() { s.answered = monoNow() }
+
 // soloSock is the io.Reader under a window-1 connection's bufio.Reader.
 // Each request is staged in req; the Read that starts reading its answer
 // writes it first.
@@ -50,8 +66,9 @@ type soloSock struct {
 	// server has hung up; hungUp reports that it had, and nothing was
 	// written.
 	check, hungUp bool
-	// answered is when the last answer was read (zero: never).
-	answered time.Time
+	// answered is when the last answer was read, as monoNow (zero:
+	// never).
+	answered time.Duration
 	// step is s.io, made once (a method value passed to rc.Read on each
 	// call would be allocated each time); it reads into p and leaves the
 	// outcome in n and err.
@@ -199,7 +216,7 @@ func (c *Client) roundTripSolo(ctx context.Context, cn *clientConn, op byte, key
 		release(cl)
 		return nil, err
 	}
-	check := time.Since(cn.solo.answered) >= soloIdleCheck
+	check := cn.solo.idle()
 	for {
 		err := cn.exchange(cl, value, cas, check)
 		c.busy.Store(0)
@@ -208,7 +225,7 @@ func (c *Client) roundTripSolo(ctx context.Context, cn *clientConn, op byte, key
 		case err == nil && cl.err != nil:
 			return fail(cl.err)
 		case err == nil:
-			s.answered = time.Now()
+			s.markAnswered()
 			return cl, nil
 		case s.hungUp:
 			// The server hung up while the connection was idle, or sent
