@@ -269,6 +269,36 @@
 // 4.8x. The 10x goal is not met now that memkv pipelines too (its own
 // work the same evening took it from about 30 K to 200-290 K here).
 //
+// After batched claims (30 Nov, 01:57-02:11 UTC, load 3-13, others
+// benchmarking on the same machine). Interleaved with the binary from
+// before (Go pair, 5 rounds, whole-run CPU of client and server): -n 1
+// -w 8 306 K -> 388 K ops/s, 0.69 -> 0.53 CPU-s per run; -n 1 -w 16 348 K
+// -> 616 K, 0.54 -> 0.45; -n 1 -w 32 343 K -> 535 K, 0.64 -> 0.49; -n 4
+// -w 16 369 K -> 654 K; -n 3 -w 1 and -n 4 -w 1 unchanged within noise.
+// C client + Go server, 3 rounds: -n 1 -w 16 512 K -> 1 979 K ops/s at
+// 0.35 -> 0.13 CPU-s per run, -n 4 -w 16 347 K -> 1 946 K at 0.53 -> 0.13.
+// sched_yield calls of a Go pair run at -n 1 -w 16: 94-205 K -> 39-46 K
+// (the C pair: 82 K). scripts/bench.sh sections shm, ceiling and ycsbc,
+// 5 rounds, two runs (load 9.7 and 3.4-7.6): the Go pair at or above the
+// C pair at 9 and 8 of the 15 points, below it at -n 1 -w 1 (0.71x,
+// 0.81x), -n 1 -w 32 (0.61x, 0.85x), -n 4 -w 1 (0.70x, 0.65x), and at
+// -n 1 -w 8 (0.73x) and -n 3 -w 1 (0.81x) in the second; the Go server
+// with the C client at or above the C pair at 14 and 13 of 15. The Go
+// client is the weaker side (C server + Go client 0.2-1.4x the C pair,
+// 2.6-7.7 CPU-s per million ops against the C pair's 1.0-4.5); part of its
+// CPU is not the protocol: the run with GOGC=off spent 11-25% less CPU
+// and ran 18-21% faster at -n 1 -w 16 and 32 (the workload read and the
+// driver allocate; each GC cycle must also stop a goroutine that is
+// yielding in sched_yield, profiled at up to a quarter of the client's
+// samples in runtime.suspendG and signal delivery). Map/shm (section 6):
+// 3.0-3.3x at w 8 and 32 in the first run, 2.8-4.8x in the second; 6-22x
+// at w 1. YCSB-C -n 2 -w 8: shm 860-890 K ops/s, memkv 220-290 K, shm/memkv
+// 2.1-3.9x (unchanged by batching: with w 8 over two threads there is
+// little queued, and the client, 0.9 µs per op, is the bottleneck: the
+// YCSB key draw 15%, clock reads 7%, FNV of string keys 5%). Five
+// identical runs are not within ±25% at this load (-n 1 -w 8: -9%..+141%;
+// -n 3 -w 1: -28%..+8%; -n 4 -w 16: -15%..+51%; -n 1 -w 32: -53%..+5%).
+//
 // `make bench` (scripts/bench.sh) compares the Go pair with the course-style
 // C pair of testdata/ and the crossed pairs at -n {1,3,4} x -w {1,2,8,16,32};
 // the README has the latest figures, with their spread and load.
