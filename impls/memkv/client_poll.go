@@ -91,10 +91,12 @@ func (c *Client) Finish(ctx context.Context) (impls.Response, error) {
 	defer c.solo.Unlock()
 	s := cn.solo
 	s.stage(nil, false) // nothing to write: the Reads under br only read
+	s.readable = true   // the caller's epoll saw the socket readable
 	if c.borrow {
 		cl.vbuf = &c.vbuf
 	}
 	err := readResponse(cn.br, cl)
+	s.readable = false // the answer was in br already
 	c.busy.Store(0)
 	switch {
 	case err == nil && cl.err != nil:

@@ -80,21 +80,45 @@ type soloSock struct {
 	// (client_poll.go); its arguments and results are pcheck, pwatch,
 	// pid, pout and perr.
 	polledStep func(fd uintptr)
-	pcheck     bool
-	pwatch     func(fd int, conn uint64) error
-	pid        uint64
-	pout       []byte
-	perr       error
+	// readable (set by Finish) lets the next Read try a read under
+	// rc.Control first; ctlStep is s.readNow, made once.
+	readable bool
+	ctlStep  func(fd uintptr)
+	pcheck   bool
+	pwatch   func(fd int, conn uint64) error
+	pid      uint64
+	pout     []byte
+	perr     error
 }
 
 // stage sets the request the next Read writes before it reads.
 func (s *soloSock) stage(req []byte, check bool) {
-	s.req, s.sent, s.check, s.hungUp = req, 0, check, false
+	s.req, s.sent, s.check, s.hungUp, s.readable = req, 0, check, false, false
 }
 
 // Read writes the staged request, if any, then reads what is there.
 func (s *soloSock) Read(p []byte) (int, error) {
 	s.p = p
+	if s.readable && len(s.req) == 0 {
+		// An event loop saw the socket readable (Finish): read at once
+		// under rc.Control, which skips the read lock and the poller's
+		// readiness reset of rc.Read; only if nothing is there yet (a
+		// stale edge) wait through rc.Read below.
+		s.readable = false
+		s.n, s.err = 0, nil
+		if err := s.rc.Control(s.ctlStep); err != nil {
+			return 0, err
+		}
+		switch {
+		case s.err == syscall.EAGAIN:
+		case s.err != nil:
+			return 0, s.err
+		case s.n == 0:
+			return 0, io.EOF
+		default:
+			return s.n, nil
+		}
+	}
 	for {
 		s.n, s.err = 0, nil
 		if err := s.rc.Read(s.step); err != nil {
@@ -129,6 +153,10 @@ func (s *soloSock) io(fd uintptr) bool {
 	s.n, s.err = readFD(int(fd), s.p)
 	return s.err != syscall.EAGAIN
 }
+
+// readNow is rc.Control's function for a read the caller expects to find
+// data for.
+func (s *soloSock) readNow(fd uintptr) { s.n, s.err = readFD(int(fd), s.p) }
 
 // writeStaged checks for a hang-up if asked, then writes the request. It
 // returns false (wait until the socket is readable) once the whole
@@ -198,6 +226,7 @@ func newSoloConn(nc net.Conn) (cn *clientConn, ok bool) {
 	s := &soloSock{nc: nc, rc: rc}
 	s.step = s.io
 	s.polledStep = s.polledWrite
+	s.ctlStep = s.readNow
 	cn = &clientConn{id: connIDs.Add(1), nc: nc, rc: rc, solo: s, br: bufio.NewReaderSize(s, 64<<10),
 		out: make([]byte, 0, 1<<10), gone: make(chan struct{}), dead: make(chan struct{}), done: make(chan struct{})}
 	close(cn.dead)
