@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"unsafe"
 
 	"github.com/kvbench/kvbench/impls"
 )
@@ -79,15 +81,31 @@ func ReadOps(r io.Reader) ([]Op, error) {
 // Op types are TypeOf the request kind (a PUT is an Update). Errors about
 // the content wrap ErrBadTrace.
 func ReadTrace(r io.Reader) (*Trace, error) {
-	t := &Trace{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxTraceLine)
+	// The whole input becomes one string, and every key and value is a
+	// substring of it: no allocation per operation (a 200 000-op trace
+	// took 75 ms and 70 MB read line by line, as much as a fast store's
+	// whole run).
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading: %w", err)
+	}
+	text := unsafe.String(unsafe.SliceData(data), len(data)) // data is never written again
+	t := &Trace{Ops: make([]Op, 0, bytes.Count(data, []byte{'\n'})+1)}
 	var undecided []int // line numbers of unrecognized lines before detection
 	lineNo := 0
-	var tok [4][]byte
-	for sc.Scan() {
+	var tok [4]string
+	for len(text) > 0 {
 		lineNo++
-		fields := splitFields(sc.Bytes(), tok[:0])
+		line := text
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = ""
+		}
+		if len(line) > maxTraceLine {
+			return nil, fmt.Errorf("%w: line %d: longer than %d MiB", ErrBadTrace, lineNo, maxTraceLine>>20)
+		}
+		fields := splitFields(line, tok[:0])
 		if len(fields) == 0 {
 			continue
 		}
@@ -126,15 +144,15 @@ func ReadTrace(r io.Reader) (*Trace, error) {
 			return nil, fmt.Errorf("%w: line %d: %v", ErrBadTrace, lineNo, err)
 		}
 		if stop {
-			return t, nil
+			break
 		}
 		t.Ops = append(t.Ops, op)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("line %d: %w", lineNo+1, err)
-	}
 	if t.Format == FormatUnknown && len(undecided) > 0 {
 		return nil, fmt.Errorf("%w: line %d: neither a CS537 (put/get) nor a MadKV (PUT/GET/SWAP/DELETE/SCAN) request", ErrBadTrace, undecided[0])
+	}
+	if len(t.Ops) == 0 {
+		t.Ops = nil
 	}
 	return t, nil
 }
@@ -142,7 +160,7 @@ func ReadTrace(r io.Reader) (*Trace, error) {
 // splitFields splits a line on runs of spaces, tabs and carriage returns
 // into dst, stopping once dst is full: a full dst means "more tokens than
 // any request has", and a long garbage line costs no allocation.
-func splitFields(line []byte, dst [][]byte) [][]byte {
+func splitFields(line string, dst []string) []string {
 	i := 0
 	for i < len(line) && len(dst) < cap(dst) {
 		for i < len(line) && isBlank(line[i]) {
@@ -163,45 +181,31 @@ func splitFields(line []byte, dst [][]byte) [][]byte {
 
 func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
 
-func isCS537Command(b []byte) bool { return string(b) == "put" || string(b) == "get" }
+func isCS537Command(s string) bool { return s == "put" || s == "get" }
 
-func isMadKVCommand(b []byte) bool {
-	switch string(b) {
+func isMadKVCommand(s string) bool {
+	switch s {
 	case "PUT", "GET", "SWAP", "DELETE", "SCAN", "STOP":
 		return true
 	}
 	return false
 }
 
-func parseCS537(f [][]byte) (Op, bool) {
+func parseCS537(f []string) (Op, bool) {
 	switch {
-	case len(f) == 3 && string(f[0]) == "put" && isUint32Bytes(f[1]) && isUint32Bytes(f[2]):
-		return Op{Type: Update, Req: impls.Request{Kind: impls.Put, Key: string(f[1]), Value: string(f[2])}}, true
-	case len(f) == 2 && string(f[0]) == "get" && isUint32Bytes(f[1]):
-		return Op{Type: Read, Req: impls.Request{Kind: impls.Get, Key: string(f[1])}}, true
+	case len(f) == 3 && f[0] == "put" && isUint32(f[1]) && isUint32(f[2]):
+		return Op{Type: Update, Req: impls.Request{Kind: impls.Put, Key: f[1], Value: f[2]}}, true
+	case len(f) == 2 && f[0] == "get" && isUint32(f[1]):
+		return Op{Type: Read, Req: impls.Request{Kind: impls.Get, Key: f[1]}}, true
 	}
 	return Op{}, false
-}
-
-func isUint32Bytes(b []byte) bool {
-	if len(b) == 0 || len(b) > 10 {
-		return false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return false
-		}
-		v = v*10 + uint64(c-'0')
-	}
-	return v <= 1<<32-1
 }
 
 // madkvArgs is the number of arguments after the command.
 var madkvArgs = map[string]int{"PUT": 2, "SWAP": 2, "GET": 1, "DELETE": 1, "SCAN": 2, "STOP": 0}
 
-func parseMadKV(f [][]byte) (op Op, stop bool, err error) {
-	cmd := string(f[0])
+func parseMadKV(f []string) (op Op, stop bool, err error) {
+	cmd := f[0]
 	want, ok := madkvArgs[cmd]
 	if !ok {
 		return Op{}, false, fmt.Errorf("unknown request %q (want PUT, GET, SWAP, DELETE, SCAN or STOP)", truncate(f[0]))
@@ -213,7 +217,7 @@ func parseMadKV(f [][]byte) (op Op, stop bool, err error) {
 		return Op{}, false, fmt.Errorf("%s takes %d argument(s), got %d", cmd, want, len(f)-1)
 	}
 	for _, a := range f[1:] {
-		if !isAlnum(string(a)) {
+		if !isAlnum(a) {
 			return Op{}, false, fmt.Errorf("%s: %q is not ASCII alphanumeric", cmd, truncate(a))
 		}
 	}
@@ -222,24 +226,24 @@ func parseMadKV(f [][]byte) (op Op, stop bool, err error) {
 	case "STOP":
 		return Op{}, true, nil
 	case "PUT":
-		req = impls.Request{Kind: impls.Put, Key: string(f[1]), Value: string(f[2])}
+		req = impls.Request{Kind: impls.Put, Key: f[1], Value: f[2]}
 	case "SWAP":
-		req = impls.Request{Kind: impls.Swap, Key: string(f[1]), Value: string(f[2])}
+		req = impls.Request{Kind: impls.Swap, Key: f[1], Value: f[2]}
 	case "GET":
-		req = impls.Request{Kind: impls.Get, Key: string(f[1])}
+		req = impls.Request{Kind: impls.Get, Key: f[1]}
 	case "DELETE":
-		req = impls.Request{Kind: impls.Delete, Key: string(f[1])}
+		req = impls.Request{Kind: impls.Delete, Key: f[1]}
 	case "SCAN":
-		req = impls.Request{Kind: impls.Scan, Key: string(f[1]), End: string(f[2])}
+		req = impls.Request{Kind: impls.Scan, Key: f[1], End: f[2]}
 	}
 	return Op{Type: TypeOf(req.Kind), Req: req}, false, nil
 }
 
-func truncate(b []byte) string {
-	if len(b) > 40 {
-		return string(b[:40]) + "..."
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
 	}
-	return string(b)
+	return s
 }
 
 // AsMadKV maps a YCSB op the way the MadKV runner's YCSB binding issues it:
@@ -269,7 +273,7 @@ func WriteMadKV(w io.Writer, ops []Op) error {
 			kind = impls.Swap
 		}
 		if !isAlnum(req.Key) {
-			return fmt.Errorf("op %d: MadKV keys are ASCII alphanumeric, not %q", i, truncate([]byte(req.Key)))
+			return fmt.Errorf("op %d: MadKV keys are ASCII alphanumeric, not %q", i, truncate(req.Key))
 		}
 		bw.WriteString(kind.String())
 		bw.WriteByte(' ')
@@ -286,7 +290,7 @@ func WriteMadKV(w io.Writer, ops []Op) error {
 		}
 		if kind == impls.Put || kind == impls.Swap || kind == impls.Scan {
 			if !isAlnum(arg) {
-				return fmt.Errorf("op %d: MadKV %v argument %q is not ASCII alphanumeric", i, kind, truncate([]byte(arg)))
+				return fmt.Errorf("op %d: MadKV %v argument %q is not ASCII alphanumeric", i, kind, truncate(arg))
 			}
 			bw.WriteByte(' ')
 			bw.WriteString(arg)

@@ -137,3 +137,18 @@ func TestWriteYCSBTrace(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
 	}
 }
+
+func TestReadTraceLineEnds(t *testing.T) {
+	tr, err := ReadTrace(strings.NewReader("put 1 10\r\nget 1\r\n\nget 2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Op{put("1", "10"), get("1"), get("2")}; !equalOps(tr.Ops, want) {
+		t.Errorf("got %+v, want %+v", tr.Ops, want)
+	}
+	long := "GET a\nPUT k " + strings.Repeat("v", maxTraceLine+1) + "\n"
+	_, err = ReadTrace(strings.NewReader(long))
+	if !errors.Is(err, ErrBadTrace) || !strings.Contains(err.Error(), "line 2: longer than 16 MiB") {
+		t.Errorf("a 16 MiB line: error %v", err)
+	}
+}
