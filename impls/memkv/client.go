@@ -71,6 +71,9 @@ type Client struct {
 	// connection pcn (client_poll.go); c.solo is held meanwhile.
 	polled *call
 	pcn    *clientConn
+	// pcall is the call Begin uses (one request in flight at a time:
+	// no sync.Pool round trip per request).
+	pcall *call
 	// borrow: Finish's Get values alias vbuf (impls.BorrowedValues).
 	borrow bool
 	vbuf   []byte
@@ -145,6 +148,8 @@ type call struct {
 	// vbuf, when set, is where readValue copies a value, which then
 	// aliases it (impls.BorrowedValues); else the value is allocated.
 	vbuf *[]byte
+	// owned: the call is a client's own (Client.pcall), not the pool's.
+	owned bool
 }
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
@@ -326,6 +331,9 @@ func (c *Client) swap(ctx context.Context, key, value string) (impls.Response, e
 
 func release(cl *call) {
 	cl.value, cl.err, cl.vbuf = "", nil, nil
+	if cl.owned {
+		return // a client's own (Begin's), reused by its next Begin
+	}
 	callPool.Put(cl)
 }
 

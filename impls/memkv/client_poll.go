@@ -45,7 +45,10 @@ func (c *Client) Begin(ctx context.Context, req impls.Request, watch func(fd int
 		}
 		return false, impls.Response{}, err
 	}
-	cl := callPool.Get().(*call)
+	if c.pcall == nil {
+		c.pcall = &call{owned: true}
+	}
+	cl := c.pcall
 	cl.op, cl.key = op, req.Key
 	fail := func(err error) (bool, impls.Response, error) {
 		release(cl)
