@@ -38,6 +38,12 @@ import (
 // replaced is registered afresh under a new generation (impls.Polled's
 // watch), and a closed socket leaves epoll by itself.
 //
+// Per request the loops allocate nothing: the functions they hand the
+// runtime's poller are made once, and since they keep no history (nothing
+// looks at an answer's value once it is timed) they ask clients that can
+// for borrowed values (impls.BorrowedValues: a Get's value aliases a
+// buffer the client reuses).
+//
 // Used only for closed-loop benchmarks: -w 1, no --rate, no per-request
 // timeout, no backoff, no Continue, and no recorded history (fuzzing and
 // --check keep a goroutine per client); muxRecord lets tests record.
