@@ -93,6 +93,7 @@ func start(ctx context.Context, env impls.StartEnv) (impls.Cluster, error) {
 	})
 	if err != nil {
 		c.r.unmap()
+		c.releaseProcs()
 		return nil, fmt.Errorf("shm: %w", err)
 	}
 	return c, nil
@@ -123,6 +124,9 @@ type cluster struct {
 	poller   *poller
 	proc     *proc.Process
 	seen     atomic.Uint32 // the last server epoch the readiness probe accepted
+	// raised: the cluster holds a raise of GOMAXPROCS (procs.go; under
+	// procs.mu).
+	raised bool
 
 	closing chan struct{}
 	once    sync.Once
@@ -147,6 +151,7 @@ func newClusterExtra(path string, n, w, extra int, wait waitPolicy) (*cluster, e
 		return nil, err
 	}
 	c := &cluster{r: r, path: path, wait: wait, closing: make(chan struct{})}
+	c.raiseProcs(n) // before the threads' policies are set (forBusy)
 	pl := newPoller(r, &c.wait)
 	c.poller = pl
 	ring := newRingLock(n)
@@ -217,6 +222,7 @@ func (c *cluster) Close() error {
 		if c.remove {
 			err = errors.Join(err, os.Remove(c.path))
 		}
+		c.releaseProcs()
 		for _, t := range c.threads {
 			t.inUse.Unlock() // later calls see closing before touching the region
 		}

@@ -101,6 +101,7 @@ func openTargetTimeout(ctx context.Context, env impls.TargetEnv, ready time.Dura
 	c.proc, err = proc.Start(ctx, spec)
 	if err != nil {
 		c.r.unmap()
+		c.releaseProcs()
 		os.Remove(path)
 		return nil, nil, fmt.Errorf("--serve %q: %w", s.Command, err)
 	}
