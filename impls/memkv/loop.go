@@ -298,11 +298,16 @@ const packConns = 16
 // asleep: one loop batches more events per epoll_wait and wake-up than
 // two half as busy, and each wake-up (a context switch, on a loop or on a
 // client thread it preempts) costs more CPU than the request it serves.
-// Measured at -n 4 -w 1 (load 6-10, medians of 3): one loop 5.5 µs of
-// server CPU per request, 2.40 system calls, 0.55 context switches; two
-// loops 8.2 µs, 2.68 and 0.71 (memcached -t 2: 7.6 µs, 2.62, 0.65);
-// pipelined (-n 2 -w 16) 0.81 µs against 1.10. Beyond packConns a
-// connection each (32 and up, or 16 pipelined) two loops serve more.
+// Measured on 2 cores shared with the load (interleaved, load 6-10,
+// medians): at -n 4 -w 1 one loop took 5.5 µs of server CPU per request,
+// 2.40 system calls and 0.55 context switches, two loops 8.2 µs, 2.68 and
+// 0.71 (memcached -t 2: 7.6 µs, 2.62, 0.65); at -n 8 and -n 16 4.9 and
+// 4.6 µs against 6.0 and 4.9, at -n 2 -w 16 0.81 µs against 1.10, at no
+// loss of throughput. With 64 connections on one loop (packConns 64) the
+// CPU per request fell further (1.00x memcached's, two loops 1.17x) but
+// so did throughput (0.83x memcached's, two loops 0.93x): one thread's
+// share of a contended machine then limits it, hence both loops from 32
+// connections on.
 func (s *Server) pickLoop() *eventLoop {
 	best := s.loops[0]
 	for _, l := range s.loops {
