@@ -88,9 +88,12 @@ type thread struct {
 	// the cluster's policy for n*w and for n waiting goroutines.
 	doWait, pipeWait waitPolicy
 	poller           *poller
-	ring             ringLock // shared by every thread of the cluster
-	base             int      // offset of the thread's first slot
-	w                int
+	// ring is the cluster's producer lock, which Do with w > 1 and Send
+	// take; oneRing the one doOne takes: nil when the cluster's threads
+	// have a P each (see newThread).
+	ring, oneRing ringLock
+	base          int // offset of the thread's first slot
+	w             int
 
 	// lock serializes submission (a channel so that waiting honours ctx).
 	// Under it, last is the done channel of the newest request: closed once
@@ -122,8 +125,18 @@ type abandoned struct {
 
 // newThread makes thread id of n, with w slots.
 func newThread(r *region, wait waitPolicy, pl *poller, ring ringLock, id, n, w int) *thread {
-	t := &thread{r: r, poller: pl, ring: ring, base: ResOff(id, w, 0), w: w,
+	t := &thread{r: r, poller: pl, ring: ring, oneRing: ring, base: ResOff(id, w, 0), w: w,
 		lock: make(chan struct{}, 1), last: make(chan struct{}), free: make(chan int, w)}
+	if n <= runtime.GOMAXPROCS(0) {
+		// One producing goroutine per thread (Do with w = 1), each on
+		// a P of its own (see raiseProcs): a producer descheduled
+		// between its claim and its publish is so by the kernel, as a
+		// C client's thread is, and the others' yields let it run; no
+		// lock, as the C client takes none. (Pipelining threads keep
+		// the lock: they submit in bursts, and without it -n 4 -w 16
+		// lost a quarter of its throughput, measured.)
+		t.oneRing = nil
+	}
 	t.setWait(wait, n)
 	close(t.last)
 	for i := range w {
@@ -154,7 +167,8 @@ func (t *thread) setWait(p waitPolicy, n int) {
 // producers (the ring protocol), so a cluster of one thread, whose
 // producers its thread already serializes (one goroutine pipelining, the
 // holder of the only slot, or Do's submission lock), has none (nil): two
-// channel operations less per request.
+// channel operations less per request. Nor do one-slot Do calls when each
+// thread has a P (thread.oneRing).
 type ringLock chan struct{}
 
 // newRingLock is the producer lock of a cluster of n threads.
@@ -278,7 +292,7 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 		}
 	}
 	prev, mine := t.last, make(chan struct{})
-	epoch, err := t.publish(&st, &t.doWait, off, d)
+	epoch, err := t.publish(&st, &t.doWait, t.ring, off, d)
 	if claimedUnpublished(err) {
 		// Claimed, not published: it may be yet, if the ring is repaired.
 		t.last = mine
@@ -316,7 +330,7 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 // the holder's (a stopper of its own would be allocated: see await).
 func (t *thread) doOne(st stopper, slot int, d Desc) (impls.Response, error) {
 	t.st = st
-	r, err := t.submit(&t.st, &t.doWait, slot, d)
+	r, err := t.submit(&t.st, &t.doWait, t.oneRing, slot, d)
 	if err != nil {
 		return impls.Response{}, err
 	}
@@ -337,19 +351,19 @@ func descOf(req impls.Request) (Desc, error) {
 }
 
 // publish marks d's status slot at off and publishes d on the ring, under
-// the cluster's producer lock, waiting per p. It returns the server epoch read just after
+// the producer lock ring (nil: none), waiting per p. It returns the server epoch read just after
 // (see abandoned) and, on failure, an error for which claimedUnpublished
 // holds if the entry may have been claimed but not published (the outcome
 // is unknown), any other if nothing was submitted.
-func (t *thread) publish(st *stopper, p *waitPolicy, off int, d Desc) (uint32, error) {
+func (t *thread) publish(st *stopper, p *waitPolicy, ring ringLock, off int, d Desc) (uint32, error) {
 	if err := t.r.markSlot(off, d); err != nil {
 		return 0, err
 	}
-	if err := t.ring.lock(*st); err != nil {
+	if err := ring.lock(*st); err != nil {
 		return 0, err
 	}
 	epoch, err := t.produceLocked(st, p, d)
-	t.ring.unlock()
+	ring.unlock()
 	if err != nil && !claimedUnpublished(err) {
 		return 0, err
 	}

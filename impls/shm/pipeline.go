@@ -52,7 +52,7 @@ func (c *client) Send(ctx context.Context, req impls.Request) error {
 	if err != nil {
 		return err
 	}
-	r, err := t.submit(st, &t.pipeWait, slot, d)
+	r, err := t.submit(st, &t.pipeWait, t.ring, slot, d)
 	if err != nil {
 		return err
 	}
@@ -64,10 +64,10 @@ func (c *client) Send(ctx context.Context, req impls.Request) error {
 // error wrapping impls.ErrUnknownOutcome means it claimed a ring entry it
 // could not publish (the slot is quarantined); any other, that nothing was
 // submitted (the slot is free again).
-func (t *thread) submit(st *stopper, p *waitPolicy, slot int, d Desc) (sentReq, error) {
+func (t *thread) submit(st *stopper, p *waitPolicy, ring ringLock, slot int, d Desc) (sentReq, error) {
 	off := t.base + slot*DescSize
 	d.ResOff = int32(off)
-	epoch, err := t.publish(st, p, off, d)
+	epoch, err := t.publish(st, p, ring, off, d)
 	if claimedUnpublished(err) {
 		return sentReq{}, t.quarantineSlot(slot, epoch, err)
 	} else if err != nil {
