@@ -151,7 +151,9 @@ func newClusterExtra(path string, n, w, extra int, wait waitPolicy) (*cluster, e
 		return nil, err
 	}
 	c := &cluster{r: r, path: path, wait: wait, closing: make(chan struct{})}
-	c.raiseProcs(n) // before the threads' policies are set (forBusy)
+	if w == 1 {
+		c.raiseProcs(n) // before the threads' policies are set (forBusy)
+	}
 	pl := newPoller(r, &c.wait)
 	c.poller = pl
 	ring := newRingLock(n)

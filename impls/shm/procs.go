@@ -5,10 +5,10 @@ import (
 	"sync"
 )
 
-// A client thread gets a Go P of its own while its cluster is open, as a C
-// client's pthread gets a kernel thread: the process's GOMAXPROCS is raised
-// to the number of client threads (up to maxClientProcs). A Do with w = 1,
-// and a pipelining thread, then waits for its answer on its own P with raw
+// A client thread of one slot (w = 1) gets a Go P of its own while its
+// cluster is open, as a C client's pthread gets a kernel thread: the
+// process's GOMAXPROCS is raised to the number of client threads (up to
+// maxClientProcs). A Do then waits for its answer on its own P with raw
 // sched_yield calls, where with fewer Ps than waiting goroutines every
 // yield first passed the P to another goroutine through runtime.Gosched
 // (the global run queue's lock, a wakep; profiled at -n 4 -w 1: 10% of the
@@ -16,7 +16,11 @@ import (
 // GOMAXPROCS client threads to share the processors with the server's. The
 // C client's n threads each yield on their own slot; so do these now.
 // Parking is unchanged (the cluster's one poller goroutine parks for the
-// Do calls), so an idle client still holds no processor.
+// Do calls), so an idle client still holds no processor. Clusters with
+// w > 1 are left alone: their threads pipeline (one goroutine each, busy
+// submitting bursts), and with a P each they took the processors from the
+// server: Go pair at -n 4 -w 16, 6 interleaved rounds at load 5, 950 K ->
+// 743 K ops/s, CPU per run 0.35 -> 0.48 s.
 //
 // The last cluster to close puts GOMAXPROCS back, unless something else
 // changed it meanwhile.
