@@ -7,9 +7,9 @@ import (
 
 // A client thread of one slot (w = 1) gets a Go P of its own while its
 // cluster is open, as a C client's pthread gets a kernel thread: the
-// process's GOMAXPROCS is raised to the number of client threads (up to
-// maxClientProcs). A Do then waits for its answer on its own P with raw
-// sched_yield calls, where with fewer Ps than waiting goroutines every
+// process's GOMAXPROCS is raised to the number of client threads (if they
+// are at most maxClientProcs). A Do then waits for its answer on its own P
+// with raw sched_yield calls, where with fewer Ps than waiting goroutines every
 // yield first passed the P to another goroutine through runtime.Gosched
 // (the global run queue's lock, a wakep; profiled at -n 4 -w 1: 10% of the
 // client's CPU in runtime.lock2/unlock2 alone) and the kernel saw only
@@ -25,10 +25,15 @@ import (
 // The last cluster to close puts GOMAXPROCS back, unless something else
 // changed it meanwhile.
 
-// maxClientProcs bounds the raise: beyond it the threads share Ps as
-// before (a P per thread for hundreds of threads would only add scheduler
-// and GC work).
-const maxClientProcs = 16
+// maxClientProcs is the most client threads that get a P each: a cluster
+// with more keeps GOMAXPROCS (its threads share Ps and take the producer
+// lock, as before). Measured on 2 CPUs (Go pair, interleaved with the
+// binary from before, load 3-7): -n 3, 4, 8 -w 1 faster at less CPU per
+// run with a P each (-n 8: 265 K -> 351 K ops/s, 1.24 -> 0.67 CPU-s), but
+// -n 12 and -n 16 fell into runs of about 1.8 CPU-s at half the throughput
+// (-n 16: 415 K -> 215 K ops/s, 5 rounds) with that many runnable threads
+// per CPU.
+func maxClientProcs() int { return 4 * runtime.NumCPU() }
 
 var procs struct {
 	mu    sync.Mutex
@@ -40,7 +45,9 @@ var procs struct {
 // raiseProcs gives each of the cluster's n client threads a P (see
 // above) until releaseProcs.
 func (c *cluster) raiseProcs(n int) {
-	want := min(n, maxClientProcs)
+	if n > maxClientProcs() {
+		return
+	}
 	procs.mu.Lock()
 	defer procs.mu.Unlock()
 	if c.raised {
@@ -52,9 +59,9 @@ func (c *cluster) raiseProcs(n int) {
 		procs.orig, procs.set = cur, 0
 	}
 	procs.users++
-	if cur < want {
-		runtime.GOMAXPROCS(want)
-		procs.set = want
+	if cur < n {
+		runtime.GOMAXPROCS(n)
+		procs.set = n
 	}
 }
 
