@@ -100,7 +100,9 @@
 //
 // A waiter checks 64 times (about 0.1 µs), then alternates checks with yielding
 // (sched_yield, and runtime.Gosched first when the process may have more
-// waiting goroutines than Ps; see forBusy) for 50 µs more, then parks in
+// waiting goroutines than Ps; see forBusy) for 50 µs more (looking at the
+// monotonic clock every 4th yield: a clock read per yield was a tenth of a
+// -n 1 -w 1 client's CPU, profiled), then parks in
 // FUTEX_WAIT on the watched word for 200 µs, doubling up to 2 ms while it
 // stays idle. A kvbench peer wakes parked waiters (waiter counts in the
 // padding; on the client side one poller goroutine per cluster parks for
@@ -152,6 +154,48 @@
 // The lock only spares waiting (produce is correct with concurrent
 // producers), so a cluster of one thread, whose producers the thread
 // already serializes, takes none: two channel operations less per request.
+// Nor do Do calls of one-slot threads that have a P each (below).
+//
+// A client thread of one slot (w = 1) gets a Go P of its own, as each
+// thread of the C client gets a kernel thread: opening such a cluster of
+// n threads raises GOMAXPROCS to n if n is at most 4 per CPU (procs.go;
+// the last cluster to close restores it). With -n 4 -w 1 on 2 Ps, every
+// yield of a waiting Do first handed the P to another goroutine through
+// runtime.Gosched (the global run queue's lock and a wakep: lock2/unlock2
+// alone were 10% of the client's CPU, profiled), and the kernel saw two
+// client threads to share the processors with the server's; now each Do
+// waits on its own P with raw sched_yield calls, and publishes without the
+// producer lock, as the C client's threads do (a producer descheduled
+// between its claim and its publish is descheduled by the kernel, and the
+// others' yields let it run). Parking is unchanged (one poller goroutine
+// parks for the cluster), so an idle client holds no processor. Not for
+// w > 1: pipelining threads with a P each took the processors from the
+// server (-n 4 -w 16, 6 rounds at load 5: 950 K -> 743 K ops/s), and
+// they keep the producer lock (without it -n 4 -w 16 lost a quarter). Not
+// beyond 4 threads per CPU: -n 12 and -n 16 -w 1 with a P each fell into
+// runs of about 1.8 CPU-s at half the throughput (-n 16: 415 K -> 215 K
+// ops/s, 5 rounds; -n 8: 362 K -> 680 K, 1.21 -> 0.67 CPU-s per run).
+// Interleaved against the binary from before (5 rounds, 30 Nov 02:33 UTC,
+// load 1-2, 200 000 ops; each cell: median ops/s, median ratio to the C
+// pair of the same round [min-max], median CPU-s per whole run of client
+// and server; C pair 495 K
+// 0.83 s at 1/1, 649 K 0.64 s at 3/1, 602 K 0.70 s at 4/1, 1 407 K 0.30 s
+// at 1/8, 487 K 0.84 s at 4/16):
+//
+//	-n/-w  Go pair before             Go pair after              C srv + Go cli before      C srv + Go cli after
+//	1/1    426 K 0.93x [0.78-1.02] 1.03  403 K 0.85x [0.47-1.01] 1.02  333 K 0.70x [0.61-0.80] 1.31  332 K 0.69x [0.57-0.77] 1.30
+//	3/1    322 K 0.46x [0.37-0.60] 1.35  567 K 0.87x [0.60-0.98] 0.82  397 K 0.61x [0.52-0.63] 1.10  483 K 0.73x [0.60-0.85] 0.92
+//	4/1    354 K 0.64x [0.57-0.66] 1.24  558 K 0.92x [0.80-1.00] 0.79  405 K 0.68x [0.59-0.75] 1.09  511 K 0.83x [0.77-0.97] 0.90
+//	1/8    881 K 0.69x [0.51-0.74] 0.56  971 K 0.79x [0.63-0.81] 0.48  934 K 0.69x [0.60-0.81] 0.53  966 K 0.73x [0.65-0.79] 0.51
+//	4/16   867 K 1.75x [1.30-2.08] 0.55  714 K 1.47x [1.18-1.91] 0.63  734 K 1.44x [1.28-1.80] 0.64  827 K 1.65x [1.25-1.97] 0.56
+//
+// (4/16 alone, 8 more rounds at load 0.3: 837 K [631-906] before, 832 K
+// [640-962] after, 0.56 and 0.57 CPU-s.) System calls per operation of a
+// Go pair run (perf stat, 2 runs each): 3/1 3.3-3.6 -> 1.9-2.1, 4/1
+// 2.3-3.6 -> 1.65 (the C pair: 1.5), nearly all sched_yield; 1/1 5.4-6.3
+// either way (the C pair: 6.6-7.8). At 1/1 nothing changed but the clock
+// reads: client and server each spin on a core of their own, as the C
+// pair's do.
 //
 // Short parks for a C peer (which never wakes us) were tried and measured
 // worse (C client + Go server, 5 interleaved rounds at load ~10: medians
