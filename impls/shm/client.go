@@ -100,8 +100,13 @@ type thread struct {
 	// that request was consumed from its slot or abandoned.
 	lock chan struct{}
 	last chan struct{}
-	// free holds the slot numbers (0..w-1) no request uses.
-	free chan int
+	// free holds the slot numbers (0..w-1) no request uses, but for those
+	// in spare: the slots Recv freed, kept for the next Send (w > 1 only;
+	// Send and Recv run from one goroutine, never with Do), which Do hands
+	// back to free under spareMu (returnSpare).
+	free    chan int
+	spare   []int
+	spareMu sync.Mutex
 
 	qmu        sync.Mutex
 	quarantine []abandoned
@@ -153,6 +158,7 @@ func newThread(r *region, wait waitPolicy, pl *poller, ring ringLock, id, n, w i
 func (t *thread) setWait(p waitPolicy, n int) {
 	t.doWait, t.pipeWait = forBusy(p, n*t.w), forBusy(p, n)
 	t.pipeWait.SpinFor = 0
+	t.pipeWait.LazyWake = true
 }
 
 // ringLock serializes the producers of one process (every thread of a
@@ -265,6 +271,9 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 		return impls.Response{}, err
 	}
 	t := c.t
+	if t.w > 1 {
+		t.returnSpare() // slots Send and Recv used last
+	}
 	slot, err := t.acquire(st)
 	if err != nil {
 		return impls.Response{}, err
@@ -408,7 +417,7 @@ func (t *thread) take(slot, off int) (Desc, error) {
 func (r *region) readAnswer(off int) (res Desc, err error) {
 	defer catchFault(onFault(), &err, errFaultAnswer)
 	res = r.readDesc(off)
-	store(r.ready(off), 0)
+	storeRelease(r.ready(off), 0) // as the C client does: the answer's loads stay before it
 	return res, nil
 }
 
@@ -455,12 +464,12 @@ const (
 
 // markSlot writes the marks for request d into its status slot at off and
 // clears ready. The slot is the caller's (no answer for it is pending); the
-// plain stores are published by produce's atomic store of p_tail. A fault
+// plain stores are published by produce's (release) store of p_tail. A fault
 // on the mapping is errClientFault (nothing was submitted).
 func (r *region) markSlot(off int, d Desc) (err error) {
 	defer catchFault(onFault(), &err, errClientFault)
 	r.writePayload(off, Desc{Type: markType, Key: ^d.Key, Value: d.Value, ResOff: markResOff})
-	store(r.ready(off), 0)
+	storeRelease(r.ready(off), 0) // published with p_tail
 	return nil
 }
 

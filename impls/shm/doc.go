@@ -264,6 +264,35 @@
 // comparisons (Go client with the Go and with the C server, -n 1 -w 8,
 // -n 1 -w 32, -n 4 -w 16, 4 rounds each, load 11-12).
 //
+// A pipelined thread publishes as the C client does: p_tail is stored
+// with release ordering (storeRelease: a plain MOV on amd64) instead of
+// a sequentially consistent store (an XCHG, a full fence that waits for
+// the ring's hottest cache line) followed by a load of offAwake; that
+// pair was 12% of a -n 1 -w 16 client's CPU (profiled, 2 M ops). The
+// check of the server's awake count moves to the waits that depend on
+// the server (the first miss of a Recv, a full ring), where an atomic
+// add of 0 to offAwake orders the earlier stores of p_tail against a
+// parking server thread (waitPolicy.LazyWake, region.wakeServer). Recv
+// also keeps the slot it frees for the next Send (thread.spare) instead
+// of passing it through the free channel (two channel operations, with
+// their locks, per request); Do hands spare slots back. Interleaved
+// against the binary from before (3 whole bench.sh runs each, sections
+// shm, 3 rounds a run, 30 Nov 03:07 UTC, load 4-7; medians of the run
+// medians [min-max], K ops/s, then Go pair and C server + Go client
+// CPU-s per million ops):
+//
+//	-n/-w  Go pair before        Go pair after          C srv+Go cli before  after              CPU GoGo  CSrv+Go
+//	1/8     975 [599-1020]       1113 [694-1197]       950 [349-1004]   1061 [528-1066]      2.3 -> 2.2  2.7 -> 2.3
+//	1/16    988 [691-1043]       1100 [698-1144]      1029 [615-1030]   1032 [601-1062]      2.4 -> 2.1  2.4 -> 2.4
+//	1/32   1132 [941-1152]       1108 [1107-1219]      990 [566-1057]   1120 [590-1126]      2.2 -> 2.0  2.5 -> 2.2
+//	4/8     874 [447-887]         997 [721-1025]       776 [468-838]     903 [542-997]       2.8 -> 2.4  2.9 -> 2.5
+//	4/16    732 [679-765]        1059 [847-1067]       717 [545-837]     821 [391-937]       3.0 -> 2.4  3.0 -> 2.6
+//	4/32    804 [792-1006]        777 [729-900]        659 [611-712]     767 [677-887]       2.9 -> 2.6  3.1 -> 2.8
+//
+// Go pair / C pair (median of per-round ratios) went 0.73 -> 0.89x at
+// 1/8, 0.68 -> 0.71x at 1/16, 0.67 -> 0.86x at 1/32: still below the C
+// pair at one client thread.
+//
 // Measured against the course-style C pair (the harness of scripts/bench.sh
 // section 3, with the binary from before this work interleaved; 200 000
 // ops, 3 rounds; ratios to C server + C client, medians of per-round

@@ -170,3 +170,53 @@ func TestPipelineCloseUnblocks(t *testing.T) {
 		t.Errorf("Send after Close: %v", err)
 	}
 }
+
+// TestPipelineThenDo: the slots Recv keeps for the next Send (thread.spare)
+// go back to the thread for Do calls, of the same client and of a new
+// client of the same id, and a pipelined burst sent after the server
+// parked (published lazily, see waitPolicy.LazyWake) is answered.
+func TestPipelineThenDo(t *testing.T) {
+	const w = 4
+	ip := startInProcess(t, 1, w, ServerOptions{Threads: 2, TableSize: 1})
+	ctx := shortCtx(20 * time.Second)
+	p := pipe(t, ip, 0)
+	for round := range 3 {
+		time.Sleep(20 * time.Millisecond) // the server threads park
+		for i := range w {
+			if err := p.Send(ctx, put(strconv.Itoa(i), strconv.Itoa(round))); err != nil {
+				t.Fatalf("round %d: Send: %v", round, err)
+			}
+		}
+		for range w {
+			if _, err := p.Recv(ctx); err != nil {
+				t.Fatalf("round %d: Recv: %v", round, err)
+			}
+		}
+	}
+	// Every slot is in spare now: Do must still find one, w at a time.
+	errs := make(chan error, w)
+	for i := range w {
+		go func() {
+			res, err := p.(impls.Client).Do(shortCtx(5*time.Second), get(strconv.Itoa(i)))
+			if err == nil && res.Value != "2" {
+				err = fmt.Errorf("get %d: %+v, want 2", i, res)
+			}
+			errs <- err
+		}()
+	}
+	for range w {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	// A new client of the id while the pipelined one is open.
+	if err := p.Send(ctx, put("x", "y")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Recv(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mustClient(t, ip, 0).Do(shortCtx(5*time.Second), get("x")); err != nil {
+		t.Fatalf("Do of a new client after pipelining: %v", err)
+	}
+}

@@ -63,10 +63,15 @@ var errUnpublished = fmt.Errorf("p_tail out of range: the request cannot be publ
 func (r *region) produce(ctx canceller, d Desc, p *waitPolicy) error {
 	pHead, pTail, cTail := r.pHead(), r.pTail(), r.cTail()
 	b := backoff{p: p}
+	woke := false
 	for {
 		h := load(pHead)
 		ct := load(cTail)
 		if next(h) == ct || h >= RingSize || ct >= RingSize {
+			if p.LazyWake && !woke {
+				r.wakeServer() // our own lazy publishes may be what it waits for
+				woke = true
+			}
 			if b.step() {
 				if err := ctx.Err(); err != nil {
 					return err
@@ -97,6 +102,10 @@ func (r *region) produce(ctx canceller, d Desc, p *waitPolicy) error {
 		if err := r.awaitPublish(ctx, h, &publish); err != nil {
 			return err
 		}
+		if p.LazyWake {
+			storeRelease(pTail, next(h))
+			return nil
+		}
 		store(pTail, next(h))
 		// Wake parked server threads only if none is awake: one that is
 		// will see the request. (Sequentially consistent: a thread
@@ -109,6 +118,18 @@ func (r *region) produce(ctx canceller, d Desc, p *waitPolicy) error {
 			wakeWaiters(pTail, r.word(offPTailWaiters))
 		}
 		return nil
+	}
+}
+
+// wakeServer wakes the parked server threads if none is awake, for the
+// requests published with waitPolicy.LazyWake. The read-modify-write of
+// offAwake (adding 0) orders the release stores of p_tail before it
+// against the server's decrement of offAwake before it parks on p_tail:
+// either this sees the decrement (and wakes) or the parking thread's
+// futex sees the new p_tail.
+func (r *region) wakeServer() {
+	if atomic.AddUint32(r.word(offAwake), 0) == 0 {
+		wakeWaiters(r.pTail(), r.word(offPTailWaiters))
 	}
 }
 
@@ -327,6 +348,9 @@ func (r *region) spinReady(ctx canceller, off int, p *waitPolicy) (bool, error) 
 	for {
 		if load(rd) == 1 {
 			return true, nil
+		}
+		if p.LazyWake && b.phase == 0 && b.n == 0 {
+			r.wakeServer() // first miss: the request may be published lazily
 		}
 		if !b.step() {
 			continue

@@ -46,6 +46,14 @@ type waitPolicy struct {
 	// NoGosched leaves runtime.Gosched out of yielding: set when the
 	// waiters of this process have a P each (see forBusy).
 	NoGosched bool
+	// LazyWake publishes with a release store of p_tail and no check of
+	// the server's awake count; the waits that depend on the server
+	// (ready, room in the ring) check it first instead (region.wakeServer).
+	// For pipelined threads: a sequentially consistent store of p_tail (a
+	// full fence) and the load after it cost each request a stall on the
+	// ring's hottest cache line, while a pipelined thread waits far less
+	// often than it publishes.
+	LazyWake bool
 }
 
 // forBusy is p for a process where busy goroutines may wait at once. If
