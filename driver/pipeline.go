@@ -158,7 +158,7 @@ func (pl *pipeline) sendDue(ctx context.Context) (wake *slot, ok bool) {
 		}
 		if due := s.due(); !due.IsZero() {
 			if now.IsZero() {
-				now = time.Now()
+				now = s.l.now()
 			}
 			if due.After(now) {
 				idle = append(idle, s)
@@ -209,7 +209,7 @@ func (s *slot) due() time.Time {
 // send sends the slot's request. It reports whether the request is in
 // flight; if not, Send failed and the outcome is already recorded.
 func (pl *pipeline) send(ctx context.Context, s *slot) bool {
-	s.t0 = time.Now()
+	s.t0 = s.l.now() // as loop.run: one read of the monotonic clock
 	if s.phase != rmwPut {
 		s.opT0 = s.t0
 		if s.intended.IsZero() {
