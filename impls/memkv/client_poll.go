@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
-	"unsafe"
 
 	"github.com/kvbench/kvbench/impls"
 )
@@ -170,7 +169,7 @@ func (s *soloSock) polledWrite(fd uintptr) {
 		return
 	}
 	for len(s.pout) > 0 {
-		n, err := rawWrite(int(fd), s.pout)
+		n, err := rawIO(syscall.SYS_WRITE, int(fd), s.pout)
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -183,32 +182,4 @@ func (s *soloSock) polledWrite(fd uintptr) {
 		s.sent += n
 		s.pout = s.pout[n:]
 	}
-}
-
-// rawRead and rawWrite are read(2) and write(2) on a non-blocking socket,
-// made without telling the runtime (syscall.RawSyscall): they never block,
-// and entering and leaving a blocking system call (giving the P up for it)
-// costs about as much again as reading a short answer.
-func rawRead(fd int, p []byte) (int, error) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
-	if e != 0 {
-		return -1, e
-	}
-	return int(n), nil
-}
-
-func rawWrite(fd int, p []byte) (int, error) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
-	if e != 0 {
-		return -1, e
-	}
-	return int(n), nil
 }

@@ -170,7 +170,7 @@ func (s *soloSock) writeStaged(fd int) bool {
 		}
 	}
 	for {
-		w, err := rawWrite(fd, s.req)
+		w, err := rawIO(syscall.SYS_WRITE, fd, s.req)
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -188,7 +188,7 @@ func (s *soloSock) writeStaged(fd int) bool {
 
 func readFD(fd int, p []byte) (int, error) {
 	for {
-		n, err := rawRead(fd, p)
+		n, err := rawIO(syscall.SYS_READ, fd, p)
 		if err != syscall.EINTR {
 			return max(n, 0), err
 		}

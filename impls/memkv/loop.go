@@ -631,7 +631,8 @@ func (lc *loopConn) writev() (int, error) {
 
 // rawIO is read(2) or write(2) (trap) on a non-blocking socket, without
 // telling Go's scheduler: it never blocks, and entersyscall/exitsyscall
-// cost more than the call itself on a loop's busy path.
+// cost more than the call itself on a loop's busy path (the server's
+// loops, and the client's window-1 and polled paths).
 func rawIO(trap uintptr, fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
