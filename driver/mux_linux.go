@@ -206,7 +206,8 @@ type muxWorker struct {
 // Measured against parking the goroutine on the runtime's poller (the
 // epoll instance registered there, woken through the runtime's own
 // epoll_wait and a thread hand-off): at 32 connections against memcached
-// -t 2, 230k against 182k requests/s at 4.5 against 5.4 CPU-µs each.
+// -t 2, 245-262k against 182k requests/s, at 4.0-4.3 against 5.3-5.6
+// CPU-µs each (the whole process's, loading included).
 func (m *muxLoop) wait() (int, error) {
 	for {
 		n, err := pollEvents(m.epfd, m.events[:])
