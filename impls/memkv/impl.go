@@ -126,8 +126,7 @@ func parseOptions(args []string, out io.Writer) (options, Config, error) {
 // per P (GOMAXPROCS), plus one spare P. A loop blocked in epoll_wait holds
 // its P in a system call; with a loop on every P and no P idle, Go's sysmon
 // would retake them every 20 µs (a nanosleep and futex wake-ups per
-// request). The loops beyond the first sleep until it holds packConns
-// connections (pickLoop). It changes GOMAXPROCS once per process.
+// request). It changes GOMAXPROCS once per process.
 var loopProcs = sync.OnceValue(func() int {
 	n := runtime.GOMAXPROCS(0)
 	runtime.GOMAXPROCS(n + 1)

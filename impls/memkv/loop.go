@@ -18,10 +18,8 @@ import (
 
 // The event loops (--loop epoll, the default): memcached's worker threads
 // in Go. Each loop is a goroutine with its own epoll instance; the listener
-// hands it connections, packed: the first loops take up to packConns
-// connections each before they are spread (see pickLoop: with few clients
-// one loop's batches cost less CPU than two loops' wake-ups). A loop owns
-// its connections' non-blocking sockets, registered edge-triggered for
+// hands each connection to the loop with the fewest (pickLoop). A loop
+// owns its connections' non-blocking sockets, registered edge-triggered for
 // input and output once, so it never changes a registration: on input it
 // reads once into the connection's 16 KiB buffer, runs every command that
 // has fully arrived with the same interpreter as a goroutine
@@ -288,35 +286,18 @@ func (l *eventLoop) wakeUp() (stop bool) {
 	return false
 }
 
-// packConns is how many connections the first loops take each before
-// pickLoop spreads them; see pickLoop.
-const packConns = 16
-
 // pickLoop chooses the loop for a new connection (and counts it there):
-// the first loop with fewer than packConns connections, else the one with
-// the fewest. A few connections thus share one loop, and the others stay
-// asleep: one loop batches more events per epoll_wait and wake-up than
-// two half as busy, and each wake-up (a context switch, on a loop or on a
-// client thread it preempts) costs more CPU than the request it serves.
-// Measured on 2 cores shared with the load (interleaved, load 6-10,
-// medians): at -n 4 -w 1 one loop took 5.5 µs of server CPU per request,
-// 2.40 system calls and 0.55 context switches, two loops 8.2 µs, 2.68 and
-// 0.71 (memcached -t 2: 7.6 µs, 2.62, 0.65); at -n 8 and -n 16 4.9 and
-// 4.6 µs against 6.0 and 4.9, at -n 2 -w 16 0.81 µs against 1.10, at no
-// loss of throughput. With 64 connections on one loop (packConns 64) the
-// CPU per request fell further (1.00x memcached's, two loops 1.17x) but
-// so did throughput (0.83x memcached's, two loops 0.93x): one thread's
-// share of a contended machine then limits it, hence both loops from 32
-// connections on.
+// the one with the fewest, as memcached hands connections to its threads
+// in turn. Packing the first 16 connections on one loop (so the others
+// slept; fewer, larger batches) cost less CPU per request while the load
+// generator was the bottleneck, but once it was not it capped memkv at one
+// thread's speed: interleaved against memcached -t 2 (3 rounds of 3 s,
+// load 2-3), packed 0.41x memcached at -n 4 and 0.73x at -n 32, spread
+// 0.99x and 1.02x at 1.01x and 0.98x its CPU per request.
 func (s *Server) pickLoop() *eventLoop {
 	best := s.loops[0]
-	for _, l := range s.loops {
-		n := l.nconns.Load()
-		if n < packConns {
-			best = l
-			break
-		}
-		if n < best.nconns.Load() {
+	for _, l := range s.loops[1:] {
+		if l.nconns.Load() < best.nconns.Load() {
 			best = l
 		}
 	}
