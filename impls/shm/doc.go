@@ -221,6 +221,43 @@
 //     wakes only when none is: futex calls of a -n 1 -w 1 Go pair run
 //     50-95 K -> 2-11 K.
 //
+// Server threads park with a raw FUTEX_WAIT, which the Go runtime does
+// not see (waitPolicy.RawPark, futexWaitRaw). Through the runtime's
+// system call path every park let sysmon take the thread's P back and
+// reset sysmon's tick to 20 µs for about a millisecond; a server thread
+// parks whenever the ring is idle for 50 µs (at -n 1 -w 1 the server made
+// about 2 000 futex calls per 200 000-op run), so sysmon ran every 20 µs
+// for much of the run, a third server thread competing for two cores with
+// the other two and the client (perf, one -n 1 -w 1 run each: the
+// server's nanosleep calls, sysmon's, 5 218 -> 114; its futex calls
+// 1 991 -> 939; its context switches, though, 54 K -> 121 K, at 388 K ->
+// 561 K ops/s). A raw park holds the P, so other goroutines of
+// the server (the one that waits for SIGTERM) run only once a park ends
+// (at most ParkMax, 2 ms) and sysmon preempts the thread (10 ms).
+// Interleaved with the binary from before, Go pair, 200 000 ops, 5 rounds
+// (30 Nov 04:21 UTC, load 1.2-3.4), median ops/s before -> after, median
+// ratio to the C pair of the same round, client + server CPU-s per million
+// ops before -> after:
+//
+//	-n/-w  before   after    after/C pair         CPU-s/Mop
+//	1/1     453 K    696 K   1.30x [1.27-1.39]    4.75 -> 3.40
+//	1/2    1049 K   1254 K   1.22x [0.90-1.36]    2.20 -> 2.05
+//	1/8    1182 K   1369 K   0.98x [0.83-1.23]    2.05 -> 1.70
+//	1/16   1223 K   1326 K   1.05x [0.83-1.17]    2.00 -> 2.05
+//	1/32   1157 K   1319 K   0.72x [0.69-1.00]    2.20 -> 1.85
+//	3/1     577 K    605 K   0.83x [0.75-0.84]    3.95 -> 3.70
+//	3/2     965 K   1068 K   1.75x [1.53-2.06]    2.45 -> 2.45
+//	3/8    1038 K   1140 K   1.93x [1.73-2.00]    2.20 -> 2.10
+//	3/16    962 K   1081 K   1.71x [1.30-2.04]    2.45 -> 2.15
+//	3/32    941 K    940 K   1.53x [1.30-1.71]    2.45 -> 2.60
+//	4/1     623 K    639 K   0.90x [0.87-0.95]    3.50 -> 3.70
+//	4/2     929 K    974 K   1.87x [1.69-2.27]    2.55 -> 2.45
+//	4/8    1022 K   1156 K   2.18x [1.71-2.59]    2.45 -> 2.10
+//	4/16   1001 K   1014 K   1.73x [1.48-1.91]    2.45 -> 2.40
+//	4/32    992 K    874 K   1.66x [1.31-2.12]    2.55 -> 2.65
+//
+// (4/32 within the spread: 834-1035 K before, 863-1098 K after.)
+//
 // A server thread waiting for its turn to release (c_tail reaching its
 // claim) yields at once, as the C server does: the thread it waits for is
 // a few instructions from its release, so a longer wait means that thread

@@ -114,6 +114,7 @@ func RunServer(ctx context.Context, o ServerOptions, stdout, stderr io.Writer) e
 		o.wait = defaultWait()
 	}
 	o.wait = forBusy(o.wait, o.Threads)
+	o.wait.RawPark = true // see doc.go: sysmon woke every 20 µs otherwise
 	r, err := mapFile(o.File)
 	if err != nil {
 		return fmt.Errorf("shm server: %w", err)

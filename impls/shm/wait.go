@@ -54,6 +54,9 @@ type waitPolicy struct {
 	// ring's hottest cache line, while a pipelined thread waits far less
 	// often than it publishes.
 	LazyWake bool
+	// RawPark parks without telling the Go runtime (futexWaitRaw): for
+	// the server's threads.
+	RawPark bool
 }
 
 // forBusy is p for a process where busy goroutines may wait at once. If
@@ -211,7 +214,11 @@ func (b *backoff) park(addr *uint32, v uint32, waiters *uint32) {
 	switch b.p.Park {
 	case parkFutex:
 		atomic.AddUint32(waiters, 1)
-		if load(addr) == v {
+		switch {
+		case load(addr) != v:
+		case b.p.RawPark:
+			futexWaitRaw(addr, v, d)
+		default:
 			futexWait(addr, v, d)
 		}
 		atomic.AddUint32(waiters, ^uint32(0))
@@ -267,6 +274,17 @@ const (
 func futexWait(addr *uint32, v uint32, d time.Duration) {
 	ts := unix.NsecToTimespec(int64(d))
 	_, _, _ = unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitOp,
+		uintptr(v), uintptr(unsafe.Pointer(&ts)), 0, 0)
+}
+
+// futexWaitRaw is futexWait without the runtime's system call path: the
+// P stays with the blocked thread, so sysmon neither hands it off nor
+// shortens its own tick (see doc.go, "Server threads park with a raw
+// FUTEX_WAIT"). Only for goroutines that own their P's work, as the
+// server's threads do: nothing else runs on that P until the park ends.
+func futexWaitRaw(addr *uint32, v uint32, d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	_, _, _ = unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitOp,
 		uintptr(v), uintptr(unsafe.Pointer(&ts)), 0, 0)
 }
 
