@@ -231,9 +231,13 @@
 // the other two and the client (perf, one -n 1 -w 1 run each: the
 // server's nanosleep calls, sysmon's, 5 218 -> 114; its futex calls
 // 1 991 -> 939; its context switches, though, 54 K -> 121 K, at 388 K ->
-// 561 K ops/s). A raw park holds the P, so other goroutines of
-// the server (the one that waits for SIGTERM) run only once a park ends
-// (at most ParkMax, 2 ms) and sysmon preempts the thread (10 ms).
+// 561 K ops/s). A raw park holds the P, so `serve shm` runs with one P
+// more than it has threads, for its other goroutines (the one that waits
+// for SIGTERM); RunServer alone does not park raw: the package's tests run
+// client and server in one process, and with raw parks they took 3.5x as
+// long (client goroutines waiting for the Ps the parked threads held).
+// Four interleaved rounds (load 3.7) put the spare P within noise of the
+// figures below (Go pair 1/1 686 K vs 661 K, 4/1 611 K vs 645 K).
 // Interleaved with the binary from before, Go pair, 200 000 ops, 5 rounds
 // (30 Nov 04:21 UTC, load 1.2-3.4), median ops/s before -> after, median
 // ratio to the C pair of the same round, client + server CPU-s per million
