@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
-	"github.com/kvbench/kvbench/internal/fifo"
 )
 
 // MapKey maps a request key to the u32 the protocol carries: a canonical
@@ -218,7 +217,7 @@ type client struct {
 	closed atomic.Bool
 	// sent holds the requests Send submitted and Recv has not collected,
 	// st the stopper of the Send or Recv under way (pipeline.go).
-	sent fifo.Queue[sentReq]
+	sent sentRing
 	st   stopper
 }
 
@@ -301,7 +300,7 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 		}
 	}
 	prev, mine := t.last, make(chan struct{})
-	epoch, err := t.publish(&st, &t.doWait, t.ring, off, d)
+	epoch, err := t.publish(&st, &t.doWait, t.ring, off, &d)
 	if claimedUnpublished(err) {
 		// Claimed, not published: it may be yet, if the ring is repaired.
 		t.last = mine
@@ -325,12 +324,13 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 	if err := t.await(&st, &t.doWait, off); err != nil {
 		return impls.Response{}, t.abandon(slot, epoch, prev, mine, err)
 	}
-	res, err := t.take(slot, off)
+	var res Desc
+	err = t.take(slot, off, &res)
 	close(mine)
 	if err != nil {
 		return impls.Response{}, err
 	}
-	return responseOf(res, d, off)
+	return responseOf(&res, &d, off)
 }
 
 // doOne is Do for a thread of one slot, once the caller holds it: that
@@ -339,11 +339,11 @@ func (c *client) Do(ctx context.Context, req impls.Request) (impls.Response, err
 // the holder's (a stopper of its own would be allocated: see await).
 func (t *thread) doOne(st stopper, slot int, d Desc) (impls.Response, error) {
 	t.st = st
-	r, err := t.submit(&t.st, &t.doWait, t.oneRing, slot, d)
-	if err != nil {
+	r := sentReq{slot: slot, d: d}
+	if err := t.submit(&t.st, &t.doWait, t.oneRing, &r); err != nil {
 		return impls.Response{}, err
 	}
-	return t.collect(&t.st, &t.doWait, r)
+	return t.collect(&t.st, &t.doWait, &r)
 }
 
 // descOf is the descriptor of a GET or PUT (its ResOff left to the caller),
@@ -364,7 +364,7 @@ func descOf(req impls.Request) (Desc, error) {
 // (see abandoned) and, on failure, an error for which claimedUnpublished
 // holds if the entry may have been claimed but not published (the outcome
 // is unknown), any other if nothing was submitted.
-func (t *thread) publish(st *stopper, p *waitPolicy, ring ringLock, off int, d Desc) (uint32, error) {
+func (t *thread) publish(st *stopper, p *waitPolicy, ring ringLock, off int, d *Desc) (uint32, error) {
 	if err := t.r.markSlot(off, d); err != nil {
 		return 0, err
 	}
@@ -381,7 +381,7 @@ func (t *thread) publish(st *stopper, p *waitPolicy, ring ringLock, off int, d D
 
 // produceLocked is produce under the producer lock, and the epoch read
 // after it; a fault on the mapping is errFaultSubmit.
-func (t *thread) produceLocked(st *stopper, p *waitPolicy, d Desc) (epoch uint32, err error) {
+func (t *thread) produceLocked(st *stopper, p *waitPolicy, d *Desc) (epoch uint32, err error) {
 	defer catchFault(onFault(), &err, errFaultSubmit)
 	err = t.r.produce(st, d, p)
 	return load(t.r.word(offEpoch)), err
@@ -407,23 +407,31 @@ func (t *thread) spinReady(st *stopper, p *waitPolicy, off int) (ok bool, err er
 // take copies the answer out of the slot at off and frees the slot. If the
 // access faults the answer is lost (errFaultAnswer); the slot is free all
 // the same, as the server answered it already.
-func (t *thread) take(slot, off int) (Desc, error) {
-	res, err := t.r.readAnswer(off)
+func (t *thread) take(slot, off int, res *Desc) error {
+	err := t.r.readAnswer(off, res)
 	t.free <- slot
-	return res, err
+	return err
 }
 
-// readAnswer copies the answer out of the slot at off and clears ready.
-func (r *region) readAnswer(off int) (res Desc, err error) {
+// readAnswer copies the answer out of the slot at off into *res and
+// clears ready. (Descriptors go by pointer on the client's path: a Desc
+// returned or passed by value was stored field by field and then copied
+// with wider loads, which cannot be forwarded from those stores; perf put
+// a fifth of a pipelined client's shm samples on such copies.)
+func (r *region) readAnswer(off int, res *Desc) (err error) {
 	defer catchFault(onFault(), &err, errFaultAnswer)
-	res = r.readDesc(off)
+	_ = r.mem[off+DescSize-1]
+	res.Type = *r.word(off + FieldType)
+	res.Key = *r.word(off + FieldKey)
+	res.Value = *r.word(off + FieldValue)
+	res.ResOff = int32(*r.word(off + FieldResOff))
 	storeRelease(r.ready(off), 0) // as the C client does: the answer's loads stay before it
-	return res, nil
+	return nil
 }
 
 // responseOf is the response to d that the answer res in the slot at off
 // gives, or an error if res answers another request (see echoMatches).
-func responseOf(res, d Desc, off int) (impls.Response, error) {
+func responseOf(res, d *Desc, off int) (impls.Response, error) {
 	if !echoMatches(res, d, off) {
 		why := errWrongAnswer
 		if d.Type == TypeGet {
@@ -466,16 +474,16 @@ const (
 // clears ready. The slot is the caller's (no answer for it is pending); the
 // plain stores are published by produce's (release) store of p_tail. A fault
 // on the mapping is errClientFault (nothing was submitted).
-func (r *region) markSlot(off int, d Desc) (err error) {
+func (r *region) markSlot(off int, d *Desc) (err error) {
 	defer catchFault(onFault(), &err, errClientFault)
-	r.writePayload(off, Desc{Type: markType, Key: ^d.Key, Value: d.Value, ResOff: markResOff})
+	r.writePayload(off, &Desc{Type: markType, Key: ^d.Key, Value: d.Value, ResOff: markResOff})
 	storeRelease(r.ready(off), 0) // published with p_tail
 	return nil
 }
 
 // echoMatches reports whether the answer res read from the slot at off can
 // be the answer to d: each echoable field holds its mark or d's value.
-func echoMatches(res, d Desc, off int) bool {
+func echoMatches(res, d *Desc, off int) bool {
 	return (res.Type == markType || res.Type == d.Type) &&
 		(res.Key == ^d.Key || res.Key == d.Key) &&
 		(res.ResOff == markResOff || res.ResOff == int32(off))

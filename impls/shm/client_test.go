@@ -178,7 +178,7 @@ func TestCompletionFields(t *testing.T) {
 		{"echoes another res_off", func(r *region, d Desc) {
 			off := int(d.ResOff)
 			d.ResOff += DescSize
-			r.writePayload(off, d)
+			r.writePayload(off, &d)
 			store(r.ready(off), 1)
 		}, true},
 	} {

@@ -175,7 +175,7 @@ func TestProbeHostileScribbler(t *testing.T) {
 			} else if ValidResOff(d.ResOff, c.r.size()) {
 				d.ResOff++
 			}
-			if err := c.r.produce(shortCtx(5*time.Second), d, &c.wait); err != nil {
+			if err := c.r.produce(shortCtx(5*time.Second), &d, &c.wait); err != nil {
 				done <- err
 				return
 			}

@@ -213,7 +213,7 @@ func (r *region) readDesc(off int) Desc {
 
 // writePayload stores type, key, value and res_off of d at off with plain
 // stores; the caller publishes them with an atomic store afterwards.
-func (r *region) writePayload(off int, d Desc) {
+func (r *region) writePayload(off int, d *Desc) {
 	_ = r.mem[off+DescSize-1]
 	*r.word(off + FieldType) = d.Type
 	*r.word(off + FieldKey) = d.Key

@@ -23,6 +23,43 @@ type sentReq struct {
 	epoch     uint32
 }
 
+// sentRing is the client's queue of sentReq, oldest first: a ring of a
+// power-of-two size (Send holds at most w requests; it grows if ever
+// full), filled and read in place. It replaced a fifo.Queue[sentReq],
+// whose Push and Pop copied the request by value and took the index
+// modulo the length (a division) each.
+type sentRing struct {
+	buf     []sentReq
+	head, n int
+}
+
+// Len is the number of requests queued.
+func (q *sentRing) Len() int { return q.n }
+
+// next returns the entry the next commit appends, for the caller to fill.
+func (q *sentRing) next() *sentReq {
+	if q.n == len(q.buf) {
+		buf := make([]sentReq, max(4, 2*len(q.buf)))
+		for i := range q.n {
+			buf[i] = q.buf[(q.head+i)&(len(q.buf)-1)]
+		}
+		q.buf, q.head = buf, 0
+	}
+	return &q.buf[(q.head+q.n)&(len(q.buf)-1)]
+}
+
+// commit appends the entry next returned.
+func (q *sentRing) commit() { q.n++ }
+
+// pop removes the oldest entry (there must be one) and returns it; it
+// stays valid until the next call of next.
+func (q *sentRing) pop() *sentReq {
+	r := &q.buf[q.head]
+	q.head = (q.head + 1) & (len(q.buf) - 1)
+	q.n--
+	return r
+}
+
 // errNothingSent is Recv's error when no request is pending.
 var errNothingSent = errors.New("shm: Recv with no request sent")
 
@@ -54,11 +91,12 @@ func (c *client) Send(ctx context.Context, req impls.Request) error {
 			return err
 		}
 	}
-	r, err := t.submit(st, &t.pipeWait, t.ring, slot, d)
-	if err != nil {
+	r := c.sent.next()
+	r.slot, r.d = slot, d
+	if err := t.submit(st, &t.pipeWait, t.ring, r); err != nil {
 		return err
 	}
-	c.sent.Push(r)
+	c.sent.commit()
 	return nil
 }
 
@@ -66,30 +104,31 @@ func (c *client) Send(ctx context.Context, req impls.Request) error {
 // error wrapping impls.ErrUnknownOutcome means it claimed a ring entry it
 // could not publish (the slot is quarantined); any other, that nothing was
 // submitted (the slot is free again).
-func (t *thread) submit(st *stopper, p *waitPolicy, ring ringLock, slot int, d Desc) (sentReq, error) {
-	off := t.base + slot*DescSize
-	d.ResOff = int32(off)
-	epoch, err := t.publish(st, p, ring, off, d)
+func (t *thread) submit(st *stopper, p *waitPolicy, ring ringLock, r *sentReq) error {
+	r.off = t.base + r.slot*DescSize
+	r.d.ResOff = int32(r.off)
+	epoch, err := t.publish(st, p, ring, r.off, &r.d)
 	if claimedUnpublished(err) {
-		return sentReq{}, t.quarantineSlot(slot, epoch, err)
+		return t.quarantineSlot(r.slot, epoch, err)
 	} else if err != nil {
-		t.free <- slot
-		return sentReq{}, err
+		t.free <- r.slot
+		return err
 	}
-	return sentReq{slot: slot, off: off, d: d, epoch: epoch}, nil
+	r.epoch = epoch
+	return nil
 }
 
 // collect waits per p for the answer to r and frees its slot, or gives r
 // up (quarantining the slot) if st stops first.
-func (t *thread) collect(st *stopper, p *waitPolicy, r sentReq) (impls.Response, error) {
+func (t *thread) collect(st *stopper, p *waitPolicy, r *sentReq) (impls.Response, error) {
 	if err := t.await(st, p, r.off); err != nil {
 		return impls.Response{}, t.quarantineSlot(r.slot, r.epoch, err)
 	}
-	res, err := t.take(r.slot, r.off)
-	if err != nil {
+	var res Desc
+	if err := t.take(r.slot, r.off, &res); err != nil {
 		return impls.Response{}, err
 	}
-	return responseOf(res, r.d, r.off)
+	return responseOf(&res, &r.d, r.off)
 }
 
 // Recv waits for the answer to the oldest request Send submitted (see
@@ -100,7 +139,7 @@ func (c *client) Recv(ctx context.Context) (impls.Response, error) {
 	if c.sent.Len() == 0 {
 		return impls.Response{}, errNothingSent
 	}
-	r := c.sent.Pop()
+	r := c.sent.pop()
 	t := c.t
 	t.inUse.RLock()
 	defer t.inUse.RUnlock()
@@ -117,12 +156,13 @@ func (c *client) Recv(ctx context.Context) (impls.Response, error) {
 	if err := t.await(st, &t.pipeWait, r.off); err != nil {
 		return impls.Response{}, t.quarantineSlot(r.slot, r.epoch, err)
 	}
-	res, err := t.r.readAnswer(r.off)
+	var res Desc
+	err := t.r.readAnswer(r.off, &res)
 	t.spare = append(t.spare, r.slot)
 	if err != nil {
 		return impls.Response{}, err
 	}
-	return responseOf(res, r.d, r.off)
+	return responseOf(&res, &r.d, r.off)
 }
 
 // popSpare takes a slot Recv kept, if any.
@@ -159,7 +199,7 @@ func (c *client) stopper(ctx context.Context) *stopper {
 // of the thread never takes their answers for its own.
 func (c *client) dropSent() {
 	for c.sent.Len() > 0 {
-		r := c.sent.Pop()
+		r := c.sent.pop()
 		_ = c.t.quarantineSlot(r.slot, r.epoch, errClosed)
 	}
 }

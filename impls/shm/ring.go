@@ -60,7 +60,7 @@ var errUnpublished = fmt.Errorf("p_tail out of range: the request cannot be publ
 // at ctx, unless p_tail is out of range (then errUnpublished): a claimed
 // entry that is never published would stall every later producer, so it
 // waits (briefly, for earlier producers) and publishes.
-func (r *region) produce(ctx canceller, d Desc, p *waitPolicy) error {
+func (r *region) produce(ctx canceller, d *Desc, p *waitPolicy) error {
 	pHead, pTail, cTail := r.pHead(), r.pTail(), r.cTail()
 	b := backoff{p: p}
 	woke := false
@@ -85,10 +85,9 @@ func (r *region) produce(ctx canceller, d Desc, p *waitPolicy) error {
 		if !atomic.CompareAndSwapUint32(pHead, h, next(h)) {
 			continue
 		}
-		d.Ready = 0 // the course submits with ready = 0
 		off := bufOff(h)
 		r.writePayload(off, d)
-		*r.ready(off) = 0
+		*r.ready(off) = 0 // the course submits with ready = 0
 		// Wait for earlier producers to publish. Never park here: the one
 		// we wait for has claimed its entry and is a few instructions from
 		// publishing, but it may be a goroutine of this process that the Go
@@ -331,7 +330,7 @@ func (r *region) awaitPublish(ctx canceller, h uint32, p *waitPolicy) error {
 // wake word (see poller).
 func (r *region) answer(d Desc) {
 	off := int(d.ResOff)
-	r.writePayload(off, d)
+	r.writePayload(off, &d)
 	if atomic.SwapUint32(r.ready(off), 1) == readyParked {
 		wake := r.word(offClientWake)
 		atomic.AddUint32(wake, 1)

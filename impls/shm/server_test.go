@@ -99,7 +99,7 @@ func TestMalformedDescriptors(t *testing.T) {
 		{Type: TypeGet, Key: 1, ResOff: 1 << 30},                    // far out
 	}
 	for _, d := range bad {
-		if err := r.produce(context.Background(), d, &ip.wait); err != nil {
+		if err := r.produce(context.Background(), &d, &ip.wait); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -162,7 +162,7 @@ func (c *cluster) probe(ctx context.Context) (err error) {
 			store(rd, 0)
 		}
 		pctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		err := c.r.produce(pctx, Desc{Type: TypeGet, ResOff: int32(c.probeOff)}, &c.wait)
+		err := c.r.produce(pctx, &Desc{Type: TypeGet, ResOff: int32(c.probeOff)}, &c.wait)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("%w: the ring of %s is full, the probe cannot be posted", errNotReady, c.path)
