@@ -232,10 +232,14 @@ func (r *region) consumeBatch(c consumer, buf []Desc) (n int, ordinal uint64, re
 		ct := load(cTail)
 		h := load(cHead)
 		pt := load(pTail)
-		if !ordered(ct, h, pt, load(pHead)) {
-			return 0, 0, corrupt
-		}
 		if h == pt {
+			// Empty: p_head is read (and checked) only when there is
+			// something to claim. Read on every check, its line was
+			// shared with this thread whenever a producer's CAS wanted
+			// it, a transfer per request on the producer's path.
+			if ct >= RingSize || h >= RingSize {
+				return 0, 0, corrupt
+			}
 			if b.step() {
 				if c.quit() {
 					return 0, 0, halted
@@ -248,6 +252,9 @@ func (r *region) consumeBatch(c consumer, buf []Desc) (n int, ordinal uint64, re
 				}
 			}
 			continue
+		}
+		if !ordered(ct, h, pt, load(pHead)) {
+			return 0, 0, corrupt
 		}
 		k := min(dist(h, pt), limit)
 		end := (h + k) % RingSize
