@@ -262,6 +262,49 @@
 //
 // (4/32 within the spread: 834-1035 K before, 863-1098 K after.)
 //
+// Two more cuts on the request path (30 Nov, 04:29-04:41 UTC), each
+// interleaved against the commit before it: the client passes
+// descriptors by pointer and queues pipelined requests in a ring of its
+// own filled in place (sentRing; a Desc passed or returned by value was
+// stored field by field and then copied with wider loads, which cannot be
+// forwarded from those stores: perf put a fifth of a -n 1 -w 32 client's
+// shm samples there), and a server thread polling an empty ring no longer
+// reads p_head (its line was then shared with the server whenever the
+// client's CAS wanted it). Against the binary from before the raw parks,
+// all three together, Go pair, 5 rounds (04:41 UTC, load 1.8-3.0), median
+// ops/s before -> after, ratio to the C pair of the same round, CPU-s per
+// million ops before -> after:
+//
+//	-n/-w  before   after    before/C  after/C   CPU-s/Mop
+//	1/1     453 K    706 K   0.86x     1.28x     4.65 -> 3.00
+//	1/2     952 K   1381 K   1.39x     1.94x     2.75 -> 1.85
+//	1/8    1186 K   1352 K   0.91x     1.12x     2.00 -> 1.90
+//	1/16   1126 K   1424 K   0.78x     0.93x     2.15 -> 1.75
+//	1/32   1206 K   1481 K   0.66x     0.87x     2.25 -> 1.70
+//	3/1     578 K    591 K   0.86x     0.87x     3.90 -> 3.85
+//	3/2     938 K   1002 K   1.81x     1.82x     2.55 -> 2.40
+//	3/8    1130 K   1397 K   2.22x     2.71x     2.35 -> 2.00
+//	3/16   1077 K   1259 K   1.94x     2.32x     2.20 -> 1.95
+//	3/32    988 K   1094 K   1.48x     1.67x     2.50 -> 2.40
+//	4/1     580 K    656 K   0.79x     0.87x     3.70 -> 3.45
+//	4/2     930 K    950 K   2.02x     2.04x     2.55 -> 2.60
+//	4/8    1015 K   1151 K   2.27x     2.59x     2.45 -> 2.20
+//	4/16    992 K   1119 K   1.52x     1.95x     2.40 -> 2.30
+//	4/32    984 K    932 K   1.65x     1.68x     2.45 -> 2.65
+//
+// Still below the C pair: -n 1 -w 16 and 32, where the Go client is the
+// bottleneck (the Go server answers the C client at 4.3-4.9 M ops/s
+// there; about half of the Go client's loop is the driver's: clock reads,
+// histogram, workload stream), and -n 3 and 4 -w 1. Tried and not kept:
+// one server thread polling while the others park (a "poller role";
+// -n 1 -w 1 and -n 1 -w 16 gained, -n 3 -w 1 and -n 1 -w 8 lost 10-20%),
+// yielding at the first failed check instead of after 64 (-n 3 and 4
+// -w 1 +4-13%, but -n 1 -w 2 and 8 and -n 4 -w 16 lost up to 15% and
+// pipelined points spent more CPU per op), a client yield phase of 2 ms
+// instead of 50 µs (-n 3 and 4 -w 1 +4-7%, within the spread), and no
+// RWMutex around Send and Recv (+2-3%: the fence just moves to the next
+// locked instruction, the CAS of p_head).
+//
 // A server thread waiting for its turn to release (c_tail reaching its
 // claim) yields at once, as the C server does: the thread it waits for is
 // a few instructions from its release, so a longer wait means that thread
