@@ -156,6 +156,7 @@ func newThread(r *region, wait waitPolicy, pl *poller, ring ringLock, id, n, w i
 // of 8 interleaved comparisons, 4 rounds each; see doc.go).
 func (t *thread) setWait(p waitPolicy, n int) {
 	t.doWait, t.pipeWait = forBusy(p, n*t.w), forBusy(p, n)
+	t.doWait.YieldAtOnce = true // see waitPolicy.YieldAtOnce
 	t.pipeWait.SpinFor = 0
 	t.pipeWait.LazyWake = true
 }

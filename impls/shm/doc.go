@@ -298,12 +298,23 @@
 // histogram, workload stream), and -n 3 and 4 -w 1. Tried and not kept:
 // one server thread polling while the others park (a "poller role";
 // -n 1 -w 1 and -n 1 -w 16 gained, -n 3 -w 1 and -n 1 -w 8 lost 10-20%),
-// yielding at the first failed check instead of after 64 (-n 3 and 4
-// -w 1 +4-13%, but -n 1 -w 2 and 8 and -n 4 -w 16 lost up to 15% and
-// pipelined points spent more CPU per op), a client yield phase of 2 ms
+// yielding at the first failed check in every wait, the pipelined
+// client's too (-n 3 and 4 -w 1 +4-13%, but pipelined points spent more
+// CPU per op), a client yield phase of 2 ms
 // instead of 50 µs (-n 3 and 4 -w 1 +4-7%, within the spread), and no
 // RWMutex around Send and Recv (+2-3%: the fence just moves to the next
 // locked instruction, the CAS of p_head).
+//
+// Kept: a Do waiting for its answer and the server's threads yield at the
+// first failed check (waitPolicy.YieldAtOnce), as the C peers do, where
+// they checked 64 times first; the pipelined client's Recv keeps the 64
+// checks. Go pair against the commit before, interleaved, 8, 8 and 6
+// rounds at load 1.3-3.4, median K ops/s: -n 3 -w 1 603 -> 637 and
+// 585 -> 636, -n 4 -w 1 625 -> 668, 633 -> 662 and 661 -> 684 (CPU-s per
+// million ops 3.70 -> 3.45, 3.60 -> 3.35, 3.55 -> 3.50); -n 1 -w 1 700 ->
+// 706; pipelined points within their spread either way (-n 1 -w 8 1393
+// -> 1336, 1332 -> 1427 and 1426 -> 1383; -n 4 -w 16 1121 -> 1092 and
+// 1012 -> 1097; -n 4 -w 32 1042 -> 952, 868-1293 K over the rounds).
 //
 // A server thread waiting for its turn to release (c_tail reaching its
 // claim) yields at once, as the C server does: the thread it waits for is

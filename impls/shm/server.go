@@ -118,6 +118,7 @@ func RunServer(ctx context.Context, o ServerOptions, stdout, stderr io.Writer) e
 		o.wait = defaultWait()
 	}
 	o.wait = forBusy(o.wait, o.Threads)
+	o.wait.YieldAtOnce = true // see waitPolicy.YieldAtOnce
 	r, err := mapFile(o.File)
 	if err != nil {
 		return fmt.Errorf("shm server: %w", err)

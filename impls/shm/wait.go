@@ -57,6 +57,12 @@ type waitPolicy struct {
 	// RawPark parks without telling the Go runtime (futexWaitRaw): for
 	// the server's threads.
 	RawPark bool
+	// YieldAtOnce (with SpinFor 0) yields at the first failed check, as
+	// the C peers do, instead of after spinCheck checks: for a Do's wait
+	// for its answer and the server's waits, which 64 checks (about
+	// 0.1 µs) rarely see end while a thread they wait for may share the
+	// core (see doc.go). Pipelined waits (Recv) keep the checks.
+	YieldAtOnce bool
 }
 
 // forBusy is p for a process where busy goroutines may wait at once. If
@@ -73,8 +79,8 @@ func forBusy(p waitPolicy, busy int) waitPolicy {
 }
 
 // defaultWait is the policy kvbench uses (no spinning phase: SpinFor 0
-// still checks spinCheck times before it yields); doc.go records the measurements
-// behind it.
+// still checks spinCheck times before it yields, unless YieldAtOnce);
+// doc.go records the measurements behind it.
 func defaultWait() waitPolicy {
 	return waitPolicy{SpinFor: 0, YieldFor: 50 * time.Microsecond,
 		Park: parkFutex, ParkFor: 200 * time.Microsecond, ParkMax: 2 * time.Millisecond}
@@ -172,7 +178,7 @@ func (b *backoff) step() bool {
 		if b.n == 1 && b.p.SpinFor > 0 {
 			b.t0 = monoNow()
 		}
-		if b.n%spinCheck != 0 {
+		if b.n%spinCheck != 0 && !(b.p.YieldAtOnce && b.p.SpinFor == 0) {
 			return false
 		}
 		if b.p.SpinFor == 0 {
