@@ -221,13 +221,21 @@ func (m *muxLoop) wait() (int, error) {
 }
 
 func (m *muxLoop) run(ctx context.Context) {
-	defer m.close()
-	// ctx ending wakes wait.
+	// ctx ending wakes wait. The eventfd is closed only once that
+	// wake-up is either cancelled or written: a write after the close
+	// could land on a descriptor the process has reused.
+	woken := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		one := [8]byte{1}
 		unix.Write(m.efd, one[:])
+		close(woken)
 	})
-	defer stop()
+	defer func() {
+		if !stop() {
+			<-woken
+		}
+		m.close()
+	}()
 	start := time.Now()
 	for _, w := range m.ws {
 		m.drive(ctx, w)
