@@ -2,13 +2,13 @@ package conformance_test
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/impls/conformance"
+	"github.com/kvbench/kvbench/impls/dkvs"
 )
 
 // targetCase is one further --target scheme, opened through its registry
@@ -29,15 +29,16 @@ type targetCase struct {
 	claims func([]string, impls.Faults) impls.Claim
 }
 
-// freeUDPPort returns a loopback UDP port that was free a moment ago.
+// freeUDPPort returns a loopback UDP port for a server (see
+// dkvs.FreeServerAddr: never one a client's socket could take while the
+// server is down).
 func freeUDPPort(t *testing.T) int {
 	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	a, err := dkvs.FreeServerAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	return int(a.Port())
 }
 
 var targetCases = []targetCase{

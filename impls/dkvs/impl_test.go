@@ -207,7 +207,7 @@ func TestTarget(t *testing.T) {
 	dir := t.TempDir()
 	addrs := []string{}
 	for i := 0; i < 2; i++ {
-		ap, err := freeUDPAddr()
+		ap, err := FreeServerAddr()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +280,7 @@ func TestClusterFromFile(t *testing.T) {
 	var txt string
 	var addrs []string
 	for i := 0; i < 3; i++ {
-		a, err := freeUDPAddr()
+		a, err := FreeServerAddr()
 		if err != nil {
 			t.Fatal(err)
 		}
