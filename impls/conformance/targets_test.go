@@ -8,7 +8,7 @@ import (
 
 	"github.com/kvbench/kvbench/impls"
 	"github.com/kvbench/kvbench/impls/conformance"
-	"github.com/kvbench/kvbench/impls/dkvs"
+	"github.com/kvbench/kvbench/impls/proc"
 )
 
 // targetCase is one further --target scheme, opened through its registry
@@ -30,11 +30,11 @@ type targetCase struct {
 }
 
 // freeUDPPort returns a loopback UDP port for a server (see
-// dkvs.FreeServerAddr: never one a client's socket could take while the
+// proc.FreeUDPAddr: never one a client's socket could take while the
 // server is down).
 func freeUDPPort(t *testing.T) int {
 	t.Helper()
-	a, err := dkvs.FreeServerAddr()
+	a, err := proc.FreeUDPAddr()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -119,7 +118,7 @@ func startFromFile(ctx context.Context, exe string, cf ClusterFlags, env impls.S
 func startServer(ctx context.Context, exe, name string, env impls.StartEnv) (*proc.Process, netip.AddrPort, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		addr, err := FreeServerAddr()
+		addr, err := proc.FreeUDPAddr()
 		if err != nil {
 			return nil, addr, err
 		}
@@ -136,50 +135,6 @@ func startServer(ctx context.Context, exe, name string, env impls.StartEnv) (*pr
 		}
 	}
 	return nil, netip.AddrPort{}, fmt.Errorf("start dkvs server: %w", lastErr)
-}
-
-// FreeServerAddr returns a loopback UDP address for a server, free a
-// moment ago, whose port lies below the kernel's ephemeral range. Every
-// client socket here is bound to port 0, so the kernel gives it a port in
-// that range; a server's port outside it can never be taken by a client's
-// socket while the server is down and about to be restarted on it (a
-// crash test's restart then failed to bind, "Network error").
-func FreeServerAddr() (netip.AddrPort, error) {
-	lo := ephemeralLow()
-	if lo-serverPortMin >= 1000 {
-		for range 64 {
-			port := serverPortMin + rand.IntN(lo-serverPortMin)
-			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
-			if err == nil {
-				defer c.Close()
-				return c.LocalAddr().(*net.UDPAddr).AddrPort(), nil
-			}
-		}
-	}
-	// No room below the range (or all taken): any free port.
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort(), nil
-}
-
-// serverPortMin is the lowest port FreeServerAddr picks.
-const serverPortMin = 10000
-
-// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
-// net.ipv4.ip_local_port_range; its default 32768 elsewhere).
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if lo, err := strconv.Atoi(f[0]); err == nil && lo > 0 && lo <= 65535 {
-				return lo
-			}
-		}
-	}
-	return 32768
 }
 
 // errNoAnswer is RoundTripReady's error while the server does not answer.

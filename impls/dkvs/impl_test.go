@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kvbench/kvbench/impls"
+	"github.com/kvbench/kvbench/impls/proc"
 	"github.com/kvbench/kvbench/internal/kvbenchtest"
 )
 
@@ -207,7 +208,7 @@ func TestTarget(t *testing.T) {
 	dir := t.TempDir()
 	addrs := []string{}
 	for i := 0; i < 2; i++ {
-		ap, err := FreeServerAddr()
+		ap, err := proc.FreeUDPAddr()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +281,7 @@ func TestClusterFromFile(t *testing.T) {
 	var txt string
 	var addrs []string
 	for i := 0; i < 3; i++ {
-		a, err := FreeServerAddr()
+		a, err := proc.FreeUDPAddr()
 		if err != nil {
 			t.Fatal(err)
 		}

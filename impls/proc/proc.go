@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -314,8 +315,7 @@ func FileReady(path string) func(context.Context) error {
 // no reproducibility, so it uses the global source.)
 func FreeTCPAddr() (string, error) {
 	for range 64 {
-		port := 20000 + rand.IntN(12000)
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(serverPort())))
 		if err != nil {
 			continue // taken
 		}
@@ -329,6 +329,30 @@ func FreeTCPAddr() (string, error) {
 	defer l.Close()
 	return l.Addr().String(), nil
 }
+
+// FreeUDPAddr is FreeTCPAddr for a UDP server, drawn from the same range
+// for the same reason: every UDP client socket is bound to port 0, so the
+// kernel may give it a crashed server's port from its ephemeral range
+// while that server is down (its restart then failed to bind).
+func FreeUDPAddr() (netip.AddrPort, error) {
+	for range 64 {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: serverPort()})
+		if err != nil {
+			continue // taken
+		}
+		c.Close()
+		return c.LocalAddr().(*net.UDPAddr).AddrPort(), nil
+	}
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort(), nil
+}
+
+// serverPort draws a port for FreeTCPAddr and FreeUDPAddr.
+func serverPort() int { return 20000 + rand.IntN(12000) }
 
 // Executable returns the kvbench binary to re-execute for `kvbench serve`:
 // $KVBENCH_EXE when set (tests point it at a freshly built binary), else
