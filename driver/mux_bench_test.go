@@ -81,15 +81,19 @@ func dialerB(addr string) OpenClient {
 	return func(ctx context.Context, id int) (impls.Client, error) { return memkv.Dial(ctx, addr, 1) }
 }
 
-func benchMemkv(b *testing.B) string {
+func benchMemkv(b *testing.B) string { return startMemkv(b) }
+
+// startMemkv serves an in-process memkv on a loopback port.
+func startMemkv(tb testing.TB) string {
+	tb.Helper()
 	s, err := memkv.NewServer(memkv.Config{})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { s.Close() })
+	tb.Cleanup(func() { s.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	go s.Serve(context.Background(), ln)
 	return ln.Addr().String()

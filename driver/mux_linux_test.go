@@ -16,22 +16,6 @@ import (
 	"github.com/kvbench/kvbench/workload"
 )
 
-// startMemkv serves an in-process memkv on a loopback port.
-func startMemkv(t *testing.T) string {
-	t.Helper()
-	s, err := memkv.NewServer(memkv.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(context.Background(), ln)
-	return ln.Addr().String()
-}
-
 func dialer(addr string) OpenClient {
 	return func(ctx context.Context, id int) (impls.Client, error) { return memkv.Dial(ctx, addr, 1) }
 }
