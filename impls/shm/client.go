@@ -90,7 +90,7 @@ type thread struct {
 	// ring is the cluster's producer lock, which Do with w > 1 and Send
 	// take; oneRing the one doOne takes: nil when the cluster's threads
 	// have a P each (see newThread).
-	ring, oneRing ringLock
+	ring, oneRing *ringLock
 	base          int // offset of the thread's first slot
 	w             int
 
@@ -128,7 +128,7 @@ type abandoned struct {
 }
 
 // newThread makes thread id of n, with w slots.
-func newThread(r *region, wait waitPolicy, pl *poller, ring ringLock, id, n, w int) *thread {
+func newThread(r *region, wait waitPolicy, pl *poller, ring *ringLock, id, n, w int) *thread {
 	t := &thread{r: r, poller: pl, ring: ring, oneRing: ring, base: ResOff(id, w, 0), w: w,
 		lock: make(chan struct{}, 1), last: make(chan struct{}), free: make(chan int, w)}
 	if n <= runtime.GOMAXPROCS(0) {
@@ -168,46 +168,63 @@ func (t *thread) setWait(p waitPolicy, n int) {
 // and yield (profiled at -n 4 -w 16: half the client's time). Waiting on
 // the lock parks in the Go scheduler instead, so the holder runs at once,
 // and the ring's in-order wait remains only for other processes' producers.
-// It is a channel so that waiting honours ctx. The lock only spares
-// producers that wait: produce is correct with any number of concurrent
-// producers (the ring protocol), so a cluster of one thread, whose
-// producers its thread already serializes (one goroutine pipelining, the
-// holder of the only slot, or Do's submission lock), has none (nil): two
-// channel operations less per request. Nor do one-slot Do calls when each
-// thread has a P (thread.oneRing).
-type ringLock chan struct{}
+// The lock only spares producers that wait: produce is correct with any
+// number of concurrent producers (the ring protocol), so a cluster of one
+// thread, whose producers its thread already serializes (one goroutine
+// pipelining, the holder of the only slot, or Do's submission lock), has
+// none (nil). Nor do one-slot Do calls when each thread has a P
+// (thread.oneRing).
+//
+// It is a mutex in the manner of a futex: an uncontended lock and unlock
+// are one atomic operation each; a producer that finds it taken spins a
+// little (the holder is publishing one entry), then sleeps on a channel,
+// so that waiting honours ctx. It used to be a buffered channel alone: at
+// -n 2 -w 8 the channel's runtime lock, taken by both pipelining
+// goroutines for every request, was a fifth of the process's CPU.
+type ringLock struct {
+	state atomic.Int32  // 0 free, 1 held, 2 held and a producer may sleep
+	wake  chan struct{} // a token for one sleeper, sent by unlock
+}
 
 // newRingLock is the producer lock of a cluster of n threads.
-func newRingLock(n int) ringLock {
+func newRingLock(n int) *ringLock {
 	if n <= 1 {
 		return nil
 	}
-	return make(ringLock, 1)
+	return &ringLock{wake: make(chan struct{}, 1)}
 }
+
+// ringSpin is how many times lock looks at a taken lock before it sleeps.
+const ringSpin = 64
 
 // lock takes the lock, or returns st's error (nothing was submitted).
-func (l ringLock) lock(st stopper) error {
-	if l == nil {
+func (l *ringLock) lock(st stopper) error {
+	if l == nil || l.state.CompareAndSwap(0, 1) {
 		return nil
 	}
-	select {
-	case l <- struct{}{}:
-		return nil
-	default:
+	for range ringSpin {
+		if l.state.Load() == 0 && l.state.CompareAndSwap(0, 1) {
+			return nil
+		}
 	}
-	select {
-	case l <- struct{}{}:
-		return nil
-	case <-st.ctx.Done():
-		return st.ctx.Err()
-	case <-st.closing:
-		return errClosed
+	for l.state.Swap(2) != 0 {
+		select {
+		case <-l.wake:
+		case <-st.ctx.Done():
+			return st.ctx.Err()
+		case <-st.closing:
+			return errClosed
+		}
 	}
+	return nil
 }
 
-func (l ringLock) unlock() {
-	if l != nil {
-		<-l
+func (l *ringLock) unlock() {
+	if l != nil && l.state.Swap(0) == 2 {
+		select {
+		case l.wake <- struct{}{}:
+		default: // a token is already there
+		}
 	}
 }
 
@@ -365,7 +382,7 @@ func descOf(req impls.Request) (Desc, error) {
 // (see abandoned) and, on failure, an error for which claimedUnpublished
 // holds if the entry may have been claimed but not published (the outcome
 // is unknown), any other if nothing was submitted.
-func (t *thread) publish(st *stopper, p *waitPolicy, ring ringLock, off int, d *Desc) (uint32, error) {
+func (t *thread) publish(st *stopper, p *waitPolicy, ring *ringLock, off int, d *Desc) (uint32, error) {
 	if err := t.r.markSlot(off, d); err != nil {
 		return 0, err
 	}

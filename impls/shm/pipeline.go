@@ -104,7 +104,7 @@ func (c *client) Send(ctx context.Context, req impls.Request) error {
 // error wrapping impls.ErrUnknownOutcome means it claimed a ring entry it
 // could not publish (the slot is quarantined); any other, that nothing was
 // submitted (the slot is free again).
-func (t *thread) submit(st *stopper, p *waitPolicy, ring ringLock, r *sentReq) error {
+func (t *thread) submit(st *stopper, p *waitPolicy, ring *ringLock, r *sentReq) error {
 	r.off = t.base + r.slot*DescSize
 	r.d.ResOff = int32(r.off)
 	epoch, err := t.publish(st, p, ring, r.off, &r.d)
