@@ -26,22 +26,27 @@ import (
 // latency counts from the intended start, so the delay is measured, not
 // hidden.
 
-// startPipelines starts one goroutine per client with at least one worker
-// on wg, if cfg.Window > 1 and every client implements impls.Pipeliner, and
-// reports whether it did (if not, the caller runs a goroutine per worker).
-// proto is the loop every slot copies (cfg, epoch, start, period, stop).
-func startPipelines(ctx context.Context, wg *sync.WaitGroup, proto loop, workers []*worker, clients []impls.Client) bool {
-	if proto.cfg.Window < 2 {
-		return false
+// pipeliners returns the clients as impls.Pipeliners if the run pipelines
+// them: cfg.Window > 1 and every client implements impls.Pipeliner.
+func pipeliners(cfg Config, clients []impls.Client) []impls.Pipeliner {
+	if cfg.Window < 2 {
+		return nil
 	}
 	pipes := make([]impls.Pipeliner, len(clients))
 	for i, c := range clients {
 		p, ok := c.(impls.Pipeliner)
 		if !ok {
-			return false
+			return nil
 		}
 		pipes[i] = p
 	}
+	return pipes
+}
+
+// startPipelines starts one goroutine per client of pipes (see
+// pipeliners) with at least one worker on wg. proto is the loop every slot
+// copies (cfg, epoch, start, period, stop).
+func startPipelines(ctx context.Context, wg *sync.WaitGroup, proto loop, workers []*worker, pipes []impls.Pipeliner) {
 	w := proto.cfg.Window
 	for i, p := range pipes {
 		pl := newPipeline(p, proto, workers[i*w:(i+1)*w])
@@ -54,7 +59,6 @@ func startPipelines(ctx context.Context, wg *sync.WaitGroup, proto loop, workers
 			pl.run(ctx)
 		}()
 	}
-	return true
 }
 
 // pipeline is one client's goroutine: its slots, the ones with a request in
