@@ -143,7 +143,7 @@
 // with run-to-run swings of 10x, because a sched_yield then gives the CPU
 // away for ~25 µs; rankings taken then were not reproducible.
 //
-// Producers of one client process take a lock (ringLock, a channel) around
+// Producers of one client process take a lock (ringLock) around
 // claim-write-publish. Without it, the goroutines of a -n 4 -w 16 client
 // claimed entries concurrently and then spun and yielded waiting to publish
 // in ring order behind a goroutine the Go scheduler had descheduled
@@ -153,8 +153,15 @@
 // average ~7: median 224 K ops/s without the lock, 344 K with it.
 // The lock only spares waiting (produce is correct with concurrent
 // producers), so a cluster of one thread, whose producers the thread
-// already serializes, takes none: two channel operations less per request.
-// Nor do Do calls of one-slot threads that have a P each (below).
+// already serializes, takes none. Nor do Do calls of one-slot threads that
+// have a P each (below). The lock was a buffered channel until 30 Nov:
+// at -n 2 -w 8 (YCSB-C) the channel's runtime lock, taken by both
+// pipelining goroutines for every request, was a fifth of the client's CPU
+// (runtime.lock2, profiled). It is now a futex-style mutex: one atomic
+// operation to take and one to release when uncontended, a short spin,
+// then a sleep on a channel that honours ctx. Interleaved, 3 rounds:
+// YCSB-C -n 2 -w 8 1.08-1.13 M -> 1.18-1.30 M ops/s; CS537 stream, ratio to
+// the C pair, 3/16 2.06x -> 2.38x, 4/16 1.60x -> 2.33x.
 //
 // A client thread of one slot (w = 1) gets a Go P of its own, as each
 // thread of the C client gets a kernel thread: opening such a cluster of
