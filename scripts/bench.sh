@@ -38,7 +38,8 @@
 # Knobs: GO_YCSB (the go-ycsb binary), BENCH_ROUNDS (3; 1 is the quick
 # mode), BENCH_DUR (seconds of measured load per network trial, 2),
 # BENCH_SHM_OPS (200000),
-# BENCH_SECTIONS ("loadgen memkv shm rss history ceiling ycsbc"), BENCH_MEMKV_FLAGS, BENCH_SHM_N, BENCH_SHM_W,
+# BENCH_SECTIONS ("loadgen memkv shm rss history ceiling ycsbc"), BENCH_MEMKV_FLAGS,
+# BENCH_SHM_ROUNDS (5: the shm section's rounds, whose spread it reports), BENCH_SHM_N, BENCH_SHM_W,
 # BENCH_RSS_N. Every server binds 127.0.0.1 and is stopped by PID; every
 # trial is bounded by timeout(1).
 set -uo pipefail
@@ -49,6 +50,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 DUR=${BENCH_DUR:-2}
 SHM_OPS=${BENCH_SHM_OPS:-200000}
 SECTIONS=${BENCH_SECTIONS:-loadgen memkv shm rss history ceiling ycsbc}
+SHM_ROUNDS=${BENCH_SHM_ROUNDS:-5}
 SHM_N=${BENCH_SHM_N:-1 3 4}
 SHM_W=${BENCH_SHM_W:-1 2 8 16 32}
 RSS_N=${BENCH_RSS_N:-1 16 128 1000}
@@ -156,6 +158,11 @@ ratio() {
     awk '{v[NR]=$1} END { if (!NR) { print "-"; exit }
       m = NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.2fx [%.2f-%.2f]\n", m, v[1], v[NR] }'
 }
+# spread KEY: how far the rounds of KEY strayed from their median ops/s,
+# "-12%/+8%".
+spread() {
+  med "$1" 3 | awk '$1=="-" || $1==0 {print "-"; exit} {printf "-%.0f%%/+%.0f%%\n", ($1-$2)/$1*100, ($3-$1)/$1*100}'
+}
 # fmt_ops KEY: "123.4k [100.1-130.2]"
 fmt_ops() { med "$1" 3 | awk '$1=="-" {print "n/a"; exit} {printf "%.1fk [%.0f-%.0f]\n", $1/1e3, $2/1e3, $3/1e3}'; }
 fmt_cpu() { med "$1" "$2" | awk '$1=="-" {print "-"; exit} {printf "%.1f\n", $1}'; }
@@ -251,14 +258,14 @@ fi
 
 # ---------------------------------------------------------------- 3
 if [[ " $SECTIONS " == *" shm "* ]]; then
-  printf '\n== 3. shm, CS537 stream (%s ops, 50%% put), 2 server threads: Go vs the course-style C ==\n' "$SHM_OPS"
+  printf '\n== 3. shm, CS537 stream (%s ops, 50%% put), 2 server threads, %s rounds: Go vs the course-style C ==\n' "$SHM_OPS" "$SHM_ROUNDS"
   if have gcc; then
     mkdir -p "$OUT/c"
     gcc -O2 -pthread -o "$OUT/c/client" impls/shm/testdata/client.c &&
       gcc -O2 -pthread -o "$OUT/c/server" impls/shm/testdata/server.c || { echo "gcc failed" >&2; exit 1; }
     "$BIN" gen "$SHM_OPS" -r 0.5 --seed 1 > "$OUT/workload.txt"
     C=$OUT/c W=$OUT/workload.txt
-    for r in $(seq "$ROUNDS"); do
+    for r in $(seq "$SHM_ROUNDS"); do
       for n in $SHM_N; do
         for w in $SHM_W; do
           proc_trial "cc/$n/$w" "$r" "$SHM_OPS" c_tput "$OUT/t" -- "$C/client" -n "$n" -w "$w" -i "$W" -- "$C/server" -n 2 -s 1000
@@ -283,6 +290,17 @@ if [[ " $SECTIONS " == *" shm "* ]]; then
       done
     done
     echo "(the C client's time starts after it forks the server, so the Go server's start-up counts against it)"
+    printf '%-6s %14s %14s   (each pair'"'"'s ops/s over the %s rounds: farthest below and above its median)\n' "-n/-w" "C+C" "Go+Go" "$SHM_ROUNDS"
+    within=0 points=0
+    for n in $SHM_N; do
+      for w in $SHM_W; do
+        sp=$(spread "gg/$n/$w")
+        printf '%-6s %14s %14s\n' "$n/$w" "$(spread "cc/$n/$w")" "$sp"
+        points=$((points + 1))
+        awk -v s="$sp" 'BEGIN { split(s, a, "/"); gsub(/[-+%]/, "", a[1]); gsub(/[-+%]/, "", a[2]); exit !(s != "-" && a[1]+0 <= 25 && a[2]+0 <= 25) }' && within=$((within + 1))
+      done
+    done
+    echo "Go pair within ±25% of its median over $SHM_ROUNDS rounds at $within of $points points"
   else
     echo "gcc not installed: skipped"
   fi
