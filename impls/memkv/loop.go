@@ -488,11 +488,9 @@ func (l *eventLoop) send(lc *loopConn) bool {
 		return false
 	}
 	if !done {
-		return false
+		return false // write left lc.iov's rest for the socket's next turn
 	}
-	clear(lc.iov)
-	lc.iov = lc.iov[:0]
-	c.resetOut()
+	c.resetOut() // write emptied lc.iov, dropping its references
 	return true
 }
 

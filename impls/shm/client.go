@@ -436,18 +436,11 @@ func (t *thread) take(slot, off int, res *Desc) error {
 	return err
 }
 
-// readAnswer copies the answer out of the slot at off into *res and
-// clears ready. (Descriptors go by pointer on the client's path: a Desc
-// returned or passed by value was stored field by field and then copied
-// with wider loads, which cannot be forwarded from those stores; perf put
-// a fifth of a pipelined client's shm samples on such copies.)
+// readAnswer copies the answer out of the slot at off into *res (see
+// readPayload) and clears ready.
 func (r *region) readAnswer(off int, res *Desc) (err error) {
 	defer catchFault(onFault(), &err, errFaultAnswer)
-	_ = r.mem[off+DescSize-1]
-	res.Type = *r.word(off + FieldType)
-	res.Key = *r.word(off + FieldKey)
-	res.Value = *r.word(off + FieldValue)
-	res.ResOff = int32(*r.word(off + FieldResOff))
+	r.readPayload(off, res)
 	storeRelease(r.ready(off), 0) // as the C client does: the answer's loads stay before it
 	return nil
 }

@@ -198,17 +198,25 @@ func (r *region) cHead() *uint32 { return r.word(OffCHead) }
 // bufOff is the offset of ring entry i.
 func bufOff(i uint32) int { return RingBufOff + int(i%RingSize)*DescSize }
 
-// readDesc copies the descriptor at off out with plain loads. The caller
-// has established, through an atomic load, that the writer is done.
-func (r *region) readDesc(off int) Desc {
-	_ = r.mem[off+DescSize-1] // one bounds check for the five loads
-	return Desc{
-		Type:   *r.word(off + FieldType),
-		Key:    *r.word(off + FieldKey),
-		Value:  *r.word(off + FieldValue),
-		ResOff: int32(*r.word(off + FieldResOff)),
-		Ready:  int32(*r.word(off + FieldReady)),
-	}
+// readPayload copies type, key, value and res_off of the descriptor at off
+// into *d with plain loads (writePayload's mirror). The caller has
+// established, through an atomic load, that the writer is done.
+// (Descriptors go by pointer on the hot paths: a Desc returned or passed by
+// value was stored field by field and then copied with wider loads, which
+// cannot be forwarded from those stores; perf put a fifth of a pipelined
+// client's shm samples on such copies.)
+func (r *region) readPayload(off int, d *Desc) {
+	_ = r.mem[off+DescSize-1] // one bounds check for the loads
+	d.Type = *r.word(off + FieldType)
+	d.Key = *r.word(off + FieldKey)
+	d.Value = *r.word(off + FieldValue)
+	d.ResOff = int32(*r.word(off + FieldResOff))
+}
+
+// readDesc copies the whole descriptor at off, ready included, into *d.
+func (r *region) readDesc(off int, d *Desc) {
+	r.readPayload(off, d)
+	d.Ready = int32(*r.word(off + FieldReady))
 }
 
 // writePayload stores type, key, value and res_off of d at off with plain

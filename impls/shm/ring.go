@@ -267,7 +267,7 @@ func (r *region) consumeBatch(c consumer, buf []Desc) (n int, ordinal uint64, re
 			wakeWaiters(pTail, r.word(offPTailWaiters))
 		}
 		for i := range k {
-			buf[i] = r.readDesc(bufOff(h + i))
+			r.readDesc(bufOff(h+i), &buf[i])
 		}
 		if res := r.awaitRelease(h, c); res != consumed {
 			return 0, 0, res
