@@ -17,16 +17,23 @@ import (
 	"github.com/kvbench/kvbench/impls/probe"
 )
 
-// fakeStore is an in-memory "durable" store: writes are acknowledged at
-// once and become durable every syncEvery writes (1: before the ack, a
-// correct store); Kill drops what is not durable.
+// fakeStore is an in-memory "durable" store that acknowledges every write
+// at once but keeps only what was written more than lag writes before a
+// crash: Kill undoes the last lag writes (lag 0 is a correct store). The
+// loss does not depend on when the kill lands, so the test cannot pass by
+// luck of timing.
 type fakeStore struct {
-	mu        sync.Mutex
-	live      map[string]string
-	durable   map[string]string
-	unsynced  int
-	syncEvery int
-	down      bool
+	mu   sync.Mutex
+	live map[string]string
+	lag  int
+	undo []undoRec // the last lag writes, oldest first
+	down bool
+}
+
+// undoRec restores a key to what it held before one write.
+type undoRec struct {
+	key, prev string
+	had       bool
 }
 
 func (s *fakeStore) subject() probe.Subject {
@@ -35,7 +42,15 @@ func (s *fakeStore) subject() probe.Subject {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.down = true
-			s.live = clone(s.durable)
+			for i := len(s.undo) - 1; i >= 0; i-- {
+				u := s.undo[i]
+				if u.had {
+					s.live[u.key] = u.prev
+				} else {
+					delete(s.live, u.key)
+				}
+			}
+			s.undo = s.undo[:0]
 			return nil
 		},
 		Restart: func(context.Context) error {
@@ -46,14 +61,6 @@ func (s *fakeStore) subject() probe.Subject {
 		},
 		NewClient: func(context.Context) (impls.Client, error) { return fakeClient{s}, nil },
 	}
-}
-
-func clone(m map[string]string) map[string]string {
-	c := make(map[string]string, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 type fakeClient struct{ s *fakeStore }
@@ -69,10 +76,14 @@ func (c fakeClient) Do(_ context.Context, r impls.Request) (impls.Response, erro
 	}
 	switch r.Kind {
 	case impls.Put:
-		s.live[r.Key] = r.Value
-		if s.unsynced++; s.unsynced >= s.syncEvery {
-			s.durable, s.unsynced = clone(s.live), 0
+		if s.lag > 0 {
+			prev, had := s.live[r.Key]
+			if len(s.undo) == s.lag {
+				s.undo = append(s.undo[:0], s.undo[1:]...)
+			}
+			s.undo = append(s.undo, undoRec{r.Key, prev, had})
 		}
+		s.live[r.Key] = r.Value
 		return impls.Response{}, nil
 	case impls.Get:
 		v, ok := s.live[r.Key]
@@ -85,15 +96,15 @@ func (fakeClient) Close() error { return nil }
 
 func TestCrashCycles(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		syncEvery int
-		wantLost  bool
+		name     string
+		lag      int
+		wantLost bool
 	}{
-		{"durable before the ack", 1, false},
+		{"durable before the ack", 0, false},
 		{"acks before it is durable", 50, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &fakeStore{live: map[string]string{}, durable: map[string]string{}, syncEvery: tc.syncEvery}
+			s := &fakeStore{live: map[string]string{}, lag: tc.lag}
 			res, err := probe.CrashCycles(context.Background(), s.subject(), probe.CrashConfig{Cycles: 3, Seed: 1, MaxRun: 60e6})
 			if err != nil {
 				t.Fatal(err)
