@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -274,17 +275,26 @@ func TestMuxCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Cancel once every client's request has arrived: all 5 are in flight.
+	var arrived atomic.Int32
 	go func() {
 		for {
 			nc, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go func() { defer nc.Close(); bufio.NewReader(nc).WriteTo(discard{}) }()
+			go func() {
+				defer nc.Close()
+				br := bufio.NewReader(nc)
+				if _, err := br.Peek(1); err == nil && arrived.Add(1) == 5 {
+					cancel()
+				}
+				br.WriteTo(discard{})
+			}()
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
 	var res *Result
 	if n := withMux(t, func() {
 		res, err = Run(ctx, Config{Clients: 5, Window: 1, Record: true}, dialer(ln.Addr().String()), workerOps)

@@ -15,14 +15,34 @@ import (
 )
 
 // kvbenchCancelled runs the command line in-process and cancels its context
-// (as Ctrl-C does) after d.
-func kvbenchCancelled(t *testing.T, d time.Duration, args ...string) (string, string, error) {
+// (as Ctrl-C does) once ready, polled every 10 ms with what the command has
+// written to stderr so far, reports true: cancelling on an event, not after
+// a fixed time, so a slow machine cannot move the interrupt into another
+// phase. The command runs at most a minute before it is cancelled anyway.
+func kvbenchCancelled(t *testing.T, ready func(stderr string) bool, args ...string) (string, string, error) {
 	t.Helper()
 	kvbenchtest.Binary(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	time.AfterFunc(d, cancel)
-	var out, errb bytes.Buffer
+	var out bytes.Buffer
+	var errb kvbenchtest.Buffer
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer cancel()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		limit := time.After(time.Minute)
+		for !ready(errb.String()) {
+			select {
+			case <-done:
+				return
+			case <-limit:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	err := run(ctx, args, &out, &errb)
 	return out.String(), errb.String(), err
 }
@@ -34,7 +54,19 @@ func TestInterruptExits130(t *testing.T) {
 		t.Skip("starts a server")
 	}
 	out := filepath.Join(t.TempDir(), "runs")
-	stdout, stderr, err := kvbenchCancelled(t, 1500*time.Millisecond, "run", "--impl", "memkv", "--records", "100",
+	// Interrupt once the measured phase has begun (its latency log exists)
+	// and has run a little.
+	var measuring time.Time
+	inRun := func(string) bool {
+		if measuring.IsZero() {
+			if m, _ := filepath.Glob(filepath.Join(out, "*", "."+results.HlogFile+".tmp*")); len(m) > 0 {
+				measuring = time.Now()
+			}
+			return false
+		}
+		return time.Since(measuring) > 300*time.Millisecond
+	}
+	stdout, stderr, err := kvbenchCancelled(t, inRun, "run", "--impl", "memkv", "--records", "100",
 		"--duration", "60s", "--out", out, "-q")
 	if exitCode(err) != 130 {
 		t.Fatalf("exit %d (%v), want 130\n%s", exitCode(err), err, stderr)
@@ -58,7 +90,8 @@ func TestInterruptDuringLoad(t *testing.T) {
 		t.Skip("starts a server")
 	}
 	out := filepath.Join(t.TempDir(), "runs")
-	_, stderr, err := kvbenchCancelled(t, 700*time.Millisecond, "run", "--impl", "memkv", "--records", "5000000",
+	loading := func(stderr string) bool { return strings.Contains(stderr, "loading ") }
+	_, stderr, err := kvbenchCancelled(t, loading, "run", "--impl", "memkv", "--records", "5000000",
 		"--out", out)
 	if exitCode(err) != 130 {
 		t.Fatalf("exit %d (%v), want 130\n%s", exitCode(err), err, stderr)

@@ -96,9 +96,10 @@ func caseKillInFlight(t *testing.T, h *harness) {
 	h.put(t, cl, "kif/k", before, impls.Absent)
 	h.pauseAll(t, ns)
 	ch := goDo(cl, inFlightTimeout, impls.Request{Kind: impls.Put, Key: "kif/k", Value: during})
-	// Give the request time to leave the client; had it not yet, it meets
-	// a dead server and must still not be taken for a success.
-	time.Sleep(100 * time.Millisecond)
+	// Give the request time to leave the client (a quarter of a second:
+	// on a loaded machine too); had it not yet, it meets a dead server and
+	// must still not be taken for a success.
+	time.Sleep(250 * time.Millisecond)
 	h.killAll(t, ns)
 	r := <-ch
 	unknown := impls.IsUnknown(r.err)
@@ -141,7 +142,7 @@ func caseAfterCrash(t *testing.T, h *harness) {
 	h.put(t, busy, "aft/busy", h.val("b0"), impls.Absent)
 	h.pauseAll(t, ns)
 	inflight := goDo(busy, inFlightTimeout, impls.Request{Kind: impls.Put, Key: "aft/busy", Value: h.val("b1")})
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(250 * time.Millisecond) // as in caseKillInFlight
 	h.killAll(t, ns)
 	if r := <-inflight; !impls.IsUnknown(r.err) && !(r.err != nil && h.readsFirst(impls.Put)) {
 		t.Errorf("%s: PUT in flight at the crash: %s, %v (%s); want an unknown outcome", h.s.Name, showResponse(r.res), r.err, outcome(r.err))

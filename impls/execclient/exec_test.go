@@ -182,13 +182,15 @@ func TestClientExits(t *testing.T) {
 // TestClientHangs: no reply within the op timeout is an unknown outcome;
 // the hung process is killed and the next request works.
 func TestClientHangs(t *testing.T) {
-	_, c := openExec(t, fakeCommand("store"), 1, 200*time.Millisecond)
+	// An op timeout of a second: it also bounds the start of the process
+	// that replaces the hung one, which the race detector slows.
+	_, c := openExec(t, fakeCommand("store"), 1, time.Second)
 	cl, err := c.NewClient(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = cl.Do(context.Background(), get("hang"))
-	if !errors.Is(err, impls.ErrUnknownOutcome) || !strings.Contains(err.Error(), "no reply to \"GET hang\" within 200ms") {
+	if !errors.Is(err, impls.ErrUnknownOutcome) || !strings.Contains(err.Error(), "no reply to \"GET hang\" within 1s") {
 		t.Fatalf("GET hang = %v", err)
 	}
 	run(t, cl, []step{{put("a", "1"), absent}})

@@ -104,8 +104,14 @@ func notifyRun(t *testing.T, ts *testServer, sessions, writers, opsEach int) ([]
 	return ops, subs, notes
 }
 
+// patientNotify gives the server's notification writes 5 s instead of the
+// tests' usual 200 ms: a session dropped because its reader was starved
+// on a loaded machine would be a lost notification to the checker, had
+// its reader not drained the pipe before the writers finished.
+func patientNotify(c *Config) { c.NotifyTimeout = 5 * time.Second }
+
 func TestNotificationsCorrectServer(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := startServer(t, patientNotify)
 	ops, subs, notes := notifyRun(t, ts, 4, 4, 300)
 	total := 0
 	for _, n := range notes {
@@ -120,7 +126,7 @@ func TestNotificationsCorrectServer(t *testing.T) {
 }
 
 func TestNotificationsLostIsCaught(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.bugs.loseNotification = 97 })
+	ts := startServer(t, func(c *Config) { patientNotify(c); c.bugs.loseNotification = 97 })
 	ops, subs, notes := notifyRun(t, ts, 4, 4, 300)
 	v := CheckNotifications(ops, subs, notes)
 	if len(v) == 0 {

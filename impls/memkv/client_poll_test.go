@@ -142,7 +142,7 @@ func TestClientPolledFailures(t *testing.T) {
 		}
 	})
 	t.Run("ctx ends in flight", func(t *testing.T) {
-		addr, _ := silentServer(t)
+		addr := silentServer(t)
 		c := dial(t, addr, 1)
 		ctx, cancel := context.WithCancel(context.Background())
 		if pending, _, err := c.Begin(ctx, get, func(int, uint64) error { return nil }); !pending {

@@ -186,17 +186,26 @@ func TestClientSwapIsAtomic(t *testing.T) {
 }
 
 // silentServer accepts connections and reads without ever answering.
-func silentServer(t *testing.T) (addr string, conns chan net.Conn) {
-	conns = make(chan net.Conn, 16)
-	addr, _ = scriptServer(t, func(_ int32, nc net.Conn) {
-		conns <- nc
-		io.Copy(io.Discard, nc)
-	})
-	return addr, conns
+func silentServer(t *testing.T) (addr string) {
+	addr, _ = scriptServer(t, func(_ int32, nc net.Conn) { io.Copy(io.Discard, nc) })
+	return addr
 }
 
 func TestClientUnknownOutcomes(t *testing.T) {
-	addr, conns := silentServer(t)
+	// Never answers; hangs up once a connection has brought 3 deletes, so
+	// all three are in flight when it does.
+	hungUp := make(chan struct{})
+	addr, _ := scriptServer(t, func(_ int32, nc net.Conn) {
+		deletes := 0
+		for sc := bufio.NewScanner(nc); sc.Scan(); {
+			if strings.HasPrefix(sc.Text(), "delete ") {
+				if deletes++; deletes == 3 {
+					close(hungUp)
+					return
+				}
+			}
+		}
+	})
 	c := dial(t, addr, 4)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	_, err := c.Do(ctx, impls.Request{Kind: impls.Put, Key: "k", Value: "v"})
@@ -204,7 +213,6 @@ func TestClientUnknownOutcomes(t *testing.T) {
 	if !errors.Is(err, impls.ErrUnknownOutcome) {
 		t.Fatalf("timed-out put: %v, want ErrUnknownOutcome", err)
 	}
-	<-conns // the first connection
 
 	// The next call reconnects; when the server hangs up mid-request, every
 	// request in flight has an unknown outcome.
@@ -217,9 +225,7 @@ func TestClientUnknownOutcomes(t *testing.T) {
 			_, errs[i] = c.Do(context.Background(), impls.Request{Kind: impls.Delete, Key: fmt.Sprint("k", i)})
 		}(i)
 	}
-	nc := <-conns
-	time.Sleep(50 * time.Millisecond)
-	nc.Close()
+	<-hungUp
 	wg.Wait()
 	for i, err := range errs {
 		if !errors.Is(err, impls.ErrUnknownOutcome) {
@@ -263,7 +269,7 @@ func TestClientReconnectsOrFailsDefinitely(t *testing.T) {
 		nc.Close()
 	}
 	s.mu.Unlock()
-	time.Sleep(20 * time.Millisecond) // let the hang-up reach the client's socket
+	waitClosed(t, c) // the hang-up has reached the client's socket
 	// The old connection is gone and nothing listens: the client sees the
 	// hang-up before sending, so every call fails definitely.
 	for i := 0; i < 3; i++ {
@@ -286,14 +292,23 @@ func TestClientReconnectsOrFailsDefinitely(t *testing.T) {
 func TestClientClose(t *testing.T) {
 	for _, window := range []int{1, 2} {
 		t.Run(fmt.Sprint("window ", window), func(t *testing.T) {
-			addr, _ := silentServer(t)
+			// Never answers; tells when the request has arrived.
+			arrived := make(chan struct{}, 1)
+			addr, _ := scriptServer(t, func(_ int32, nc net.Conn) {
+				for sc := bufio.NewScanner(nc); sc.Scan(); {
+					select {
+					case arrived <- struct{}{}:
+					default:
+					}
+				}
+			})
 			c := dial(t, addr, window)
 			errc := make(chan error)
 			go func() {
 				_, err := c.Do(context.Background(), impls.Request{Kind: impls.Get, Key: "k"})
 				errc <- err
 			}()
-			time.Sleep(50 * time.Millisecond)
+			<-arrived
 			c.Close()
 			if err := <-errc; !errors.Is(err, impls.ErrUnknownOutcome) {
 				t.Errorf("in flight at Close: %v", err)
@@ -360,13 +375,13 @@ func TestClientIdleConnClosedByCrash(t *testing.T) {
 			for i := 0; i < 3; i++ {
 				s.Close() // like a crash: every connection closed
 				s = serve(addr)
-				time.Sleep(20 * time.Millisecond) // let the hang-up reach the client's socket
+				waitClosed(t, c) // the hang-up has reached the client's socket
 				if err := put(fmt.Sprint("after restart ", i)); err != nil {
 					t.Fatalf("put after restart %d: %v, want success on a new connection", i, err)
 				}
 			}
 			s.Close()
-			time.Sleep(20 * time.Millisecond)
+			waitClosed(t, c)
 			if err := put("nobody listens"); err == nil || impls.IsUnknown(err) {
 				t.Fatalf("put with no server: %v, want a definite error", err)
 			}
@@ -404,7 +419,7 @@ func scriptServer(t *testing.T, handle func(n int32, nc net.Conn)) (addr string,
 func TestClientSoloFailures(t *testing.T) {
 	get := impls.Request{Kind: impls.Get, Key: "k"}
 	t.Run("ctx timeout", func(t *testing.T) {
-		addr, _ := silentServer(t)
+		addr := silentServer(t)
 		c := dial(t, addr, 1)
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
@@ -614,7 +629,7 @@ func TestClientPipeliner(t *testing.T) {
 // connection drops have unknown outcomes; one that could not be queued
 // fails in Send, definitely, and leaves nothing to receive.
 func TestClientPipelinerFailures(t *testing.T) {
-	addr, _ := silentServer(t)
+	addr := silentServer(t)
 	c := dial(t, addr, 4)
 	for i := 0; i < 3; i++ {
 		if err := c.Send(context.Background(), impls.Request{Kind: impls.Get, Key: fmt.Sprint("k", i)}); err != nil {
@@ -647,7 +662,7 @@ func TestClientPipelinerFailures(t *testing.T) {
 // and reads itself; Close ends a Recv waiting there with an unknown
 // outcome, and Do waits its turn behind requests not yet received.
 func TestClientPipelinerInline(t *testing.T) {
-	addr, _ := silentServer(t)
+	addr := silentServer(t)
 	c := dial(t, addr, 4)
 	get := impls.Request{Kind: impls.Get, Key: "k"}
 	if err := c.Send(context.Background(), get); err != nil {

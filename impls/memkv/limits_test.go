@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func TestConnLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	time.Sleep(20 * time.Millisecond) // let the refusal arrive
+	waitInput(t, cl.(*Client)) // the refusal has arrived
 	if _, err := cl.Do(context.Background(), impls.Request{Kind: impls.Put, Key: "k", Value: "v"}); err == nil || impls.IsUnknown(err) {
 		t.Errorf("adapter beyond the limit: %v, want a definite error", err)
 	}
@@ -108,5 +109,33 @@ func TestInflightBudget(t *testing.T) {
 	}
 	if _, err := c.br.ReadByte(); !errors.Is(err, io.EOF) {
 		t.Errorf("connection not closed after the refused line: %v", err)
+	}
+}
+
+// waitInput waits until the server has sent c's connection something (or
+// hung up), without consuming it.
+func waitInput(t *testing.T, c *Client) {
+	t.Helper()
+	c.mu.Lock()
+	cn := c.cn
+	c.mu.Unlock()
+	if cn == nil || cn.rc == nil {
+		t.Fatal("the client has no connection")
+	}
+	for i := 0; ; i++ {
+		pending := false
+		var b [1]byte
+		cn.rc.Read(func(fd uintptr) bool {
+			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			pending = err != syscall.EAGAIN && err != syscall.EINTR || n > 0
+			return true
+		})
+		if pending {
+			return
+		}
+		if i > 10000 {
+			t.Fatal("the server sent nothing within 10 s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -279,7 +279,15 @@ func testAnswersWaitForDurability(t *testing.T, mode LoopMode) {
 		return ch
 	}
 	set := ask("set k 0 0 1\r\nx\r\n")
-	time.Sleep(50 * time.Millisecond) // the set is applied, its record not yet durable
+	// Wait until the set is applied (its record cannot be durable yet).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, ok, _ := st.get([]byte("k"), time.Now().UnixNano()); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the set was not applied within 10 s")
+		}
+	}
 	get := ask("get k\r\n")
 	if line := <-ask("get " + other + "\r\n"); line != "END\r\n" {
 		t.Errorf("read of another shard: %q", line)

@@ -205,7 +205,8 @@ func TestPipelineCloseAbandoned(t *testing.T) {
 	}
 
 	// A cluster whose client received everything is unmapped by Close
-	// at once.
+	// at once: well before a closeWait no slow machine could reach.
+	closeWait = 10 * time.Second
 	ip2 := startInProcess(t, 1, 4, ServerOptions{Threads: 1, TableSize: 1})
 	p := pipe(t, ip2, 0)
 	if err := p.Send(context.Background(), put("1", "7")); err != nil {
