@@ -121,21 +121,27 @@ func (p *Process) waitReady(ctx context.Context, done <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	delay := time.Millisecond
+	var err error // the last probe's, unless the deadline cut that one short
 	for {
-		var err error
+		var perr error
 		if p.spec.Ready != nil {
-			err = p.spec.Ready(ctx)
+			perr = p.spec.Ready(ctx)
 		}
-		if err == nil && p.spec.Probe != nil {
-			err = p.spec.Probe(ctx, p)
+		if perr == nil && p.spec.Probe != nil {
+			perr = p.spec.Probe(ctx, p)
 		}
-		if err == nil {
+		if perr == nil {
 			select {
 			case <-done: // answered, but the process we started is gone
 				return p.exitedError()
 			default:
 				return nil
 			}
+		}
+		if err == nil || ctx.Err() == nil {
+			// A probe the deadline interrupted (a dial timing out) would
+			// hide why the ones before it failed (ErrNotOwner).
+			err = perr
 		}
 		select {
 		case <-done:

@@ -74,7 +74,7 @@ func TestOwnedTCPReady(t *testing.T) {
 	// becomes ready, and says why.
 	spec3 := childSpec(t, "silent", "PROC_TEST_LISTEN=tcp:127.0.0.1:0")
 	spec3.Probe = OwnedTCPReady(addr)
-	spec3.ReadyTimeout = 300 * time.Millisecond
+	spec3.ReadyTimeout = 2 * time.Second // its start too: slow under -race
 	_, err = Start(context.Background(), spec3)
 	if !errors.Is(err, ErrNotOwner) {
 		t.Fatalf("Start of a process that does not own %s: %v; want ErrNotOwner", addr, err)
@@ -132,5 +132,24 @@ func TestParseHexAddr(t *testing.T) {
 		if _, err := parseHexAddr(bad); err == nil {
 			t.Errorf("parseHexAddr(%q) succeeded", bad)
 		}
+	}
+}
+
+// TestReadyErrorSurvivesDeadline: when the deadline cuts the last probe
+// short, Start reports why the probes before it failed, not the cut.
+func TestReadyErrorSurvivesDeadline(t *testing.T) {
+	spec := childSpec(t, "silent", "PROC_TEST_LISTEN=tcp:127.0.0.1:0")
+	spec.ReadyTimeout = 300 * time.Millisecond
+	probes := 0
+	spec.Probe = func(ctx context.Context, _ *Process) error {
+		if probes++; probes == 1 {
+			return fmt.Errorf("127.0.0.1:1: %w", ErrNotOwner)
+		}
+		<-ctx.Done() // the second probe hangs until the deadline
+		return ctx.Err()
+	}
+	_, err := Start(context.Background(), spec)
+	if !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("Start: %v; want ErrNotOwner", err)
 	}
 }
