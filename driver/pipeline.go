@@ -17,9 +17,9 @@ import (
 // the slot that answered, as the course's C client thread does. Each slot
 // keeps its worker's stream, quota, pacing, counters and history, and sends
 // its next request only once its previous one is answered, as the worker's
-// own goroutine would; every answer is recorded by loop.do (handed the
-// answer instead of a request, see answered), so the results and the
-// history have the same shape as with a goroutine per worker.
+// own goroutine would; every answer is recorded by loop.finish, as loop.do
+// records a worker's, so the results and the history have the same shape
+// as with a goroutine per worker.
 //
 // Open loop: a slot whose intended start comes while the goroutine waits
 // for the oldest answer is sent when that answer is in; its corrected
@@ -82,8 +82,7 @@ const (
 // stripe, events) and the operation it is on.
 type slot struct {
 	l   loop
-	ans answered // what l.client returns: the answer being recorded
-	n   int64    // operations drawn so far, loop.run's n
+	n   int64 // operations drawn so far, loop.run's n
 	op  workload.Op
 	has bool // op is drawn and not finished
 	// notBefore delays the slot's next request after a failure
@@ -102,16 +101,6 @@ type slot struct {
 	cancel       context.CancelFunc
 }
 
-// answered is an impls.Client whose Do returns an answer already received:
-// loop.do records a pipelined request's outcome through it.
-type answered struct {
-	resp impls.Response
-	err  error
-}
-
-func (a *answered) Do(context.Context, impls.Request) (impls.Response, error) { return a.resp, a.err }
-func (a *answered) Close() error                                              { return nil }
-
 // newPipeline makes the pipeline of one client's workers (nil ones, which
 // have no operations, are left out).
 func newPipeline(p impls.Pipeliner, proto loop, workers []*worker) *pipeline {
@@ -122,7 +111,6 @@ func newPipeline(p impls.Pipeliner, proto loop, workers []*worker) *pipeline {
 		}
 		s := &slot{l: proto}
 		s.l.w = w
-		s.l.client = func() impls.Client { return &s.ans }
 		s.l.reopen = func() {} // with a window above one a client is never replaced
 		pl.idle = append(pl.idle, s)
 	}
@@ -243,9 +231,10 @@ func (pl *pipeline) recv(ctx context.Context) {
 }
 
 // answer records the outcome of the slot's request (an answer, or a send
-// that failed) as loop.do does, and moves the slot on: a successful
-// read-modify-write read sends the write (answer reports whether it is in
-// flight); anything else finishes the operation as loop.run does.
+// that failed) with loop.finish, as loop.do does, and moves the slot on: a
+// successful read-modify-write read sends the write (answer reports
+// whether it is in flight); anything else finishes the operation as
+// loop.run does.
 func (pl *pipeline) answer(ctx context.Context, s *slot, resp impls.Response, err error) bool {
 	if s.cancel != nil {
 		s.cancel()
@@ -256,9 +245,7 @@ func (pl *pipeline) answer(ctx context.Context, s *slot, resp impls.Response, er
 	if s.phase == rmwPut {
 		intended = s.t0 // as loop.rmw times the write from its own start
 	}
-	s.ans = answered{resp: resp, err: err}
-	end, err := l.do(ctx, s.typ, s.req, intended, s.t0)
-	s.ans = answered{}
+	end, err := l.finish(ctx, s.typ, s.req, resp, err, intended, s.t0)
 	switch {
 	case err != nil && s.phase != single:
 		l.count(workload.ReadModifyWrite, err)
