@@ -465,19 +465,28 @@ func (cn *clientConn) peerClosed() bool {
 	if cn.rc == nil {
 		return false
 	}
-	closed := false
+	n, err := cn.peek()
+	return (err == nil && n == 0) || (err != nil && err != syscall.EAGAIN)
+}
+
+// peek looks, without blocking or consuming anything, at what the socket
+// holds: n > 0 bytes of input, n == 0 for the server's EOF, EAGAIN for
+// nothing yet, another error for a broken connection. The same caveat as
+// peerClosed's applies.
+func (cn *clientConn) peek() (n int, err error) {
 	var b [1]byte
-	err := cn.rc.Read(func(fd uintptr) bool {
+	rerr := cn.rc.Read(func(fd uintptr) bool {
 		for {
-			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-			if err == syscall.EINTR {
-				continue
+			n, _, err = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			if err != syscall.EINTR {
+				return true
 			}
-			closed = (err == nil && n == 0) || (err != nil && err != syscall.EAGAIN)
-			return true
 		}
 	})
-	return closed || err != nil
+	if rerr != nil {
+		return 0, rerr
+	}
+	return n, err
 }
 
 func opName(op byte) string {

@@ -123,15 +123,8 @@ func waitInput(t *testing.T, c *Client) {
 		t.Fatal("the client has no connection")
 	}
 	for i := 0; ; i++ {
-		pending := false
-		var b [1]byte
-		cn.rc.Read(func(fd uintptr) bool {
-			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-			pending = err != syscall.EAGAIN && err != syscall.EINTR || n > 0
-			return true
-		})
-		if pending {
-			return
+		if _, err := cn.peek(); err != syscall.EAGAIN {
+			return // input, EOF or a broken connection
 		}
 		if i > 10000 {
 			t.Fatal("the server sent nothing within 10 s")
